@@ -1,0 +1,265 @@
+/**
+ * The request chain, in order, in one place:
+ *
+ *   request id → health → draining → path normalisation → header hygiene → route match →
+ *   authenticate → authorise → forward (header rules applied here, before the proxy runs)
+ *
+ * Each stage either moves the typed RequestScope on or throws a typed error; only
+ * `sendError` answers errors.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Authenticator } from './auth/authenticator';
+import { NOT_RESPONSIBLE } from './auth/authenticator';
+import type { Config } from './config/schema';
+import { sendError, sendErrorOnSocket } from './error-response';
+import { AuthgateError, toAuthgateError } from './errors';
+import {
+  FORWARDED_HEADERS,
+  NetworkList,
+  appendForwardedHeaders,
+  clientIp,
+  normalizeIp,
+} from './headers/forwarded';
+import { checkHeaderHygiene } from './headers/hygiene';
+import { stripHopByHop, type RawHeaders } from './headers/hop-by-hop';
+import { decideRequestId } from './headers/request-id';
+import { logAccess } from './logging/access-log';
+import type { Logger } from './logging/logger';
+import { normalizeRequestTarget } from './paths/normalize-path';
+import { UpstreamPools } from './proxy/agents';
+import { ForwardFailure, forward } from './proxy/forward';
+import type { RequestScope } from './request-scope';
+import { RouteTable, upstreamPath, type CompiledRoute } from './routes/route-table';
+
+export interface AppDependencies {
+  logger: Logger;
+  authenticators?: readonly Authenticator[];
+}
+
+export interface App {
+  handleRequest(req: IncomingMessage, res: ServerResponse): void;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Readiness goes 503; new requests on open connections get 503 SHUTTING_DOWN. */
+  startDraining(): void;
+  readonly draining: boolean;
+  inFlight(): number;
+  /** Resolves once no request is in flight. */
+  idle(): Promise<void>;
+  close(): void;
+}
+
+const DROP_WITH_NEW_REQUEST_ID: ReadonlySet<string> = new Set([
+  ...FORWARDED_HEADERS,
+  'x-request-id',
+]);
+const RESPONSE_DROP: ReadonlySet<string> = new Set(['x-request-id']);
+
+export function createApp(config: Readonly<Config>, deps: AppDependencies): App {
+  const { logger } = deps;
+  const authenticators = deps.authenticators ?? [];
+  const routes = new RouteTable(config.routes);
+  const pools = new UpstreamPools(config.proxy);
+  const trustedProxies = new NetworkList(config.server.trustedProxies);
+  const { healthPath, readyPath } = config.server;
+  let draining = false;
+  let inFlight = 0;
+  let idleWaiters: Array<() => void> = [];
+
+  function sendHealth(res: ServerResponse, status: number, state: string, requestId: string): void {
+    const body = JSON.stringify({ status: state });
+    res.writeHead(status, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      'Cache-Control': 'no-store',
+      'X-Request-ID': requestId,
+    });
+    res.end(body);
+  }
+
+  function healthPathOf(url: string): string {
+    const q = url.indexOf('?');
+    return q === -1 ? url : url.slice(0, q);
+  }
+
+  function newScope(req: IncomingMessage): RequestScope {
+    const raw = req.rawHeaders;
+    const { requestId, kept } = decideRequestId(raw);
+    const peerIp = normalizeIp(req.socket.remoteAddress);
+    return {
+      requestId,
+      requestIdKept: kept,
+      startedAt: performance.now(),
+      method: req.method ?? 'GET',
+      rawHeaders: raw,
+      peerIp,
+      clientIp: peerIp,
+      search: '',
+      addHeaders: [],
+      bytesIn: 0,
+      bytesOut: 0,
+      aborted: false,
+    };
+  }
+
+  async function authenticate(
+    req: IncomingMessage,
+    scope: RequestScope,
+    route: CompiledRoute,
+  ): Promise<void> {
+    if (route.config.auth === 'none') return;
+    for (const authenticator of authenticators) {
+      const result = await authenticator.authenticate(req, scope);
+      if (result !== NOT_RESPONSIBLE) {
+        scope.principal = result;
+        return;
+      }
+    }
+    if (route.config.auth === 'required') {
+      throw new AuthgateError('AUTH_REQUIRED', { reason: 'no_credentials' });
+    }
+  }
+
+  /** The upstream request headers: hop-by-hop removed first, then ours added (reply-from). */
+  function upstreamHeaders(
+    req: IncomingMessage,
+    scope: RequestScope,
+    route: CompiledRoute,
+  ): RawHeaders {
+    const raw = scope.rawHeaders;
+    const headers = stripHopByHop(raw, {
+      drop: scope.requestIdKept ? FORWARDED_HEADERS : DROP_WITH_NEW_REQUEST_ID,
+    });
+    if (!scope.requestIdKept) headers.push('X-Request-ID', scope.requestId);
+    appendForwardedHeaders(headers, raw, {
+      peerIp: scope.peerIp,
+      trusted: trustedProxies.has(scope.peerIp),
+      proto: 'encrypted' in req.socket ? 'https' : 'http',
+      localPort: req.socket.localPort ?? 0,
+      host: req.headers.host,
+    });
+    let hostAt = -1;
+    for (let i = 0; i < headers.length; i += 2) {
+      if ((headers[i] as string).toLowerCase() === 'host') {
+        hostAt = i;
+        break;
+      }
+    }
+    if (hostAt === -1) headers.push('Host', route.upstream.host);
+    else if (!route.config.preserveHost) headers[hostAt + 1] = route.upstream.host;
+    headers.push(...scope.addHeaders);
+    return headers;
+  }
+
+  async function run(
+    req: IncomingMessage,
+    res: ServerResponse,
+    scope: RequestScope,
+  ): Promise<void> {
+    if (draining) throw new AuthgateError('SHUTTING_DOWN', { reason: 'draining' });
+    const target = normalizeRequestTarget(req.url ?? '/');
+    scope.path = target.path;
+    scope.search = target.search;
+    checkHeaderHygiene(scope.rawHeaders);
+    scope.clientIp = clientIp(scope.rawHeaders, scope.peerIp, trustedProxies);
+    const route = routes.match(target.path);
+    scope.route = route;
+    await authenticate(req, scope, route);
+
+    const result = await forward({
+      req,
+      res,
+      upstream: route.upstream,
+      agent: pools.agentFor(route.upstream),
+      path: upstreamPath(route, target.path) + target.search,
+      headers: upstreamHeaders(req, scope, route),
+      connectTimeoutMs: route.config.timeouts.connectMs,
+      responseTimeoutMs: route.config.timeouts.responseMs,
+      responseHeaders: ['X-Request-ID', scope.requestId],
+      dropResponseHeaders: RESPONSE_DROP,
+      closeConnection: () => draining,
+    });
+    recordForward(scope, result);
+  }
+
+  function recordForward(scope: RequestScope, result: ForwardFailure['result']): void {
+    scope.upstreamStatus = result.upstreamStatus;
+    scope.upstreamMs = result.upstreamMs;
+    scope.bytesIn = result.bytesIn;
+    scope.bytesOut = result.bytesOut;
+    scope.aborted = result.aborted;
+  }
+
+  function fail(
+    req: IncomingMessage,
+    res: ServerResponse,
+    scope: RequestScope,
+    thrown: unknown,
+  ): void {
+    if (thrown instanceof ForwardFailure) recordForward(scope, thrown.result);
+    const err = toAuthgateError(thrown instanceof ForwardFailure ? thrown.error : thrown);
+    scope.errorCode = err.code;
+    scope.errorReason = err.reason;
+    if (err.code === 'INTERNAL_ERROR') {
+      logger.error('internal error', { request_id: scope.requestId, error: String(err.cause) });
+    }
+    if (scope.aborted || res.destroyed) return;
+    sendError(req, res, err, { requestId: scope.requestId, close: draining });
+  }
+
+  function requestDone(): void {
+    inFlight--;
+    if (inFlight === 0 && idleWaiters.length > 0) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  return {
+    handleRequest(req, res) {
+      const scope = newScope(req);
+      const url = req.url ?? '/';
+      if (url.startsWith(healthPath) || url.startsWith(readyPath)) {
+        const path = healthPathOf(url);
+        if (path === healthPath) return sendHealth(res, 200, 'ok', scope.requestId);
+        if (path === readyPath) {
+          return draining
+            ? sendHealth(res, 503, 'draining', scope.requestId)
+            : sendHealth(res, 200, 'ready', scope.requestId);
+        }
+      }
+      inFlight++;
+      res.once('close', () => {
+        requestDone();
+        logAccess(logger, scope, res);
+      });
+      run(req, res, scope).catch((err: unknown) => fail(req, res, scope, err));
+    },
+
+    handleUpgrade(req, socket) {
+      const scope = newScope(req);
+      const err = new AuthgateError('BAD_REQUEST', {
+        message: 'Protocol upgrades are not allowed on this route.',
+        reason: 'upgrade_refused',
+      });
+      logger.info('upgrade refused', { request_id: scope.requestId, type: 'access', status: 400 });
+      sendErrorOnSocket(socket, err, scope.requestId);
+    },
+
+    startDraining() {
+      draining = true;
+    },
+    get draining() {
+      return draining;
+    },
+    inFlight: () => inFlight,
+    idle() {
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
+    close() {
+      pools.destroy();
+    },
+  };
+}

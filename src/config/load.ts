@@ -1,0 +1,156 @@
+/**
+ * Loads the YAML config: parse, interpolate `${VAR}` / `${VAR:-default}` in every string
+ * (after parsing, so a variable can never inject YAML structure), apply the LOG_LEVEL, PORT
+ * and REDIS_URL overrides, validate with the schema collecting every problem, then freeze.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema';
+
+export interface ConfigProblem {
+  /** e.g. `routes[0].upstream` */
+  path: string;
+  reason: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+  constructor(source: string, problems: ConfigProblem[]) {
+    super(
+      `invalid configuration (${source}):\n` +
+        problems.map((p) => `  - ${p.path || '(root)'}: ${p.reason}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export const DEFAULT_CONFIG_PATH = 'config/authgate.yaml';
+
+export type PathSegment = string | number;
+
+export function formatPath(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? seg : `.${seg}`;
+  }
+  return out;
+}
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` and `${VAR:-default}` in every string of `value`; unset variables are problems. */
+export function interpolateEnv(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  problems: ConfigProblem[],
+  path: PathSegment[] = [],
+): unknown {
+  if (typeof value === 'string') {
+    return value.replace(VAR, (_match, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      problems.push({ path: formatPath(path), reason: `environment variable ${name} is not set` });
+      return '';
+    });
+  }
+  if (Array.isArray(value)) {
+    return value.map((v, i) => interpolateEnv(v, env, problems, [...path, i]));
+  }
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value))
+      out[k] = interpolateEnv(v, env, problems, [...path, k]);
+    return out;
+  }
+  return value;
+}
+
+function section(raw: Record<string, unknown>, key: string): Record<string, unknown> {
+  const existing = raw[key];
+  if (existing !== null && typeof existing === 'object' && !Array.isArray(existing)) {
+    return existing as Record<string, unknown>;
+  }
+  const created: Record<string, unknown> = {};
+  raw[key] = created;
+  return created;
+}
+
+/** LOG_LEVEL, PORT and REDIS_URL win over the file (DESIGN §3). */
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  if (env.LOG_LEVEL) section(raw, 'logging').level = env.LOG_LEVEL;
+  if (env.PORT) section(raw, 'server').port = env.PORT;
+  if (env.REDIS_URL !== undefined) section(raw, 'redis').url = env.REDIS_URL;
+  // An empty redis.url (e.g. `${REDIS_URL:-}`) means "no Redis".
+  const redis = raw.redis as Record<string, unknown> | undefined;
+  if (redis && redis.url === '') delete redis.url;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function zodProblems(error: z.ZodError): ConfigProblem[] {
+  return error.issues.map((issue) => ({
+    path: formatPath(issue.path.filter((p): p is PathSegment => typeof p !== 'symbol')),
+    reason: issue.message,
+  }));
+}
+
+/** Validates an already-parsed config object. Throws ConfigError listing every problem. */
+export function parseConfig(
+  input: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  source = 'inline',
+): Readonly<Config> {
+  const problems: ConfigProblem[] = [];
+  const interpolated = interpolateEnv(input ?? {}, env, problems);
+  if (interpolated === null || typeof interpolated !== 'object' || Array.isArray(interpolated)) {
+    throw new ConfigError(source, [{ path: '', reason: 'must be a YAML mapping' }]);
+  }
+  const raw = interpolated as Record<string, unknown>;
+  applyEnvOverrides(raw, env);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) problems.push(...zodProblems(result.error));
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return deepFreeze(result.data as Config);
+}
+
+/** Resolves the config file: --config, else $AUTHGATE_CONFIG, else config/authgate.yaml. */
+export function resolveConfigPath(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  return flag ?? env.AUTHGATE_CONFIG ?? DEFAULT_CONFIG_PATH;
+}
+
+export function loadConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<Config> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'read error';
+    throw new ConfigError(file, [{ path: '', reason: `cannot read file (${code})` }]);
+  }
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({
+        path: `line ${(e.linePos?.[0]?.line ?? 0).toString()}`,
+        reason: `YAML: ${e.code}`,
+      })),
+    );
+  }
+  return parseConfig(doc.toJS(), env, file);
+}

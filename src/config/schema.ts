@@ -1,0 +1,359 @@
+/**
+ * The configuration schema (DESIGN §3). Every field carries its default and a description;
+ * docs/configuration.md is generated from this file (`npm run docs:config`) and a test keeps
+ * the two in step.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** YAML after `${VAR}` interpolation yields strings; accept "8080" where a number is meant. */
+const fromString = (value: unknown): unknown => {
+  if (typeof value !== 'string') return value;
+  const t = value.trim();
+  if (/^-?\d+$/.test(t)) return Number(t);
+  if (t === 'true') return true;
+  if (t === 'false') return false;
+  return value;
+};
+const int = (min: number, max: number) =>
+  z.preprocess(fromString, z.number().int().min(min).max(max));
+const bool = () => z.preprocess(fromString, z.boolean());
+
+export function isCidr(value: string): boolean {
+  const [addr, bits, extra] = value.split('/');
+  if (extra !== undefined || addr === undefined) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+const cidrList = z
+  .array(z.string().refine(isCidr, { message: 'must be an IP address or CIDR block' }))
+  .default([]);
+
+const urlPath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._~\-/]*$/, { message: 'must be a path starting with "/"' });
+
+const httpUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return (
+        (u.protocol === 'http:' || u.protocol === 'https:') && u.search === '' && u.hash === ''
+      );
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an http(s) URL without query or fragment' },
+);
+
+const noCredentialsInUrl = (v: string): boolean => {
+  try {
+    const u = new URL(v);
+    return u.username === '' && u.password === '';
+  } catch {
+    return true;
+  }
+};
+
+export const HTTP_METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'TRACE',
+  'CONNECT',
+] as const;
+
+const scopeList = z.array(z.string().min(1).regex(/^\S+$/, { message: 'must not contain spaces' }));
+const scopesSchema = z
+  .union([scopeList, z.record(z.string(), scopeList)])
+  .default([])
+  .superRefine((value, ctx) => {
+    if (Array.isArray(value)) return;
+    for (const method of Object.keys(value)) {
+      if (method !== '*' && !(HTTP_METHODS as readonly string[]).includes(method)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [method],
+          message: 'must be an upper-case HTTP method or "*"',
+        });
+      }
+    }
+  })
+  .describe(
+    'Scopes every request must carry: a list, or per method ({GET: [...], "*": [...]}; "*" is the fallback).',
+  );
+
+export const ALGORITHMS = [
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+const issuerSchema = z
+  .strictObject({
+    issuer: z.string().min(1).describe('Exact `iss` claim value.'),
+    audience: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .optional()
+      .describe('Accepted `aud` value(s); when set, tokens without a matching `aud` are rejected.'),
+    algorithms: z
+      .array(z.enum(ALGORITHMS))
+      .min(1)
+      .describe('Explicit allow-list; HS and asymmetric algorithms cannot be mixed in one issuer.'),
+    jwksUri: httpUrl.optional().describe('JWKS endpoint for asymmetric keys (cached, rotated).'),
+    publicKeyFile: z.string().min(1).optional().describe('PEM public key file.'),
+    secret: z.string().optional().describe('HMAC secret (>= 32 bytes); use ${ENV_VAR}.'),
+    claims: z
+      .strictObject({
+        userId: z.string().min(1).default('sub'),
+        tenants: z.string().min(1).default('tenant_ids'),
+        scopes: z.string().min(1).default('scope'),
+      })
+      .prefault({})
+      .describe('Claim names the principal is read from.'),
+  })
+  .superRefine((iss, ctx) => {
+    const sources = [iss.jwksUri, iss.publicKeyFile, iss.secret].filter((s) => s !== undefined);
+    if (sources.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'needs exactly one of jwksUri, publicKeyFile or secret',
+      });
+    }
+    const hmac = iss.algorithms.filter((a) => a.startsWith('HS'));
+    if (hmac.length > 0 && hmac.length !== iss.algorithms.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['algorithms'],
+        message: 'must not mix HS* with asymmetric algorithms (algorithm confusion)',
+      });
+    }
+    if (hmac.length > 0 && iss.secret === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'is required for HS* algorithms' });
+    }
+    if (hmac.length === 0 && iss.secret !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secret'],
+        message: 'is only valid with HS* algorithms',
+      });
+    }
+    if (iss.secret !== undefined && Buffer.byteLength(iss.secret) < 32) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secret'],
+        message: 'must be at least 32 bytes long (value not shown)',
+      });
+    }
+  });
+
+const routeSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
+      message: 'must be 1-63 characters of a-z, 0-9, "_" or "-"',
+    })
+    .describe('Label for metrics and logs; never the raw path.'),
+  prefix: urlPath.describe('Path prefix, matched on segment boundaries; longest prefix wins.'),
+  stripPrefix: bool().default(false).describe('Remove the prefix before forwarding.'),
+  upstream: httpUrl
+    .refine(noCredentialsInUrl, { message: 'must not contain credentials' })
+    .describe('Upstream base URL; its path is prepended to the forwarded path.'),
+  preserveHost: bool()
+    .default(true)
+    .describe('Forward the client Host header (true) or the upstream host (false).'),
+  auth: z.enum(['required', 'optional', 'none']).default('required'),
+  scopes: scopesSchema,
+  tenantHeader: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/)
+    .default('X-Tenant-ID'),
+  ws: bool().default(false).describe('Allow authenticated WebSocket upgrades on this route.'),
+  cors: z
+    .strictObject({
+      preflight: bool()
+        .default(false)
+        .describe(
+          'Let OPTIONS preflights (Origin + Access-Control-Request-Method) through without credentials.',
+        ),
+    })
+    .prefault({}),
+  timeouts: z
+    .strictObject({
+      connectMs: int(1, 600_000).default(2000).describe('TCP/TLS connect timeout.'),
+      responseMs: int(1, 3_600_000)
+        .default(30_000)
+        .describe('Longest the upstream socket may stay silent (headers or body).'),
+    })
+    .prefault({}),
+  rateLimit: z
+    .strictObject({
+      requestsPerMinute: int(1, 10_000_000),
+      by: z.enum(['principal', 'tenant', 'ip']).default('principal'),
+    })
+    .optional(),
+});
+
+const apiKeysSchema = z.strictObject({
+  prefixes: z
+    .array(z.string().min(3))
+    .min(1)
+    .describe('Key prefixes that mark a credential as an API key.'),
+  header: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/)
+    .default('X-API-Key'),
+  validateUrl: httpUrl.describe('Auth service endpoint (POST {"api_key": ...}).'),
+  cacheTtlSec: int(1, 86_400).default(300),
+  negativeCacheTtlSec: int(1, 3600).default(30),
+  timeoutMs: int(1, 60_000).default(2000),
+  retries: int(0, 5).default(2),
+  hashSecret: z
+    .string()
+    .optional()
+    .describe(
+      'Key for the HMAC that names cache entries; random per process when absent (set it when several instances share Redis).',
+    ),
+});
+
+export const configSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        port: int(0, 65535).default(8080),
+        host: z.string().min(1).default('0.0.0.0'),
+        trustedProxies: cidrList.describe(
+          'Peers whose X-Forwarded-* headers are extended (the ALB).',
+        ),
+        internalNetworks: cidrList.describe(
+          'Callers trusted to pass X-User-ID through (internal hop).',
+        ),
+        shutdownGraceMs: int(0, 600_000).default(25_000),
+        headersTimeoutMs: int(1000, 600_000).default(10_000).describe('Slowloris guard.'),
+        keepAliveTimeoutMs: int(1000, 3_600_000)
+          .default(65_000)
+          .describe('Client keep-alive; keep above the ALB idle timeout (60 s).'),
+        healthPath: urlPath.default('/healthz'),
+        readyPath: urlPath.default('/readyz'),
+      })
+      .prefault({}),
+    proxy: z
+      .strictObject({
+        maxSocketsPerUpstream: int(1, 65_535).default(256),
+        idleSocketTimeoutMs: int(100, 600_000)
+          .default(4000)
+          .describe(
+            'Below the upstream keep-alive timeout (Node 5 s, gunicorn 2 s: lower it there).',
+          ),
+      })
+      .prefault({}),
+    metrics: z
+      .strictObject({
+        port: int(0, 65535).default(9090).describe('Separate listener; 0 serves on the main port.'),
+        path: urlPath.default('/metrics'),
+        bearerToken: z
+          .string()
+          .min(16)
+          .optional()
+          .describe('Require this bearer token on scrapes.'),
+      })
+      .prefault({}),
+    logging: z
+      .strictObject({
+        level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+        maskHeaders: z.array(z.string().min(1)).default([]).describe('Extra header names to mask.'),
+        maskQueryParams: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Extra query keys to mask.'),
+      })
+      .prefault({}),
+    redis: z
+      .strictObject({
+        url: z
+          .string()
+          .regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
+          .optional()
+          .describe('Absent: in-process stores (single instance only).'),
+        keyPrefix: z.string().default('authgate:'),
+      })
+      .prefault({}),
+    auth: z
+      .strictObject({
+        jwt: z
+          .strictObject({
+            clockToleranceSec: int(0, 600).default(30),
+            maxLifetimeSec: int(60, 31_536_000).default(86_400),
+            verifiedCacheSize: int(0, 10_000_000)
+              .default(10_000)
+              .describe('Verified-token cache entries; 0 disables the cache.'),
+            issuers: z.array(issuerSchema).default([]),
+          })
+          .prefault({}),
+        apiKeys: apiKeysSchema.optional(),
+      })
+      .prefault({}),
+    routes: z.array(routeSchema).min(1, { message: 'needs at least one route' }),
+  })
+  .superRefine((cfg, ctx) => {
+    const names = new Map<string, number>();
+    const prefixes = new Map<string, number>();
+    cfg.routes.forEach((r, i) => {
+      if (names.has(r.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'name'],
+          message: `duplicates routes[${names.get(r.name)}].name`,
+        });
+      } else names.set(r.name, i);
+      const p = r.prefix.length > 1 ? r.prefix.replace(/\/+$/, '') : r.prefix;
+      if (prefixes.has(p)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'prefix'],
+          message: `duplicates routes[${prefixes.get(p)}].prefix`,
+        });
+      } else prefixes.set(p, i);
+      if (r.auth !== 'none' && cfg.auth.jwt.issuers.length === 0 && !cfg.auth.apiKeys) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'auth'],
+          message: `is "${r.auth}" but auth.jwt.issuers and auth.apiKeys configure no authenticator`,
+        });
+      }
+    });
+    const reserved = [cfg.server.healthPath, cfg.server.readyPath];
+    if (cfg.metrics.port === 0) reserved.push(cfg.metrics.path);
+    if (new Set(reserved).size !== reserved.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['server', 'readyPath'],
+        message: 'health, ready and metrics paths must differ',
+      });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type RouteConfig = Config['routes'][number];
+export type IssuerConfig = Config['auth']['jwt']['issuers'][number];
+export type ApiKeysConfig = NonNullable<Config['auth']['apiKeys']>;

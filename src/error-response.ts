@@ -1,0 +1,77 @@
+/**
+ * The only place that writes an error response (DESIGN §4). The body never echoes the URL,
+ * query, Host, headers or a credential: it is built from the typed error alone.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { errorBody, type AuthgateError } from './errors';
+
+export function requestHasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+export function wwwAuthenticate(err: AuthgateError): string | undefined {
+  if (err.status !== 401) return undefined;
+  if (!err.bearerError) return 'Bearer realm="authgate"';
+  const description = err.message.replace(/["\\]/g, '');
+  return `Bearer realm="authgate", error="${err.bearerError}", error_description="${description}"`;
+}
+
+export interface ErrorResponseOptions {
+  requestId: string;
+  /** Close the connection afterwards (draining, or an unread request body). */
+  close?: boolean;
+}
+
+export function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: AuthgateError,
+  options: ErrorResponseOptions,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(err, options.requestId));
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    'X-Request-ID': options.requestId,
+    ...err.headers,
+  };
+  const challenge = wwwAuthenticate(err);
+  if (challenge) headers['WWW-Authenticate'] = challenge;
+  // A body we did not read would otherwise be drained to keep the connection alive.
+  if (options.close || (requestHasBody(req) && !req.complete)) headers.Connection = 'close';
+  res.writeHead(err.status, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** The same typed error on a raw socket (refused upgrades, malformed requests), then close. */
+export function sendErrorOnSocket(
+  socket: Duplex,
+  err: AuthgateError,
+  requestId: string,
+  head = false,
+): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(err, requestId));
+  const lines = [
+    `HTTP/1.1 ${err.status} ${err.title}`,
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Cache-Control: no-store',
+    `X-Request-ID: ${requestId}`,
+    'Connection: close',
+  ];
+  const challenge = wwwAuthenticate(err);
+  if (challenge) lines.push(`WWW-Authenticate: ${challenge}`);
+  for (const [k, v] of Object.entries(err.headers)) lines.push(`${k}: ${v}`);
+  socket.end(lines.join('\r\n') + '\r\n\r\n' + (head ? '' : body));
+}

@@ -1,0 +1,125 @@
+/**
+ * Every error authgate answers itself (DESIGN §4). Each code is declared once here with its
+ * status and category title; `errorStatus`-style mapping lives nowhere else.
+ */
+
+export const ERROR_CATALOG = {
+  BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  AUTH_REQUIRED: { status: 401, message: 'This route requires a bearer token or an API key.' },
+  TOKEN_INVALID: { status: 401, message: 'The bearer token is invalid.' },
+  TOKEN_EXPIRED: { status: 401, message: 'The bearer token has expired.' },
+  TOKEN_NOT_YET_VALID: { status: 401, message: 'The bearer token is not valid yet.' },
+  API_KEY_INVALID: { status: 401, message: 'The API key is invalid, expired or revoked.' },
+  UPSTREAM_UNAUTHENTICATED: {
+    status: 401,
+    message: 'The upstream service rejected the credentials.',
+  },
+  INSUFFICIENT_SCOPE: { status: 403, message: 'The credentials lack a scope this route requires.' },
+  TENANT_FORBIDDEN: { status: 403, message: 'The credentials do not grant access to this tenant.' },
+  IDENTITY_MISMATCH: {
+    status: 403,
+    message: 'X-User-ID does not match the authenticated principal.',
+  },
+  UPSTREAM_FORBIDDEN: { status: 403, message: 'The upstream service denied access.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this path.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry later.' },
+  INTERNAL_ERROR: { status: 500, message: 'The proxy failed to handle the request.' },
+  UPSTREAM_UNAVAILABLE: { status: 502, message: 'The upstream service could not be reached.' },
+  AUTH_SERVICE_UNAVAILABLE: {
+    status: 503,
+    message: 'The authentication service is unavailable; retry later.',
+  },
+  SHUTTING_DOWN: { status: 503, message: 'The proxy is shutting down; retry on another instance.' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream service did not answer in time.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/** Category titles, the `error` field of the body. */
+export const STATUS_TITLES: Readonly<Record<number, string>> = {
+  400: 'Bad request',
+  401: 'Authentication failed',
+  403: 'Insufficient permissions',
+  404: 'Not found',
+  429: 'Too many requests',
+  500: 'Internal error',
+  502: 'Bad gateway',
+  503: 'Service unavailable',
+  504: 'Gateway timeout',
+};
+
+export type ErrorOrigin = 'proxy' | 'upstream';
+
+export interface AuthgateErrorOptions {
+  /** Replaces the catalogue message. Must never contain a credential, URL, query or header value. */
+  message?: string;
+  origin?: ErrorOrigin;
+  /** Extra response headers (e.g. Retry-After); never echo request data here. */
+  headers?: Record<string, string>;
+  /** RFC 6750 `error=` attribute for WWW-Authenticate on a rejected credential. */
+  bearerError?: 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+  /** Stable machine reason for logs and metrics (e.g. `connect_refused`, `bad_signature`). */
+  reason?: string;
+  /** Upstream's own JSON error fields, kept under `upstream` in the body. */
+  upstream?: { error_code?: string; message?: string };
+  cause?: unknown;
+}
+
+export class AuthgateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly origin: ErrorOrigin;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly bearerError: AuthgateErrorOptions['bearerError'];
+  readonly reason: string;
+  readonly upstream: AuthgateErrorOptions['upstream'];
+
+  constructor(code: ErrorCode, options: AuthgateErrorOptions = {}) {
+    super(options.message ?? ERROR_CATALOG[code].message, { cause: options.cause });
+    this.name = 'AuthgateError';
+    this.code = code;
+    this.status = ERROR_CATALOG[code].status;
+    this.origin = options.origin ?? 'proxy';
+    this.headers = options.headers ?? {};
+    this.bearerError = options.bearerError;
+    this.reason = options.reason ?? code.toLowerCase();
+    this.upstream = options.upstream;
+  }
+
+  get title(): string {
+    return STATUS_TITLES[this.status] ?? 'Error';
+  }
+}
+
+export function isAuthgateError(value: unknown): value is AuthgateError {
+  return value instanceof AuthgateError;
+}
+
+/** Any thrown value becomes a typed error; unknown ones are wrapped, never exposed. */
+export function toAuthgateError(value: unknown): AuthgateError {
+  if (isAuthgateError(value)) return value;
+  return new AuthgateError('INTERNAL_ERROR', { reason: 'internal', cause: value });
+}
+
+export interface ErrorBody {
+  error: string;
+  error_code: ErrorCode;
+  message: string;
+  status: number;
+  origin: ErrorOrigin;
+  request_id: string;
+  upstream?: { error_code?: string; message?: string };
+}
+
+export function errorBody(err: AuthgateError, requestId: string): ErrorBody {
+  const body: ErrorBody = {
+    error: err.title,
+    error_code: err.code,
+    message: err.message,
+    status: err.status,
+    origin: err.origin,
+    request_id: requestId,
+  };
+  if (err.upstream) body.upstream = err.upstream;
+  return body;
+}

@@ -1,0 +1,83 @@
+/**
+ * Hop-by-hop header rules (RFC 9110 §7.6.1, DESIGN §5), on raw header lists
+ * (`[name, value, name, value, ...]` as in `IncomingMessage.rawHeaders`) so that end-to-end
+ * headers keep their exact case, order and repetitions.
+ */
+
+/** A flat raw header list: even offsets are names, odd offsets values. */
+export type RawHeaders = string[];
+
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/**
+ * Names a client can never remove by listing them in `Connection`: identity and tracing of the
+ * request, and the framing/target headers whose removal would change what the upstream parses.
+ */
+export const CONNECTION_PROTECTED_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'x-user-id',
+  'x-request-id',
+  'x-tenant-id',
+  'host',
+  'content-length',
+]);
+
+/** Lower-cased names listed in all `Connection` headers of `raw`, minus the protected ones. */
+export function connectionListedNames(raw: RawHeaders): Set<string> {
+  const listed = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() !== 'connection') continue;
+    for (const token of (raw[i + 1] as string).split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name !== '' && !CONNECTION_PROTECTED_HEADERS.has(name)) listed.add(name);
+    }
+  }
+  return listed;
+}
+
+export interface StripOptions {
+  /** Lower-cased names to drop as well (e.g. headers the proxy sets itself). */
+  drop?: ReadonlySet<string>;
+  /** Keep `Upgrade` and `Connection: upgrade` (authorised WebSocket upgrade). */
+  keepUpgrade?: boolean;
+}
+
+/**
+ * Returns a copy of `raw` without hop-by-hop headers and the names listed in `Connection`.
+ * Done before the proxy adds its own headers, so a client cannot strip those (reply-from).
+ * @example stripHopByHop(['Connection', 'close, X-Foo', 'X-Foo', '1', 'X-Bar', '2']) // ['X-Bar', '2']
+ */
+export function stripHopByHop(raw: RawHeaders, options: StripOptions = {}): RawHeaders {
+  const listed = connectionListedNames(raw);
+  const out: RawHeaders = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const lower = name.toLowerCase();
+    if (options.keepUpgrade && (lower === 'upgrade' || lower === 'connection')) {
+      if (lower === 'connection') out.push(name, 'upgrade');
+      else out.push(name, raw[i + 1] as string);
+      continue;
+    }
+    if (HOP_BY_HOP_HEADERS.has(lower) || listed.has(lower) || options.drop?.has(lower)) continue;
+    out.push(name, raw[i + 1] as string);
+  }
+  return out;
+}
+
+/** All values of header `lowerName` in `raw`, in order. */
+export function headerValues(raw: RawHeaders, lowerName: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() === lowerName) values.push(raw[i + 1] as string);
+  }
+  return values;
+}

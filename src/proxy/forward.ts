@@ -1,0 +1,197 @@
+/**
+ * Streams one request to its upstream and the response back, on raw header lists so that
+ * names, case, order and repeated headers arrive exactly as sent. No body is parsed or
+ * buffered: both directions are piped with backpressure, and an abort on either side is
+ * passed on to the other.
+ */
+import {
+  request as httpRequest,
+  type Agent,
+  type ClientRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { AuthgateError } from '../errors';
+import { requestHasBody } from '../error-response';
+import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
+import type { Upstream } from '../routes/route-table';
+import { CONNECT_TIMEOUT, RESPONSE_TIMEOUT, codedError, upstreamError } from './upstream-error';
+
+export interface ForwardRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  upstream: Upstream;
+  agent: Agent;
+  /** Path and query as sent upstream. */
+  path: string;
+  /** Final upstream request headers (hop-by-hop already removed). */
+  headers: RawHeaders;
+  connectTimeoutMs: number;
+  responseTimeoutMs: number;
+  /** Headers appended to the client response (e.g. X-Request-ID). */
+  responseHeaders: RawHeaders;
+  /** Lower-cased upstream response headers replaced by `responseHeaders`. */
+  dropResponseHeaders: ReadonlySet<string>;
+  /** Close the client connection after this response (draining). */
+  closeConnection: () => boolean;
+  /**
+   * Called with the upstream response before anything is sent to the client; returning an
+   * error makes the caller answer that instead (the upstream body is discarded).
+   */
+  inspectResponse?: (res: IncomingMessage) => AuthgateError | undefined;
+}
+
+export interface ForwardResult {
+  /** Status sent to the client; undefined when the exchange was cut before a response. */
+  upstreamStatus?: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** ms from the upstream request until its response headers. */
+  upstreamMs?: number;
+  /** The client went away, or the upstream broke off mid-body. */
+  aborted: boolean;
+}
+
+/** An error to answer in place of the upstream response (before anything was sent). */
+export class ForwardFailure extends Error {
+  constructor(
+    readonly error: AuthgateError,
+    readonly result: ForwardResult,
+  ) {
+    super(error.message);
+  }
+}
+
+/**
+ * Forwards `f.req` and resolves when the client response has ended; rejects with
+ * `ForwardFailure` when nothing was sent yet, so the caller can answer a typed error.
+ */
+export function forward(f: ForwardRequest): Promise<ForwardResult> {
+  const { req, res, upstream } = f;
+  const result: ForwardResult = { bytesIn: 0, bytesOut: 0, aborted: false };
+  const hasBody = requestHasBody(req);
+  const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+
+  return new Promise<ForwardResult>((resolve, reject) => {
+    let settled = false;
+    let retried = false;
+    let started = 0;
+    const finish = (err?: AuthgateError): void => {
+      if (settled) return;
+      settled = true;
+      if (err) reject(new ForwardFailure(err, result));
+      else resolve(result);
+    };
+
+    const onClientGone = (): void => {
+      if (res.writableFinished) return;
+      result.aborted = true;
+      current?.destroy();
+      finish();
+    };
+    res.once('close', onClientGone);
+
+    let current: ClientRequest | undefined;
+    const attempt = (): void => {
+      started = performance.now();
+      const proxyReq = send({
+        protocol: upstream.protocol,
+        hostname: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: f.path,
+        headers: f.headers,
+        agent: f.agent,
+        setHost: false,
+      });
+      current = proxyReq;
+
+      proxyReq.on('socket', (socket) => {
+        if (!socket.connecting) return;
+        const timer = setTimeout(
+          () => proxyReq.destroy(codedError(CONNECT_TIMEOUT, 'upstream connect timeout')),
+          f.connectTimeoutMs,
+        );
+        socket.once(upstream.protocol === 'https:' ? 'secureConnect' : 'connect', () =>
+          clearTimeout(timer),
+        );
+        socket.once('close', () => clearTimeout(timer));
+      });
+      proxyReq.setTimeout(f.responseTimeoutMs, () =>
+        proxyReq.destroy(codedError(RESPONSE_TIMEOUT, 'upstream response timeout')),
+      );
+      // Expect: 100-continue is answered by the upstream, not by us (see server 'checkContinue').
+      proxyReq.on('continue', () => {
+        if (!res.headersSent) res.writeContinue();
+      });
+
+      proxyReq.on('error', (err: NodeJS.ErrnoException) => {
+        if (settled) return;
+        if (result.upstreamStatus !== undefined) {
+          // Broke off mid-response: the client must see a cut, never a clean but short body.
+          result.aborted = true;
+          res.destroy();
+          finish();
+          return;
+        }
+        // A pooled socket the upstream closed just as we reused it: safe to retry once when
+        // there is no request body to replay.
+        if (!retried && !hasBody && proxyReq.reusedSocket && err.code === 'ECONNRESET') {
+          retried = true;
+          attempt();
+          return;
+        }
+        finish(upstreamError(err));
+      });
+
+      proxyReq.on('response', (proxyRes) => {
+        result.upstreamMs = performance.now() - started;
+        const replaced = f.inspectResponse?.(proxyRes);
+        if (replaced) {
+          proxyRes.resume(); // discard the body; the socket goes back to the pool
+          finish(replaced);
+          return;
+        }
+        const headers = stripHopByHop(proxyRes.rawHeaders, { drop: f.dropResponseHeaders });
+        headers.push(...f.responseHeaders);
+        if (f.closeConnection()) headers.push('Connection', 'close');
+        try {
+          res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
+        } catch (err) {
+          proxyRes.resume();
+          finish(upstreamError(Object.assign(err as Error, { code: 'ERR_INVALID_CHAR' })));
+          return;
+        }
+        result.upstreamStatus = proxyRes.statusCode;
+        proxyRes.on('data', (chunk: Buffer) => {
+          result.bytesOut += chunk.length;
+        });
+        proxyRes.on('error', () => {
+          result.aborted = true;
+          res.destroy();
+          finish();
+        });
+        proxyRes.on('aborted', () => {
+          result.aborted = true;
+          res.destroy();
+          finish();
+        });
+        res.once('finish', () => finish());
+        proxyRes.pipe(res);
+      });
+
+      if (!hasBody) {
+        proxyReq.end();
+      } else {
+        req.pipe(proxyReq);
+        req.on('data', (chunk: Buffer) => {
+          result.bytesIn += chunk.length;
+        });
+      }
+    };
+
+    req.once('error', onClientGone);
+    attempt();
+  });
+}

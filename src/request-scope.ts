@@ -1,0 +1,47 @@
+/**
+ * The one typed object that carries a request through the chain (cf. oauth2-proxy's
+ * RequestScope); nothing else is hung on `req`.
+ */
+import type { ErrorCode } from './errors';
+import type { RawHeaders } from './headers/hop-by-hop';
+import type { CompiledRoute } from './routes/route-table';
+
+export interface Principal {
+  userId: string;
+  tenantIds: readonly string[];
+  scopes: readonly string[];
+  authMethod: 'jwt' | 'api_key';
+  /** epoch seconds, when known */
+  expiresAt?: number;
+  /** issuer name for JWTs */
+  issuer?: string;
+}
+
+export interface RequestScope {
+  readonly requestId: string;
+  /** The client's X-Request-ID is forwarded as it came (otherwise ours replaces it). */
+  readonly requestIdKept: boolean;
+  readonly startedAt: number;
+  readonly method: string;
+  readonly rawHeaders: RawHeaders;
+  readonly peerIp: string;
+  clientIp: string;
+  /** Normalised path (no query). */
+  path?: string;
+  search: string;
+  route?: CompiledRoute;
+  principal?: Principal;
+  /** Headers the authorisation stage wants added to the upstream request (e.g. X-User-ID). */
+  addHeaders: RawHeaders;
+  errorCode?: ErrorCode;
+  errorReason?: string;
+  upstreamStatus?: number;
+  upstreamMs?: number;
+  bytesIn: number;
+  bytesOut: number;
+  aborted: boolean;
+}
+
+export function routeLabel(scope: RequestScope): string {
+  return scope.route?.name ?? 'none';
+}

@@ -1,0 +1,95 @@
+/**
+ * The compiled route table: routes sorted by prefix length once at startup, matched on path
+ * segment boundaries ("/mlflow" matches "/mlflow" and "/mlflow/x", never "/mlflowx").
+ */
+import type { RouteConfig } from '../config/schema';
+import { AuthgateError } from '../errors';
+
+export interface Upstream {
+  /** `http:` or `https:` */
+  protocol: 'http:' | 'https:';
+  hostname: string;
+  port: number;
+  /** `host[:port]` as written for a Host header. */
+  host: string;
+  /** Upstream base path without trailing slash ("" for none). */
+  basePath: string;
+  /** Scheme + authority, the key of the connection pool. */
+  origin: string;
+}
+
+export interface CompiledRoute {
+  readonly name: string;
+  readonly prefix: string;
+  readonly config: Readonly<RouteConfig>;
+  readonly upstream: Upstream;
+  /** Scopes required for `method` (already resolved per method with "*" as fallback). */
+  scopesFor(method: string): readonly string[];
+}
+
+export function parseUpstream(url: string): Upstream {
+  const u = new URL(url);
+  const protocol = u.protocol === 'https:' ? 'https:' : 'http:';
+  const port = u.port !== '' ? Number(u.port) : protocol === 'https:' ? 443 : 80;
+  const hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  return {
+    protocol,
+    hostname,
+    port,
+    host: u.host,
+    basePath: u.pathname.replace(/\/+$/, ''),
+    origin: `${protocol}//${u.host}`,
+  };
+}
+
+function compileScopes(scopes: RouteConfig['scopes']): (method: string) => readonly string[] {
+  if (Array.isArray(scopes)) {
+    const frozen = Object.freeze([...scopes]);
+    return () => frozen;
+  }
+  const table = new Map<string, readonly string[]>();
+  for (const [method, list] of Object.entries(scopes)) table.set(method, Object.freeze([...list]));
+  const fallback = table.get('*') ?? Object.freeze([]);
+  return (method) => table.get(method) ?? fallback;
+}
+
+export function compileRoute(config: Readonly<RouteConfig>): CompiledRoute {
+  const prefix = config.prefix.length > 1 ? config.prefix.replace(/\/+$/, '') : '/';
+  return {
+    name: config.name,
+    prefix,
+    config,
+    upstream: parseUpstream(config.upstream),
+    scopesFor: compileScopes(config.scopes),
+  };
+}
+
+export class RouteTable {
+  readonly routes: readonly CompiledRoute[];
+
+  constructor(configs: readonly Readonly<RouteConfig>[]) {
+    this.routes = configs.map(compileRoute).sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+
+  /** The route for a normalised path, or throws 404 ROUTE_NOT_FOUND. */
+  match(path: string): CompiledRoute {
+    for (const route of this.routes) {
+      const p = route.prefix;
+      if (p === '/') return route;
+      if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47)) {
+        return route;
+      }
+    }
+    throw new AuthgateError('ROUTE_NOT_FOUND', { reason: 'no_route' });
+  }
+}
+
+/** The path sent upstream: prefix stripped if configured, upstream base path prepended. */
+export function upstreamPath(route: CompiledRoute, path: string): string {
+  let rest = path;
+  if (route.config.stripPrefix && route.prefix !== '/') {
+    rest = path.slice(route.prefix.length);
+    if (rest === '') rest = '/';
+  }
+  return route.upstream.basePath + rest;
+}

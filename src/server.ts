@@ -1,0 +1,88 @@
+/**
+ * Listeners and lifecycle: builds the app, listens, and drains on shutdown — readiness goes
+ * 503, the listener stops accepting, requests in flight finish (up to shutdownGraceMs), then
+ * the remaining connections are closed.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp, type App, type AppDependencies } from './app';
+import type { Config } from './config/schema';
+import { sendErrorOnSocket } from './error-response';
+import { AuthgateError } from './errors';
+
+export interface RunningServer {
+  readonly server: Server;
+  readonly app: App;
+  readonly port: number;
+  /** Drains and closes; resolves true when every request finished within the grace period. */
+  shutdown(): Promise<boolean>;
+}
+
+export function createHttpServer(config: Readonly<Config>, app: App): Server {
+  const server = createServer({
+    headersTimeout: config.server.headersTimeoutMs,
+    // Uploads of any size: no cap on the whole request; idle sockets are bounded upstream-side.
+    requestTimeout: 0,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    // Keep the client's header case and repeats; we read rawHeaders, not the joined object.
+    joinDuplicateHeaders: false,
+  });
+  server.on('request', app.handleRequest);
+  // Expect: 100-continue: authenticate first, and let the upstream send the 100.
+  server.on('checkContinue', app.handleRequest);
+  server.on('upgrade', app.handleUpgrade);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const typed = new AuthgateError('BAD_REQUEST', {
+      message: 'The request could not be parsed.',
+      reason: err.code ?? 'parse_error',
+    });
+    sendErrorOnSocket(socket, typed, randomUUID());
+  });
+  return server;
+}
+
+export async function startServer(
+  config: Readonly<Config>,
+  deps: AppDependencies,
+  listen: { port?: number; host?: string } = {},
+): Promise<RunningServer> {
+  const app = createApp(config, deps);
+  const server = createHttpServer(config, app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port ?? config.server.port, listen.host ?? config.server.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  let shuttingDown: Promise<boolean> | undefined;
+
+  const shutdown = (): Promise<boolean> => {
+    shuttingDown ??= (async () => {
+      app.startDraining();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        app.idle().then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), config.server.shutdownGraceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      await closed;
+      app.close();
+      return drained;
+    })();
+    return shuttingDown;
+  };
+
+  return { server, app, port, shutdown };
+}

@@ -1,0 +1,190 @@
+import { createHash } from 'node:crypto';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { parseConfig } from '../../src/config/load';
+import { createLogger, type Logger } from '../../src/logging/logger';
+import { startServer, type RunningServer } from '../../src/server';
+import type { AppDependencies } from '../../src/app';
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  rawHeaders: string[];
+  bodyHash: string;
+  bodyBytes: number;
+  aborted: boolean;
+}
+
+export interface TestUpstream {
+  url: string;
+  port: number;
+  seen: SeenRequest[];
+  server: Server;
+  close(): Promise<void>;
+  /** Resolves with the next request the upstream finished reading (or saw aborted). */
+  nextRequest(): Promise<SeenRequest>;
+}
+
+export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, seen: SeenRequest) => void;
+
+/** Replies 200 with a JSON echo of what it received (after reading the whole body). */
+export const echoHandler: UpstreamHandler = (_req, res, seen) => {
+  const body = JSON.stringify(seen);
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+};
+
+export async function startUpstream(handler: UpstreamHandler = echoHandler): Promise<TestUpstream> {
+  const seen: SeenRequest[] = [];
+  let waiters: Array<(s: SeenRequest) => void> = [];
+  const server = createServer((req, res) => {
+    const hash = createHash('sha256');
+    const record: SeenRequest = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      rawHeaders: req.rawHeaders,
+      bodyHash: '',
+      bodyBytes: 0,
+      aborted: false,
+    };
+    const done = (): void => {
+      record.bodyHash = hash.digest('hex');
+      seen.push(record);
+      const w = waiters;
+      waiters = [];
+      for (const fn of w) fn(record);
+    };
+    let finished = false;
+    req.on('data', (c: Buffer) => {
+      hash.update(c);
+      record.bodyBytes += c.length;
+    });
+    req.on('end', () => {
+      finished = true;
+      done();
+      handler(req, res, record);
+    });
+    req.on('close', () => {
+      if (!finished) {
+        finished = true;
+        record.aborted = true;
+        done();
+      }
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    seen,
+    server,
+    nextRequest: () => new Promise((resolve) => waiters.push(resolve)),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+    cb();
+  }
+  entries(): Array<Record<string, unknown>> {
+    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+  text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface TestProxy {
+  url: string;
+  port: number;
+  running: RunningServer;
+  logs: LogCapture;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export async function startProxy(
+  rawConfig: Record<string, unknown>,
+  deps: Partial<AppDependencies> = {},
+  env: NodeJS.ProcessEnv = {},
+): Promise<TestProxy> {
+  const config = parseConfig(rawConfig, env);
+  const logs = new LogCapture();
+  const logger = createLogger({ level: config.logging.level, stream: logs });
+  const running = await startServer(config, { logger, ...deps }, { port: 0, host: '127.0.0.1' });
+  return {
+    url: `http://127.0.0.1:${running.port}`,
+    port: running.port,
+    running,
+    logs,
+    logger,
+    close: async () => {
+      running.server.closeAllConnections();
+      await running.shutdown();
+    },
+  };
+}
+
+export interface RawResponse {
+  status: number;
+  rawHeaders: string[];
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** An HTTP request with an exact raw header list (case, order and repeats kept). */
+export function rawRequest(
+  url: string,
+  options: { method?: string; path: string; headers: string[]; body?: Buffer | string },
+): Promise<RawResponse> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        hostname: u.hostname,
+        port: u.port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: options.headers,
+        setHost: false,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            rawHeaders: res.rawHeaders,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Pairs of [name, value] from a raw header list. */
+export function pairs(raw: string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i] as string, raw[i + 1] as string]);
+  return out;
+}
+
+export function route(upstream: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name: 'api', prefix: '/', upstream, auth: 'none', ...extra };
+}
