@@ -166,7 +166,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     scope.route = route;
     await authenticate(req, scope, route);
 
-    const result = await forward({
+    await forward({
       req,
       res,
       upstream: route.upstream,
@@ -178,16 +178,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       responseHeaders: ['X-Request-ID', scope.requestId],
       dropResponseHeaders: RESPONSE_DROP,
       closeConnection: () => draining,
+      stats: scope,
     });
-    recordForward(scope, result);
-  }
-
-  function recordForward(scope: RequestScope, result: ForwardFailure['result']): void {
-    scope.upstreamStatus = result.upstreamStatus;
-    scope.upstreamMs = result.upstreamMs;
-    scope.bytesIn = result.bytesIn;
-    scope.bytesOut = result.bytesOut;
-    scope.aborted = result.aborted;
   }
 
   function fail(
@@ -196,7 +188,6 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     scope: RequestScope,
     thrown: unknown,
   ): void {
-    if (thrown instanceof ForwardFailure) recordForward(scope, thrown.result);
     const err = toAuthgateError(thrown instanceof ForwardFailure ? thrown.error : thrown);
     scope.errorCode = err.code;
     scope.errorReason = err.reason;

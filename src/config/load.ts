@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type Config } from './schema';
+import { configSchema, crossFieldProblems, type Config } from './schema';
 
 export interface ConfigProblem {
   /** e.g. `routes[0].upstream` */
@@ -119,6 +119,8 @@ export function parseConfig(
   applyEnvOverrides(raw, env);
   const result = configSchema.safeParse(raw);
   if (!result.success) problems.push(...zodProblems(result.error));
+  for (const p of crossFieldProblems(raw))
+    problems.push({ path: formatPath(p.path), reason: p.message });
   if (problems.length > 0) throw new ConfigError(source, problems);
   return deepFreeze(result.data as Config);
 }

@@ -236,122 +236,140 @@ const apiKeysSchema = z.strictObject({
     ),
 });
 
-export const configSchema = z
-  .strictObject({
-    server: z
-      .strictObject({
-        port: int(0, 65535).default(8080),
-        host: z.string().min(1).default('0.0.0.0'),
-        trustedProxies: cidrList.describe(
-          'Peers whose X-Forwarded-* headers are extended (the ALB).',
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      port: int(0, 65535).default(8080),
+      host: z.string().min(1).default('0.0.0.0'),
+      trustedProxies: cidrList.describe(
+        'Peers whose X-Forwarded-* headers are extended (the ALB).',
+      ),
+      internalNetworks: cidrList.describe(
+        'Callers trusted to pass X-User-ID through (internal hop).',
+      ),
+      shutdownGraceMs: int(0, 600_000).default(25_000),
+      headersTimeoutMs: int(1000, 600_000).default(10_000).describe('Slowloris guard.'),
+      keepAliveTimeoutMs: int(1000, 3_600_000)
+        .default(65_000)
+        .describe('Client keep-alive; keep above the ALB idle timeout (60 s).'),
+      healthPath: urlPath.default('/healthz'),
+      readyPath: urlPath.default('/readyz'),
+    })
+    .prefault({}),
+  proxy: z
+    .strictObject({
+      maxSocketsPerUpstream: int(1, 65_535).default(256),
+      idleSocketTimeoutMs: int(100, 600_000)
+        .default(4000)
+        .describe(
+          'Below the upstream keep-alive timeout (Node 5 s, gunicorn 2 s: lower it there).',
         ),
-        internalNetworks: cidrList.describe(
-          'Callers trusted to pass X-User-ID through (internal hop).',
-        ),
-        shutdownGraceMs: int(0, 600_000).default(25_000),
-        headersTimeoutMs: int(1000, 600_000).default(10_000).describe('Slowloris guard.'),
-        keepAliveTimeoutMs: int(1000, 3_600_000)
-          .default(65_000)
-          .describe('Client keep-alive; keep above the ALB idle timeout (60 s).'),
-        healthPath: urlPath.default('/healthz'),
-        readyPath: urlPath.default('/readyz'),
-      })
-      .prefault({}),
-    proxy: z
-      .strictObject({
-        maxSocketsPerUpstream: int(1, 65_535).default(256),
-        idleSocketTimeoutMs: int(100, 600_000)
-          .default(4000)
-          .describe(
-            'Below the upstream keep-alive timeout (Node 5 s, gunicorn 2 s: lower it there).',
-          ),
-      })
-      .prefault({}),
-    metrics: z
-      .strictObject({
-        port: int(0, 65535).default(9090).describe('Separate listener; 0 serves on the main port.'),
-        path: urlPath.default('/metrics'),
-        bearerToken: z
-          .string()
-          .min(16)
-          .optional()
-          .describe('Require this bearer token on scrapes.'),
-      })
-      .prefault({}),
-    logging: z
-      .strictObject({
-        level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
-        maskHeaders: z.array(z.string().min(1)).default([]).describe('Extra header names to mask.'),
-        maskQueryParams: z
-          .array(z.string().min(1))
-          .default([])
-          .describe('Extra query keys to mask.'),
-      })
-      .prefault({}),
-    redis: z
-      .strictObject({
-        url: z
-          .string()
-          .regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
-          .optional()
-          .describe('Absent: in-process stores (single instance only).'),
-        keyPrefix: z.string().default('authgate:'),
-      })
-      .prefault({}),
-    auth: z
-      .strictObject({
-        jwt: z
-          .strictObject({
-            clockToleranceSec: int(0, 600).default(30),
-            maxLifetimeSec: int(60, 31_536_000).default(86_400),
-            verifiedCacheSize: int(0, 10_000_000)
-              .default(10_000)
-              .describe('Verified-token cache entries; 0 disables the cache.'),
-            issuers: z.array(issuerSchema).default([]),
-          })
-          .prefault({}),
-        apiKeys: apiKeysSchema.optional(),
-      })
-      .prefault({}),
-    routes: z.array(routeSchema).min(1, { message: 'needs at least one route' }),
-  })
-  .superRefine((cfg, ctx) => {
-    const names = new Map<string, number>();
-    const prefixes = new Map<string, number>();
-    cfg.routes.forEach((r, i) => {
-      if (names.has(r.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['routes', i, 'name'],
-          message: `duplicates routes[${names.get(r.name)}].name`,
-        });
-      } else names.set(r.name, i);
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      port: int(0, 65535).default(9090).describe('Separate listener; 0 serves on the main port.'),
+      path: urlPath.default('/metrics'),
+      bearerToken: z.string().min(16).optional().describe('Require this bearer token on scrapes.'),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+      maskHeaders: z.array(z.string().min(1)).default([]).describe('Extra header names to mask.'),
+      maskQueryParams: z.array(z.string().min(1)).default([]).describe('Extra query keys to mask.'),
+    })
+    .prefault({}),
+  redis: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
+        .optional()
+        .describe('Absent: in-process stores (single instance only).'),
+      keyPrefix: z.string().default('authgate:'),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      jwt: z
+        .strictObject({
+          clockToleranceSec: int(0, 600).default(30),
+          maxLifetimeSec: int(60, 31_536_000).default(86_400),
+          verifiedCacheSize: int(0, 10_000_000)
+            .default(10_000)
+            .describe('Verified-token cache entries; 0 disables the cache.'),
+          issuers: z.array(issuerSchema).default([]),
+        })
+        .prefault({}),
+      apiKeys: apiKeysSchema.optional(),
+    })
+    .prefault({}),
+  routes: z.array(routeSchema).min(1, { message: 'needs at least one route' }),
+});
+
+type Loose = Record<string, unknown>;
+const asObject = (v: unknown): Loose =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Loose) : {};
+
+export interface CrossProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+/**
+ * Checks across fields. Runs on the raw input (not after the schema passed), so these are
+ * reported together with every field-level problem.
+ */
+export function crossFieldProblems(input: unknown): CrossProblem[] {
+  const problems: CrossProblem[] = [];
+  const raw = asObject(input);
+  const routes = Array.isArray(raw.routes) ? (raw.routes as unknown[]) : [];
+  const auth = asObject(raw.auth);
+  const issuers = asObject(auth.jwt).issuers;
+  const hasAuthenticator =
+    (Array.isArray(issuers) && issuers.length > 0) || auth.apiKeys !== undefined;
+  const names = new Map<string, number>();
+  const prefixes = new Map<string, number>();
+  routes.forEach((value, i) => {
+    const r = asObject(value);
+    if (typeof r.name === 'string') {
+      const first = names.get(r.name);
+      if (first !== undefined)
+        problems.push({ path: ['routes', i, 'name'], message: `duplicates routes[${first}].name` });
+      else names.set(r.name, i);
+    }
+    if (typeof r.prefix === 'string') {
       const p = r.prefix.length > 1 ? r.prefix.replace(/\/+$/, '') : r.prefix;
-      if (prefixes.has(p)) {
-        ctx.addIssue({
-          code: 'custom',
+      const first = prefixes.get(p);
+      if (first !== undefined)
+        problems.push({
           path: ['routes', i, 'prefix'],
-          message: `duplicates routes[${prefixes.get(p)}].prefix`,
+          message: `duplicates routes[${first}].prefix`,
         });
-      } else prefixes.set(p, i);
-      if (r.auth !== 'none' && cfg.auth.jwt.issuers.length === 0 && !cfg.auth.apiKeys) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['routes', i, 'auth'],
-          message: `is "${r.auth}" but auth.jwt.issuers and auth.apiKeys configure no authenticator`,
-        });
-      }
-    });
-    const reserved = [cfg.server.healthPath, cfg.server.readyPath];
-    if (cfg.metrics.port === 0) reserved.push(cfg.metrics.path);
-    if (new Set(reserved).size !== reserved.length) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['server', 'readyPath'],
-        message: 'health, ready and metrics paths must differ',
+      else prefixes.set(p, i);
+    }
+    const mode = r.auth ?? 'required';
+    if ((mode === 'required' || mode === 'optional') && !hasAuthenticator) {
+      problems.push({
+        path: ['routes', i, 'auth'],
+        message: `is "${String(mode)}" but auth.jwt.issuers and auth.apiKeys configure no authenticator`,
       });
     }
   });
+  const server = asObject(raw.server);
+  const metrics = asObject(raw.metrics);
+  const reserved = [server.healthPath ?? '/healthz', server.readyPath ?? '/readyz'];
+  if ((metrics.port ?? 9090) === 0 || metrics.port === '0')
+    reserved.push(metrics.path ?? '/metrics');
+  if (new Set(reserved).size !== reserved.length) {
+    problems.push({
+      path: ['server', 'readyPath'],
+      message: 'health, ready and metrics paths must differ',
+    });
+  }
+  return problems;
+}
 
 export type Config = z.output<typeof configSchema>;
 export type RouteConfig = Config['routes'][number];

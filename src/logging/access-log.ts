@@ -25,7 +25,7 @@ export function logAccess(logger: Logger, scope: RequestScope, res: ServerRespon
     duration_ms: Math.round((performance.now() - scope.startedAt) * 1000) / 1000,
     bytes_in: scope.bytesIn,
     bytes_out: scope.bytesOut,
-    aborted: scope.aborted || undefined,
+    aborted: scope.aborted || !res.writableFinished || undefined,
     error_code: scope.errorCode,
     reason: scope.errorReason,
     upstream_status: scope.upstreamStatus,

@@ -40,9 +40,11 @@ export interface ForwardRequest {
    * error makes the caller answer that instead (the upstream body is discarded).
    */
   inspectResponse?: (res: IncomingMessage) => AuthgateError | undefined;
+  stats: ForwardStats;
 }
 
-export interface ForwardResult {
+/** Filled in as the exchange goes (the request scope is passed here, so logs see it live). */
+export interface ForwardStats {
   /** Status sent to the client; undefined when the exchange was cut before a response. */
   upstreamStatus?: number;
   bytesIn: number;
@@ -55,10 +57,7 @@ export interface ForwardResult {
 
 /** An error to answer in place of the upstream response (before anything was sent). */
 export class ForwardFailure extends Error {
-  constructor(
-    readonly error: AuthgateError,
-    readonly result: ForwardResult,
-  ) {
+  constructor(readonly error: AuthgateError) {
     super(error.message);
   }
 }
@@ -67,21 +66,20 @@ export class ForwardFailure extends Error {
  * Forwards `f.req` and resolves when the client response has ended; rejects with
  * `ForwardFailure` when nothing was sent yet, so the caller can answer a typed error.
  */
-export function forward(f: ForwardRequest): Promise<ForwardResult> {
-  const { req, res, upstream } = f;
-  const result: ForwardResult = { bytesIn: 0, bytesOut: 0, aborted: false };
+export function forward(f: ForwardRequest): Promise<void> {
+  const { req, res, upstream, stats: result } = f;
   const hasBody = requestHasBody(req);
   const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
 
-  return new Promise<ForwardResult>((resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     let settled = false;
     let retried = false;
     let started = 0;
     const finish = (err?: AuthgateError): void => {
       if (settled) return;
       settled = true;
-      if (err) reject(new ForwardFailure(err, result));
-      else resolve(result);
+      if (err) reject(new ForwardFailure(err));
+      else resolve();
     };
 
     const onClientGone = (): void => {

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load';
@@ -26,12 +32,19 @@ export interface TestUpstream {
   nextRequest(): Promise<SeenRequest>;
 }
 
-export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, seen: SeenRequest) => void;
+export type UpstreamHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  seen: SeenRequest,
+) => void;
 
 /** Replies 200 with a JSON echo of what it received (after reading the whole body). */
 export const echoHandler: UpstreamHandler = (_req, res, seen) => {
   const body = JSON.stringify(seen);
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.writeHead(200, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+  });
   res.end(body);
 };
 
@@ -93,7 +106,12 @@ export async function startUpstream(handler: UpstreamHandler = echoHandler): Pro
 export class LogCapture extends Writable {
   readonly lines: string[] = [];
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    this.lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+    this.lines.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    );
     cb();
   }
   entries(): Array<Record<string, unknown>> {
@@ -185,6 +203,9 @@ export function pairs(raw: string[]): Array<[string, string]> {
   return out;
 }
 
-export function route(upstream: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function route(
+  upstream: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return { name: 'api', prefix: '/', upstream, auth: 'none', ...extra };
 }

@@ -1,5 +1,13 @@
 import request from 'supertest';
-import { pairs, rawRequest, route, startProxy, startUpstream, type TestProxy, type TestUpstream } from '../helpers/servers';
+import {
+  pairs,
+  rawRequest,
+  route,
+  startProxy,
+  startUpstream,
+  type TestProxy,
+  type TestUpstream,
+} from '../helpers/servers';
 
 describe('forwarding: header fidelity', () => {
   let upstream: TestUpstream;
@@ -35,7 +43,10 @@ describe('forwarding: header fidelity', () => {
   ];
 
   it.each(cases)('%s arrives byte-for-byte', async (_name, sent) => {
-    const res = await rawRequest(proxy.url, { path: '/x', headers: ['Host', 'svc.example', ...sent] });
+    const res = await rawRequest(proxy.url, {
+      path: '/x',
+      headers: ['Host', 'svc.example', ...sent],
+    });
     expect(res.status).toBe(200);
     const seen = upstream.seen[upstream.seen.length - 1]!;
     const got = pairs(seen.rawHeaders);
@@ -48,13 +59,28 @@ describe('forwarding: header fidelity', () => {
   it('keeps the client Host by default and sets X-Forwarded-* for an untrusted peer', async () => {
     await rawRequest(proxy.url, {
       path: '/x',
-      headers: ['Host', 'svc.example', 'X-Forwarded-For', '6.6.6.6', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'evil'],
+      headers: [
+        'Host',
+        'svc.example',
+        'X-Forwarded-For',
+        '6.6.6.6',
+        'X-Forwarded-Proto',
+        'https',
+        'X-Forwarded-Host',
+        'evil',
+      ],
     });
     const got = pairs(upstream.seen[upstream.seen.length - 1]!.rawHeaders);
     expect(got).toContainEqual(['Host', 'svc.example']);
-    expect(got.filter(([n]) => n.toLowerCase() === 'x-forwarded-for')).toEqual([['X-Forwarded-For', '127.0.0.1']]);
-    expect(got.filter(([n]) => n.toLowerCase() === 'x-forwarded-proto')).toEqual([['X-Forwarded-Proto', 'http']]);
-    expect(got.filter(([n]) => n.toLowerCase() === 'x-forwarded-host')).toEqual([['X-Forwarded-Host', 'svc.example']]);
+    expect(got.filter(([n]) => n.toLowerCase() === 'x-forwarded-for')).toEqual([
+      ['X-Forwarded-For', '127.0.0.1'],
+    ]);
+    expect(got.filter(([n]) => n.toLowerCase() === 'x-forwarded-proto')).toEqual([
+      ['X-Forwarded-Proto', 'http'],
+    ]);
+    expect(got.filter(([n]) => n.toLowerCase() === 'x-forwarded-host')).toEqual([
+      ['X-Forwarded-Host', 'svc.example'],
+    ]);
   });
 
   it('forwards method, path and query; query untouched', async () => {
@@ -77,7 +103,10 @@ describe('forwarding: X-Forwarded-* from a trusted proxy', () => {
   let proxy: TestProxy;
   beforeAll(async () => {
     upstream = await startUpstream();
-    proxy = await startProxy({ server: { trustedProxies: ['127.0.0.0/8'] }, routes: [route(upstream.url)] });
+    proxy = await startProxy({
+      server: { trustedProxies: ['127.0.0.0/8'] },
+      routes: [route(upstream.url)],
+    });
   });
   afterAll(async () => {
     await proxy.close();
@@ -87,7 +116,18 @@ describe('forwarding: X-Forwarded-* from a trusted proxy', () => {
   it('extends the chain and keeps proto/host/port set by the trusted proxy', async () => {
     await rawRequest(proxy.url, {
       path: '/x',
-      headers: ['Host', 'internal', 'X-Forwarded-For', '203.0.113.7', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'api.example.com', 'X-Forwarded-Port', '443'],
+      headers: [
+        'Host',
+        'internal',
+        'X-Forwarded-For',
+        '203.0.113.7',
+        'X-Forwarded-Proto',
+        'https',
+        'X-Forwarded-Host',
+        'api.example.com',
+        'X-Forwarded-Port',
+        '443',
+      ],
     });
     const got = pairs(upstream.seen[upstream.seen.length - 1]!.rawHeaders);
     expect(got).toContainEqual(['X-Forwarded-For', '203.0.113.7, 127.0.0.1']);

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+/**
+ * authgate command line (DESIGN §2): serve, check-config, diagnose, token decode|mint.
+ */
+import { runCli } from './cli/main';
+
+runCli(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`authgate: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,19 @@
+import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
+
+/** Exit 0 when valid; exit 1 listing every problem (path + reason). Values are never printed. */
+export function checkConfigCommand(configFlag: string | undefined): number {
+  const file = resolveConfigPath(configFlag);
+  try {
+    const config = loadConfigFile(file);
+    console.log(
+      `${file}: OK — ${config.routes.length} route(s), ${config.auth.jwt.issuers.length} JWT issuer(s), ` +
+        `API keys ${config.auth.apiKeys ? 'on' : 'off'}, Redis ${config.redis.url ? 'on' : 'off (in-process stores)'}`,
+    );
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`${file}: ${err.problems.length} problem(s)`);
+    for (const p of err.problems) console.error(`  ${p.path || '(root)'}: ${p.reason}`);
+    return 1;
+  }
+}

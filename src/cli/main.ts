@@ -1,0 +1,45 @@
+import { parseArgs } from 'node:util';
+import { checkConfigCommand } from './check-config';
+import { serveCommand } from './serve';
+
+const USAGE = `usage:
+  authgate serve [--config FILE] [--workers N] [--demo]
+  authgate check-config [--config FILE]
+
+Config file: --config, else $AUTHGATE_CONFIG, else config/authgate.yaml.`;
+
+/** Runs a command; resolves the exit code, or undefined for a server that keeps running. */
+export async function runCli(argv: string[]): Promise<number | undefined> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          config: { type: 'string' },
+          workers: { type: 'string' },
+          demo: { type: 'boolean', default: false },
+        },
+      });
+      const workers = values.workers === undefined ? 1 : Number(values.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+        console.error('authgate: --workers must be a whole number from 1 to 64');
+        return 2;
+      }
+      return serveCommand({ configFlag: values.config, workers, demo: values.demo });
+    }
+    case 'check-config': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
+      return checkConfigCommand(values.config);
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`authgate: unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}

@@ -1,0 +1,92 @@
+import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
+import type { Config } from '../config/schema';
+import { startDemoUpstream } from '../demo/demo-upstream';
+import { createLogger } from '../logging/logger';
+import { startServer } from '../server';
+import { printDemoBanner } from './demo-banner';
+
+export interface ServeOptions {
+  configFlag: string | undefined;
+  workers: number;
+  demo: boolean;
+}
+
+function loadOrReport(file: string): Readonly<Config> | undefined {
+  try {
+    return loadConfigFile(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`authgate: ${file}: ${err.problems.length} problem(s)`);
+    for (const p of err.problems) console.error(`  ${p.path || '(root)'}: ${p.reason}`);
+    return undefined;
+  }
+}
+
+/** Primary of `--workers N`: forks workers, forwards SIGTERM/SIGINT, exits when they have. */
+async function runPrimary(workers: number): Promise<number | undefined> {
+  for (let i = 0; i < workers; i++) cluster.fork();
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  cluster.on('exit', (worker, code) => {
+    if (!stopping) {
+      console.error(`authgate: worker ${worker.process.pid} exited (${code}); starting another`);
+      cluster.fork();
+    } else if (Object.keys(cluster.workers ?? {}).length === 0) {
+      process.exit(0);
+    }
+  });
+  return undefined;
+}
+
+export async function serveCommand(options: ServeOptions): Promise<number | undefined> {
+  if (options.workers > 1 && cluster.isPrimary) return runPrimary(options.workers);
+
+  const demo = options.demo
+    ? await startDemoUpstream(Number(process.env.AUTHGATE_DEMO_PORT ?? 0))
+    : undefined;
+  if (demo) {
+    process.env.AUTHGATE_UPSTREAM ??= demo.url;
+    // A fresh secret per run: a demo must never ship a known signing key.
+    process.env.JWT_SECRET ??= randomBytes(32).toString('base64url');
+  }
+  const file = resolveConfigPath(options.configFlag);
+  const config = loadOrReport(file);
+  if (!config) {
+    await demo?.close();
+    return 1;
+  }
+  const logger = createLogger({ level: config.logging.level });
+  const running = await startServer(config, { logger });
+  logger.info('listening', {
+    port: running.port,
+    host: config.server.host,
+    config: file,
+    routes: config.routes.map((r) => r.name),
+    pid: process.pid,
+  });
+  if (demo && (!cluster.isWorker || cluster.worker?.id === 1))
+    printDemoBanner(config, running.port);
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info('draining', {
+      signal,
+      in_flight: running.app.inFlight(),
+      grace_ms: config.server.shutdownGraceMs,
+    });
+    void running.shutdown().then(async (drained) => {
+      logger.info('stopped', { drained });
+      await demo?.close();
+      process.exit(0);
+    });
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return undefined;
+}
