@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['jest.config.js', 'bench/**/*.js'],
+    files: ['jest.config.js', 'bench/**/*.js', 'scripts/**/*.js', 'test/**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
       globals: {
@@ -28,7 +28,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    files: ['src/cli.ts', 'src/cli/**', 'test/**', 'bench/**'],
+    files: ['src/cli.ts', 'src/cli/**', 'test/**', 'bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },
   prettier,

@@ -124,9 +124,17 @@ const issuerSchema = z
     secret: z.string().optional().describe('HMAC secret (>= 32 bytes); use ${ENV_VAR}.'),
     claims: z
       .strictObject({
-        userId: z.string().min(1).default('sub'),
-        tenants: z.string().min(1).default('tenant_ids'),
-        scopes: z.string().min(1).default('scope'),
+        userId: z.string().min(1).default('sub').describe('Claim holding the user id.'),
+        tenants: z
+          .string()
+          .min(1)
+          .default('tenant_ids')
+          .describe('Claim holding the tenant ids (array or string).'),
+        scopes: z
+          .string()
+          .min(1)
+          .default('scope')
+          .describe('Claim holding scopes (space-separated or array; `scopes`/`scp` also read).'),
       })
       .prefault({})
       .describe('Claim names the principal is read from.'),
@@ -182,12 +190,18 @@ const routeSchema = z.strictObject({
   preserveHost: bool()
     .default(true)
     .describe('Forward the client Host header (true) or the upstream host (false).'),
-  auth: z.enum(['required', 'optional', 'none']).default('required'),
+  auth: z
+    .enum(['required', 'optional', 'none'])
+    .default('required')
+    .describe(
+      'required: 401 without valid credentials; optional: checked when present; none: not checked.',
+    ),
   scopes: scopesSchema,
   tenantHeader: z
     .string()
     .regex(/^[A-Za-z0-9-]+$/)
-    .default('X-Tenant-ID'),
+    .default('X-Tenant-ID')
+    .describe("Header naming the tenant; its value must be one of the principal's tenants."),
   ws: bool().default(false).describe('Allow authenticated WebSocket upgrades on this route.'),
   cors: z
     .strictObject({
@@ -208,10 +222,14 @@ const routeSchema = z.strictObject({
     .prefault({}),
   rateLimit: z
     .strictObject({
-      requestsPerMinute: int(1, 10_000_000),
-      by: z.enum(['principal', 'tenant', 'ip']).default('principal'),
+      requestsPerMinute: int(1, 10_000_000).describe('Sustained rate per key.'),
+      by: z
+        .enum(['principal', 'tenant', 'ip'])
+        .default('principal')
+        .describe('What a limit is counted per.'),
     })
-    .optional(),
+    .optional()
+    .describe('Absent: no rate limit.'),
 });
 
 const apiKeysSchema = z.strictObject({
@@ -222,12 +240,17 @@ const apiKeysSchema = z.strictObject({
   header: z
     .string()
     .regex(/^[A-Za-z0-9-]+$/)
-    .default('X-API-Key'),
+    .default('X-API-Key')
+    .describe('Header carrying the key (also accepted as a Bearer token).'),
   validateUrl: httpUrl.describe('Auth service endpoint (POST {"api_key": ...}).'),
-  cacheTtlSec: int(1, 86_400).default(300),
-  negativeCacheTtlSec: int(1, 3600).default(30),
-  timeoutMs: int(1, 60_000).default(2000),
-  retries: int(0, 5).default(2),
+  cacheTtlSec: int(1, 86_400)
+    .default(300)
+    .describe('How long a valid key is cached (never past its expires_at).'),
+  negativeCacheTtlSec: int(1, 3600).default(30).describe('How long an invalid key is cached.'),
+  timeoutMs: int(1, 60_000).default(2000).describe('Per attempt.'),
+  retries: int(0, 5)
+    .default(2)
+    .describe('Extra attempts on timeouts and 5xx, with backoff and jitter.'),
   hashSecret: z
     .string()
     .optional()
@@ -239,26 +262,30 @@ const apiKeysSchema = z.strictObject({
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
-      port: int(0, 65535).default(8080),
-      host: z.string().min(1).default('0.0.0.0'),
+      port: int(0, 65535).default(8080).describe('Main listener port (PORT overrides).'),
+      host: z.string().min(1).default('0.0.0.0').describe('Address to bind.'),
       trustedProxies: cidrList.describe(
         'Peers whose X-Forwarded-* headers are extended (the ALB).',
       ),
       internalNetworks: cidrList.describe(
         'Callers trusted to pass X-User-ID through (internal hop).',
       ),
-      shutdownGraceMs: int(0, 600_000).default(25_000),
+      shutdownGraceMs: int(0, 600_000)
+        .default(25_000)
+        .describe('On SIGTERM: how long requests in flight may take to finish.'),
       headersTimeoutMs: int(1000, 600_000).default(10_000).describe('Slowloris guard.'),
       keepAliveTimeoutMs: int(1000, 3_600_000)
         .default(65_000)
         .describe('Client keep-alive; keep above the ALB idle timeout (60 s).'),
-      healthPath: urlPath.default('/healthz'),
-      readyPath: urlPath.default('/readyz'),
+      healthPath: urlPath.default('/healthz').describe('Liveness: 200 while the process lives.'),
+      readyPath: urlPath.default('/readyz').describe('Readiness: 503 while draining.'),
     })
     .prefault({}),
   proxy: z
     .strictObject({
-      maxSocketsPerUpstream: int(1, 65_535).default(256),
+      maxSocketsPerUpstream: int(1, 65_535)
+        .default(256)
+        .describe('Keep-alive sockets per upstream origin; requests beyond queue.'),
       idleSocketTimeoutMs: int(100, 600_000)
         .default(4000)
         .describe(
@@ -269,13 +296,16 @@ export const configSchema = z.strictObject({
   metrics: z
     .strictObject({
       port: int(0, 65535).default(9090).describe('Separate listener; 0 serves on the main port.'),
-      path: urlPath.default('/metrics'),
+      path: urlPath.default('/metrics').describe('Scrape path.'),
       bearerToken: z.string().min(16).optional().describe('Require this bearer token on scrapes.'),
     })
     .prefault({}),
   logging: z
     .strictObject({
-      level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+      level: z
+        .enum(['error', 'warn', 'info', 'debug'])
+        .default('info')
+        .describe('LOG_LEVEL overrides.'),
       maskHeaders: z.array(z.string().min(1)).default([]).describe('Extra header names to mask.'),
       maskQueryParams: z.array(z.string().min(1)).default([]).describe('Extra query keys to mask.'),
     })
@@ -287,25 +317,30 @@ export const configSchema = z.strictObject({
         .regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
         .optional()
         .describe('Absent: in-process stores (single instance only).'),
-      keyPrefix: z.string().default('authgate:'),
+      keyPrefix: z.string().default('authgate:').describe('Prefix of every Redis key.'),
     })
     .prefault({}),
   auth: z
     .strictObject({
       jwt: z
         .strictObject({
-          clockToleranceSec: int(0, 600).default(30),
-          maxLifetimeSec: int(60, 31_536_000).default(86_400),
+          clockToleranceSec: int(0, 600).default(30).describe('Leeway for exp, nbf and iat.'),
+          maxLifetimeSec: int(60, 31_536_000)
+            .default(86_400)
+            .describe('Tokens living longer (exp - iat, or exp - now) are rejected.'),
           verifiedCacheSize: int(0, 10_000_000)
             .default(10_000)
             .describe('Verified-token cache entries; 0 disables the cache.'),
-          issuers: z.array(issuerSchema).default([]),
+          issuers: z.array(issuerSchema).default([]).describe('Trusted issuers, matched on `iss`.'),
         })
         .prefault({}),
       apiKeys: apiKeysSchema.optional(),
     })
     .prefault({}),
-  routes: z.array(routeSchema).min(1, { message: 'needs at least one route' }),
+  routes: z
+    .array(routeSchema)
+    .min(1, { message: 'needs at least one route' })
+    .describe('Named routes; the longest matching prefix wins.'),
 });
 
 type Loose = Record<string, unknown>;
