@@ -1,8 +1,9 @@
 /**
  * The request chain, in order, in one place:
  *
- *   request id → health → draining → path normalisation → header hygiene → route match →
- *   authenticate → authorise → forward (header rules applied here, before the proxy runs)
+ *   request id → health → draining → path normalisation → header hygiene → credentials →
+ *   route match → authenticate → authorise → forward (header rules applied here, before the
+ *   proxy library-free forwarder runs) → upstream 401/403 mapping
  *
  * Each stage either moves the typed RequestScope on or throws a typed error; only
  * `sendError` answers errors.
@@ -11,6 +12,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Authenticator } from './auth/authenticator';
 import { NOT_RESPONSIBLE } from './auth/authenticator';
+import { authorize } from './auth/authorize';
+import type { AuthObserver } from './auth/observer';
+import { extractCredentials, refuseQueryToken, type CredentialRules } from './auth/credentials';
 import type { Config } from './config/schema';
 import { sendError, sendErrorOnSocket } from './error-response';
 import { AuthgateError, toAuthgateError } from './errors';
@@ -34,7 +38,9 @@ import { RouteTable, upstreamPath, type CompiledRoute } from './routes/route-tab
 
 export interface AppDependencies {
   logger: Logger;
+  /** Built from config by startServer when absent. */
   authenticators?: readonly Authenticator[];
+  observer?: AuthObserver;
 }
 
 export interface App {
@@ -61,6 +67,13 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   const routes = new RouteTable(config.routes);
   const pools = new UpstreamPools(config.proxy);
   const trustedProxies = new NetworkList(config.server.trustedProxies);
+  const internalNetworks = new NetworkList(config.server.internalNetworks);
+  const apiKeys = config.auth.apiKeys;
+  const credentialRules: CredentialRules = {
+    apiKeyHeader: apiKeys?.header.toLowerCase(),
+    apiKeyPrefixes: apiKeys?.prefixes ?? [],
+  };
+  const underscoreGuarded = new Set(apiKeys ? [apiKeys.header.toLowerCase()] : []);
   const { healthPath, readyPath } = config.server;
   let draining = false;
   let inFlight = 0;
@@ -160,11 +173,23 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     const target = normalizeRequestTarget(req.url ?? '/');
     scope.path = target.path;
     scope.search = target.search;
-    checkHeaderHygiene(scope.rawHeaders);
+    checkHeaderHygiene(scope.rawHeaders, underscoreGuarded);
+    refuseQueryToken(target.search);
+    scope.credentials = extractCredentials(scope.rawHeaders, credentialRules);
     scope.clientIp = clientIp(scope.rawHeaders, scope.peerIp, trustedProxies);
     const route = routes.match(target.path);
     scope.route = route;
     await authenticate(req, scope, route);
+    if (scope.principal) {
+      scope.addHeaders = authorize({
+        principal: scope.principal,
+        method: scope.method,
+        rawHeaders: scope.rawHeaders,
+        requiredScopes: route.scopesFor(scope.method),
+        tenantHeader: route.config.tenantHeader.toLowerCase(),
+        internalCaller: internalNetworks.has(scope.peerIp),
+      });
+    }
 
     await forward({
       req,

@@ -11,8 +11,9 @@ export function requestHasBody(req: IncomingMessage): boolean {
   return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
+/** Every 401 gets a challenge; a 403 for a missing scope too (RFC 6750 §3.1). */
 export function wwwAuthenticate(err: AuthgateError): string | undefined {
-  if (err.status !== 401) return undefined;
+  if (err.status !== 401 && err.bearerError !== 'insufficient_scope') return undefined;
   if (!err.bearerError) return 'Bearer realm="authgate"';
   const description = err.message.replace(/["\\]/g, '');
   return `Bearer realm="authgate", error="${err.bearerError}", error_description="${description}"`;

@@ -2,6 +2,7 @@
  * The one typed object that carries a request through the chain (cf. oauth2-proxy's
  * RequestScope); nothing else is hung on `req`.
  */
+import type { Credentials } from './auth/credentials';
 import type { ErrorCode } from './errors';
 import type { RawHeaders } from './headers/hop-by-hop';
 import type { CompiledRoute } from './routes/route-table';
@@ -30,6 +31,7 @@ export interface RequestScope {
   path?: string;
   search: string;
   route?: CompiledRoute;
+  credentials?: Credentials;
   principal?: Principal;
   /** Headers the authorisation stage wants added to the upstream request (e.g. X-User-ID). */
   addHeaders: RawHeaders;

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App, type AppDependencies } from './app';
+import { createAuthLayer } from './auth';
 import type { Config } from './config/schema';
 import { sendErrorOnSocket } from './error-response';
 import { AuthgateError } from './errors';
@@ -51,7 +52,14 @@ export async function startServer(
   deps: AppDependencies,
   listen: { port?: number; host?: string } = {},
 ): Promise<RunningServer> {
-  const app = createApp(config, deps);
+  const auth = deps.authenticators
+    ? undefined
+    : createAuthLayer(config, { logger: deps.logger, observer: deps.observer });
+  await auth?.warmUp();
+  const app = createApp(config, {
+    ...deps,
+    authenticators: deps.authenticators ?? auth?.authenticators,
+  });
   const server = createHttpServer(config, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -79,6 +87,7 @@ export async function startServer(
       server.closeAllConnections();
       await closed;
       app.close();
+      await auth?.close();
       return drained;
     })();
     return shuttingDown;

@@ -331,6 +331,12 @@ export const configSchema = z.strictObject({
           verifiedCacheSize: int(0, 10_000_000)
             .default(10_000)
             .describe('Verified-token cache entries; 0 disables the cache.'),
+          jwksMinRefetchIntervalSec: int(0, 3600)
+            .default(10)
+            .describe('At most one JWKS refetch per issuer in this interval (unknown-kid floods).'),
+          jwksMaxAgeSec: int(10, 86_400)
+            .default(600)
+            .describe('JWKS older than this is refreshed in the background.'),
           issuers: z.array(issuerSchema).default([]).describe('Trusted issuers, matched on `iss`.'),
         })
         .prefault({}),

@@ -1,0 +1,39 @@
+/**
+ * Builds the authenticators from config, in the order they are asked: JWT, then API keys.
+ */
+import type { Config } from '../config/schema';
+import type { Logger } from '../logging/logger';
+import type { Authenticator } from './authenticator';
+import { JwtAuthenticator } from './jwt';
+import { NOOP_OBSERVER, type AuthObserver } from './observer';
+
+export interface AuthLayer {
+  authenticators: Authenticator[];
+  jwt?: JwtAuthenticator;
+  /** Fetches JWKS, connects Redis; never throws (failures are retried on use). */
+  warmUp(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface AuthLayerOptions {
+  logger: Logger;
+  observer?: AuthObserver;
+}
+
+export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOptions): AuthLayer {
+  const observer = options.observer ?? NOOP_OBSERVER;
+  const authenticators: Authenticator[] = [];
+  const jwt =
+    config.auth.jwt.issuers.length > 0
+      ? new JwtAuthenticator(config.auth.jwt, { logger: options.logger, observer })
+      : undefined;
+  if (jwt) authenticators.push(jwt);
+  return {
+    authenticators,
+    jwt,
+    async warmUp() {
+      await jwt?.warmUp();
+    },
+    async close() {},
+  };
+}

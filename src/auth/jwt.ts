@@ -1,0 +1,255 @@
+/**
+ * JWT authenticator (DESIGN §3). Closed by design against the known pitfalls:
+ *  - `alg` comes from an explicit per-issuer allow-list; `none` is never in it, and HS and
+ *    asymmetric algorithms never share an issuer (no HS/RS confusion);
+ *  - the key comes from config only (secret, PEM, or the configured JWKS URI): `jku`, `x5u`
+ *    and embedded `jwk` headers are never read; `crit` is refused (we implement no extension);
+ *  - `exp` is required, the lifetime is capped, `iat` may not lie in the future;
+ *  - the subject becomes X-User-ID, so it must be a short, header-safe string.
+ * Verified tokens are cached by SHA-256 of the token, never past their `exp`.
+ */
+import { hash } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import jwt, { type JwtPayload } from 'jsonwebtoken';
+import { LRUCache } from 'lru-cache';
+import type { Config, IssuerConfig } from '../config/schema';
+import { AuthgateError } from '../errors';
+import type { Logger } from '../logging/logger';
+import type { Principal, RequestScope } from '../request-scope';
+import { NOT_RESPONSIBLE, type AuthResult, type Authenticator } from './authenticator';
+import { JwksKeySource } from './jwks';
+import { algorithmsForKey, publicKeyFromPemFile, secretKey } from './keys';
+import { NOOP_OBSERVER, type AuthObserver } from './observer';
+
+type JwtConfig = Config['auth']['jwt'];
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+/** Characters allowed in a subject that is forwarded as X-User-ID. */
+const SAFE_SUBJECT = /^[A-Za-z0-9._@:+|=~/-]{1,256}$/;
+
+function invalid(reason: string, message?: string): AuthgateError {
+  return new AuthgateError('TOKEN_INVALID', { bearerError: 'invalid_token', reason, message });
+}
+
+interface TokenHeader {
+  alg?: unknown;
+  kid?: unknown;
+  crit?: unknown;
+}
+
+function decodeSegment<T>(segment: string): T {
+  try {
+    return JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as T;
+  } catch {
+    throw invalid('malformed');
+  }
+}
+
+interface IssuerVerifier {
+  config: IssuerConfig;
+  keyFor(kid: string | undefined): Promise<KeyObject> | KeyObject;
+  jwks?: JwksKeySource;
+}
+
+function stringList(value: unknown): string[] | undefined {
+  if (typeof value === 'string') return value.split(' ').filter((s) => s !== '');
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
+  return undefined;
+}
+
+export function principalFromClaims(payload: JwtPayload, issuer: IssuerConfig): Principal {
+  const sub = payload[issuer.claims.userId] as unknown;
+  if (typeof sub !== 'string')
+    throw invalid('sub_not_string', 'The token subject is missing or not a string.');
+  if (!SAFE_SUBJECT.test(sub))
+    throw invalid('unsafe_sub', 'The token subject contains unsupported characters.');
+  const tenantsClaim = payload[issuer.claims.tenants] as unknown;
+  const tenantIds = tenantsClaim === undefined ? [] : stringList(tenantsClaim);
+  if (tenantIds === undefined) throw invalid('bad_tenants_claim');
+  const scopeClaim = [issuer.claims.scopes, 'scope', 'scopes', 'scp']
+    .map((name) => payload[name] as unknown)
+    .find((v) => v !== undefined);
+  const scopes = scopeClaim === undefined ? [] : stringList(scopeClaim);
+  if (scopes === undefined) throw invalid('bad_scope_claim');
+  return {
+    userId: sub,
+    tenantIds,
+    scopes,
+    authMethod: 'jwt',
+    expiresAt: payload.exp,
+    issuer: issuer.issuer,
+  };
+}
+
+function mapVerifyError(err: unknown): AuthgateError {
+  if (err instanceof AuthgateError) return err;
+  if (err instanceof jwt.TokenExpiredError) {
+    return new AuthgateError('TOKEN_EXPIRED', { bearerError: 'invalid_token', reason: 'expired' });
+  }
+  if (err instanceof jwt.NotBeforeError) {
+    return new AuthgateError('TOKEN_NOT_YET_VALID', {
+      bearerError: 'invalid_token',
+      reason: 'not_before',
+    });
+  }
+  const message = err instanceof Error ? err.message : '';
+  if (message.includes('audience'))
+    return invalid('bad_audience', 'The token audience is not accepted.');
+  if (message.includes('issuer')) return invalid('bad_issuer');
+  if (message.includes('signature'))
+    return invalid('bad_signature', 'The token signature is invalid.');
+  if (message.includes('algorithm') || message.includes('key'))
+    return invalid('bad_algorithm', 'The token algorithm is not accepted.');
+  return invalid('malformed');
+}
+
+export interface JwtAuthenticatorOptions {
+  logger: Logger;
+  observer?: AuthObserver;
+  /** Seconds since the epoch; tests move the clock. */
+  now?: () => number;
+}
+
+export class JwtAuthenticator implements Authenticator {
+  readonly method = 'jwt' as const;
+  private readonly issuers = new Map<string, IssuerVerifier>();
+  private readonly cache: LRUCache<string, Principal> | undefined;
+  private readonly observer: AuthObserver;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly config: Readonly<JwtConfig>,
+    options: JwtAuthenticatorOptions,
+  ) {
+    this.observer = options.observer ?? NOOP_OBSERVER;
+    this.now = options.now ?? (() => Date.now() / 1000);
+    for (const issuer of config.issuers) {
+      if (issuer.secret !== undefined) {
+        const key = secretKey(issuer.secret);
+        this.issuers.set(issuer.issuer, { config: issuer, keyFor: () => key });
+      } else if (issuer.publicKeyFile !== undefined) {
+        const key = publicKeyFromPemFile(issuer.publicKeyFile);
+        this.issuers.set(issuer.issuer, { config: issuer, keyFor: () => key });
+      } else if (issuer.jwksUri !== undefined) {
+        const jwks = new JwksKeySource({
+          issuer: issuer.issuer,
+          uri: issuer.jwksUri,
+          minRefetchIntervalMs: config.jwksMinRefetchIntervalSec * 1000,
+          maxAgeMs: config.jwksMaxAgeSec * 1000,
+          timeoutMs: 5000,
+          logger: options.logger,
+          observer: this.observer,
+        });
+        this.issuers.set(issuer.issuer, {
+          config: issuer,
+          keyFor: (kid) => jwks.keyFor(kid),
+          jwks,
+        });
+      }
+    }
+    this.cache =
+      config.verifiedCacheSize > 0
+        ? new LRUCache<string, Principal>({ max: config.verifiedCacheSize })
+        : undefined;
+  }
+
+  /** Fetches every JWKS once (startup); failures are logged and retried on first use. */
+  async warmUp(): Promise<void> {
+    await Promise.all([...this.issuers.values()].map((i) => i.jwks?.refresh()));
+  }
+
+  jwksSources(): Array<{ issuer: string; source: JwksKeySource }> {
+    return [...this.issuers.values()].flatMap((i) =>
+      i.jwks ? [{ issuer: i.config.issuer, source: i.jwks }] : [],
+    );
+  }
+
+  authenticate(_req: unknown, scope: RequestScope): Promise<AuthResult> | AuthResult {
+    const token = scope.credentials?.bearer;
+    if (token === undefined) return NOT_RESPONSIBLE;
+    const cacheKey = this.cache ? hash('sha256', token, 'base64') : '';
+    if (this.cache) {
+      const cached = this.cache.get(cacheKey);
+      if (cached && cached.expiresAt !== undefined && cached.expiresAt > this.now()) return cached;
+    }
+    return this.verify(token, cacheKey);
+  }
+
+  private async verify(token: string, cacheKey: string): Promise<Principal> {
+    const started = performance.now();
+    try {
+      const principal = await this.verifyUncached(token);
+      if (this.cache) this.cache.set(cacheKey, principal);
+      return principal;
+    } finally {
+      this.observer.tokenValidation('jwt', (performance.now() - started) / 1000);
+    }
+  }
+
+  /** The full verification, no cache. */
+  async verifyUncached(token: string): Promise<Principal> {
+    if (!JWT_SHAPE.test(token)) throw invalid('malformed');
+    const [headerPart, payloadPart] = token.split('.') as [string, string];
+    const header = decodeSegment<TokenHeader>(headerPart);
+    if (header === null || typeof header !== 'object') throw invalid('malformed');
+    if (header.crit !== undefined)
+      throw invalid('crit', 'The token uses an unsupported critical header.');
+    if (typeof header.alg !== 'string' || header.alg.toLowerCase() === 'none') {
+      throw invalid('alg_none', 'The token algorithm is not accepted.');
+    }
+    const unverified = decodeSegment<JwtPayload>(payloadPart);
+    if (
+      unverified === null ||
+      typeof unverified !== 'object' ||
+      typeof unverified.iss !== 'string'
+    ) {
+      throw invalid('no_issuer');
+    }
+    const issuer = this.issuers.get(unverified.iss);
+    if (!issuer) throw invalid('unknown_issuer', 'The token issuer is not trusted.');
+    if (!(issuer.config.algorithms as readonly string[]).includes(header.alg)) {
+      throw invalid('bad_algorithm', 'The token algorithm is not accepted.');
+    }
+    const key = await issuer.keyFor(typeof header.kid === 'string' ? header.kid : undefined);
+    const algorithms = algorithmsForKey(key, issuer.config.algorithms);
+    if (!algorithms.includes(header.alg as (typeof algorithms)[number])) {
+      throw invalid('bad_algorithm', 'The token algorithm does not fit the issuer key.');
+    }
+    const audience = issuer.config.audience as string | [string, ...string[]] | undefined;
+    let payload: JwtPayload;
+    try {
+      const verified = jwt.verify(token, key, {
+        algorithms,
+        issuer: issuer.config.issuer,
+        audience,
+        clockTolerance: this.config.clockToleranceSec,
+        clockTimestamp: Math.floor(this.now()),
+      });
+      if (typeof verified === 'string') throw invalid('malformed');
+      payload = verified;
+    } catch (err) {
+      throw mapVerifyError(err);
+    }
+    this.checkLifetime(payload);
+    return principalFromClaims(payload, issuer.config);
+  }
+
+  private checkLifetime(payload: JwtPayload): void {
+    const now = this.now();
+    const tolerance = this.config.clockToleranceSec;
+    if (typeof payload.exp !== 'number') throw invalid('missing_exp', 'The token has no expiry.');
+    if (payload.iat !== undefined) {
+      if (typeof payload.iat !== 'number') throw invalid('bad_iat');
+      if (payload.iat > now + tolerance) {
+        throw new AuthgateError('TOKEN_NOT_YET_VALID', {
+          bearerError: 'invalid_token',
+          reason: 'iat_in_future',
+        });
+      }
+    }
+    const lifetime = payload.exp - (typeof payload.iat === 'number' ? payload.iat : now);
+    if (lifetime > this.config.maxLifetimeSec) {
+      throw invalid('lifetime_too_long', 'The token lifetime exceeds the allowed maximum.');
+    }
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * What the auth layer reports as it works; the metrics module implements it (DESIGN §7).
+ * Labels passed here are bounded: issuer names from config, fixed result words.
+ */
+export interface AuthObserver {
+  jwksRefresh(issuer: string, result: 'success' | 'failure'): void;
+  tokenValidation(authMethod: 'jwt' | 'api_key', seconds: number): void;
+  apiKeyCache(layer: 'memory' | 'redis', result: 'hit' | 'miss' | 'negative_hit' | 'error'): void;
+  authServiceRequest(result: 'valid' | 'invalid' | 'error' | 'timeout' | 'circuit_open'): void;
+  authServiceUp(up: boolean): void;
+  redisUp(up: boolean): void;
+}
+
+export const NOOP_OBSERVER: AuthObserver = {
+  jwksRefresh: () => undefined,
+  tokenValidation: () => undefined,
+  apiKeyCache: () => undefined,
+  authServiceRequest: () => undefined,
+  authServiceUp: () => undefined,
+  redisUp: () => undefined,
+};
