@@ -1,10 +1,13 @@
 import { parseArgs } from 'node:util';
 import { checkConfigCommand } from './check-config';
 import { serveCommand } from './serve';
+import { tokenCommand } from './token';
 
 const USAGE = `usage:
   authgate serve [--config FILE] [--workers N] [--demo]
   authgate check-config [--config FILE]
+  authgate token decode [JWT]          (reads stdin without an argument; never verifies)
+  authgate token mint [options]        (development only)
 
 Config file: --config, else $AUTHGATE_CONFIG, else config/authgate.yaml.`;
 
@@ -32,6 +35,8 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
       return checkConfigCommand(values.config);
     }
+    case 'token':
+      return tokenCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -72,7 +72,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
     pid: process.pid,
   });
   if (demo && (!cluster.isWorker || cluster.worker?.id === 1))
-    printDemoBanner(config, running.port);
+    printDemoBanner(config, running.port, process.env.JWT_SECRET ?? '');
 
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info('draining', {
