@@ -33,6 +33,8 @@ import type { Logger } from './logging/logger';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';
 import { ForwardFailure, forward } from './proxy/forward';
+import { UPSTREAM_AUTH_STATUSES, upstreamAuthError } from './proxy/upstream-auth';
+import { createScrubber } from './logging/mask';
 import type { RequestScope } from './request-scope';
 import { RouteTable, upstreamPath, type CompiledRoute } from './routes/route-table';
 
@@ -73,6 +75,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     apiKeyHeader: apiKeys?.header.toLowerCase(),
     apiKeyPrefixes: apiKeys?.prefixes ?? [],
   };
+  const scrub = createScrubber(apiKeys?.prefixes);
+  const replaceUpstreamAuth = (res: IncomingMessage) => upstreamAuthError(res, scrub);
   const underscoreGuarded = new Set(apiKeys ? [apiKeys.header.toLowerCase()] : []);
   const { healthPath, readyPath } = config.server;
   let draining = false;
@@ -203,6 +207,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       responseHeaders: ['X-Request-ID', scope.requestId],
       dropResponseHeaders: RESPONSE_DROP,
       closeConnection: () => draining,
+      replaceStatuses: UPSTREAM_AUTH_STATUSES,
+      replaceResponse: replaceUpstreamAuth,
       stats: scope,
     });
   }

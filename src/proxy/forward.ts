@@ -36,10 +36,11 @@ export interface ForwardRequest {
   /** Close the client connection after this response (draining). */
   closeConnection: () => boolean;
   /**
-   * Called with the upstream response before anything is sent to the client; returning an
-   * error makes the caller answer that instead (the upstream body is discarded).
+   * Upstream statuses answered by authgate instead: `replaceResponse` consumes the upstream
+   * response and returns the typed error to send (e.g. upstream 401/403).
    */
-  inspectResponse?: (res: IncomingMessage) => AuthgateError | undefined;
+  replaceStatuses?: ReadonlySet<number>;
+  replaceResponse?: (res: IncomingMessage) => Promise<AuthgateError>;
   stats: ForwardStats;
 }
 
@@ -145,10 +146,8 @@ export function forward(f: ForwardRequest): Promise<void> {
 
       proxyReq.on('response', (proxyRes) => {
         result.upstreamMs = performance.now() - started;
-        const replaced = f.inspectResponse?.(proxyRes);
-        if (replaced) {
-          proxyRes.resume(); // discard the body; the socket goes back to the pool
-          finish(replaced);
+        if (f.replaceResponse && f.replaceStatuses?.has(proxyRes.statusCode ?? 0)) {
+          void f.replaceResponse(proxyRes).then((err) => finish(err));
           return;
         }
         const headers = stripHopByHop(proxyRes.rawHeaders, { drop: f.dropResponseHeaders });
