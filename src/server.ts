@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App, type AppDependencies } from './app';
-import { createAuthLayer } from './auth';
+import { createAuthLayer, type AuthLayer } from './auth';
 import type { Config } from './config/schema';
 import { sendErrorOnSocket } from './error-response';
 import { AuthgateError } from './errors';
@@ -16,6 +16,8 @@ export interface RunningServer {
   readonly server: Server;
   readonly app: App;
   readonly port: number;
+  /** The auth layer built from config (absent when authenticators were injected). */
+  readonly auth: AuthLayer | undefined;
   /** Drains and closes; resolves true when every request finished within the grace period. */
   shutdown(): Promise<boolean>;
 }
@@ -93,5 +95,5 @@ export async function startServer(
     return shuttingDown;
   };
 
-  return { server, app, port, shutdown };
+  return { server, app, port, auth, shutdown };
 }

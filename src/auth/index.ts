@@ -3,6 +3,8 @@
  */
 import type { Config } from '../config/schema';
 import type { Logger } from '../logging/logger';
+import { connectRedis, type RedisHandle } from '../redis';
+import { ApiKeyAuthenticator } from './api-key';
 import type { Authenticator } from './authenticator';
 import { JwtAuthenticator } from './jwt';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
@@ -10,6 +12,8 @@ import { NOOP_OBSERVER, type AuthObserver } from './observer';
 export interface AuthLayer {
   authenticators: Authenticator[];
   jwt?: JwtAuthenticator;
+  apiKeys?: ApiKeyAuthenticator;
+  redis?: RedisHandle;
   /** Fetches JWKS, connects Redis; never throws (failures are retried on use). */
   warmUp(): Promise<void>;
   close(): Promise<void>;
@@ -28,12 +32,23 @@ export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOpti
       ? new JwtAuthenticator(config.auth.jwt, { logger: options.logger, observer })
       : undefined;
   if (jwt) authenticators.push(jwt);
+  const redis = config.redis.url
+    ? connectRedis(config.redis.url, config.redis.keyPrefix, options.logger, observer)
+    : undefined;
+  const apiKeys = config.auth.apiKeys
+    ? new ApiKeyAuthenticator(config.auth.apiKeys, { logger: options.logger, observer, redis })
+    : undefined;
+  if (apiKeys) authenticators.push(apiKeys);
   return {
     authenticators,
     jwt,
+    apiKeys,
+    redis,
     async warmUp() {
       await jwt?.warmUp();
     },
-    async close() {},
+    async close() {
+      await redis?.close();
+    },
   };
 }

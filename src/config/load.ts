@@ -87,6 +87,9 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
   // An empty redis.url (e.g. `${REDIS_URL:-}`) means "no Redis".
   const redis = raw.redis as Record<string, unknown> | undefined;
   if (redis && redis.url === '') delete redis.url;
+  const apiKeys = (raw.auth as Record<string, Record<string, unknown> | undefined> | undefined)
+    ?.apiKeys;
+  if (apiKeys && apiKeys.hashSecret === '') delete apiKeys.hashSecret;
 }
 
 function deepFreeze<T>(value: T): T {

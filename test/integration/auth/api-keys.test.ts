@@ -1,0 +1,318 @@
+import request from 'supertest';
+import { startAuthService, type AuthService } from '../../helpers/auth-service';
+import { REDIS_URL, redisKeys, startPrivateRedis, uniquePrefix } from '../../helpers/redis';
+import {
+  pairs,
+  route,
+  startProxy,
+  startUpstream,
+  type TestProxy,
+  type TestUpstream,
+} from '../../helpers/servers';
+
+const HASH_SECRET = 'shared-hash-secret-for-tests-0123456789';
+let n = 0;
+const newKey = (): string => `hok_test_${Date.now().toString(36)}${(n++).toString(36)}abcdefgh`;
+
+function apiKeyConfig(
+  service: AuthService,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    prefixes: ['hok_live_', 'hok_test_'],
+    validateUrl: service.url,
+    timeoutMs: 300,
+    retries: 2,
+    hashSecret: HASH_SECRET,
+    ...extra,
+  };
+}
+
+describe('API keys through the auth service, cached in memory and the real Redis', () => {
+  let service: AuthService;
+  let upstream: TestUpstream;
+  let a: TestProxy;
+  let b: TestProxy;
+  let prefix: string;
+
+  beforeAll(async () => {
+    service = await startAuthService();
+    upstream = await startUpstream();
+    prefix = uniquePrefix();
+    const config = {
+      redis: { url: REDIS_URL, keyPrefix: prefix },
+      auth: { apiKeys: apiKeyConfig(service) },
+      routes: [
+        route(upstream.url, { auth: 'required', scopes: { GET: ['read'], '*': ['write'] } }),
+      ],
+    };
+    a = await startProxy(config);
+    b = await startProxy(config);
+    // both instances connected to Redis before the tests start
+    for (const p of [a, b]) {
+      for (let i = 0; i < 50 && !p.running.auth?.redis?.isUp(); i++)
+        await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await upstream.close();
+    await service.close();
+  });
+
+  const get = (p: TestProxy, key: string, via: 'header' | 'bearer' = 'header') =>
+    via === 'header'
+      ? request(p.url).get('/k').set('X-API-Key', key)
+      : request(p.url).get('/k').set('Authorization', `Bearer ${key}`);
+
+  it('accepts a valid key in X-API-Key, forwards the header untouched, sets X-User-ID', async () => {
+    const key = newKey();
+    service.keys.set(key, { user_id: 'svc-1', tenant_ids: ['t1'], scopes: ['read'] });
+    const res = await get(a, key);
+    expect(res.status).toBe(200);
+    const got = pairs(upstream.seen[upstream.seen.length - 1]!.rawHeaders);
+    expect(got).toContainEqual(['X-API-Key', key]);
+    expect(got).toContainEqual(['X-User-ID', 'svc-1']);
+  });
+
+  it('accepts a valid key as a Bearer token', async () => {
+    const key = newKey();
+    service.keys.set(key, { user_id: 'svc-2', scopes: ['read'] });
+    expect((await get(a, key, 'bearer')).status).toBe(200);
+  });
+
+  it('memory hit: the second request does not call the service', async () => {
+    const key = newKey();
+    service.keys.set(key, { user_id: 'u', scopes: ['read'] });
+    const before = service.calls;
+    await get(a, key);
+    await get(a, key);
+    await get(a, key);
+    expect(service.calls - before).toBe(1);
+  });
+
+  it("Redis hit: a second instance reuses the first one's answer", async () => {
+    const key = newKey();
+    service.keys.set(key, { user_id: 'u', scopes: ['read'] });
+    const before = service.calls;
+    expect((await get(a, key)).status).toBe(200);
+    expect((await get(b, key)).status).toBe(200);
+    expect(service.calls - before).toBe(1);
+  });
+
+  it('the raw key never appears in Redis, keys or values', async () => {
+    const key = newKey();
+    service.keys.set(key, { user_id: 'u', scopes: ['read'] });
+    await get(a, key);
+    const entries = await redisKeys(prefix);
+    expect(entries.length).toBeGreaterThan(0);
+    for (const [k, v] of entries) {
+      expect(k).not.toContain(key);
+      expect(v ?? '').not.toContain(key);
+      expect(k).not.toContain('hok_');
+    }
+  });
+
+  it('negative cache: an unknown key is 401 API_KEY_INVALID and asked for once', async () => {
+    const key = newKey();
+    const before = service.calls;
+    const first = await get(a, key);
+    expect(first.status).toBe(401);
+    expect(first.body.error_code).toBe('API_KEY_INVALID');
+    expect(first.headers['www-authenticate']).toContain('error="invalid_token"');
+    expect(first.text).not.toContain(key);
+    expect((await get(a, key)).status).toBe(401);
+    expect((await get(b, key)).status).toBe(401);
+    expect(service.calls - before).toBe(1);
+  });
+
+  it('collapses concurrent lookups of one key into one call', async () => {
+    const key = newKey();
+    service.keys.set(key, { user_id: 'u', scopes: ['read'] });
+    service.delayMs = 150;
+    try {
+      const before = service.calls;
+      const statuses = await Promise.all(
+        Array.from({ length: 20 }, () => get(a, key).then((r) => r.status)),
+      );
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      expect(service.calls - before).toBe(1);
+    } finally {
+      service.delayMs = 0;
+    }
+  });
+
+  it('retries a 5xx with backoff and succeeds', async () => {
+    const key = newKey();
+    service.keys.set(key, { user_id: 'u', scopes: ['read'] });
+    service.failNext = 2;
+    const before = service.calls;
+    expect((await get(a, key)).status).toBe(200);
+    expect(service.calls - before).toBe(3);
+  });
+
+  it('revocation through Redis pub/sub reaches every instance', async () => {
+    const key = newKey();
+    service.keys.set(key, { user_id: 'u', scopes: ['read'] });
+    expect((await get(a, key)).status).toBe(200);
+    expect((await get(b, key)).status).toBe(200);
+    service.keys.delete(key);
+    await a.running.auth!.apiKeys!.revoke(key);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await get(b, key)).status).toBe(401);
+    expect((await get(a, key)).status).toBe(401);
+  });
+
+  it('scopes and tenants come from the service answer', async () => {
+    const key = newKey();
+    service.keys.set(key, { user_id: 'u', tenant_ids: ['t1'], scopes: ['read'] });
+    expect((await request(a.url).post('/k').set('X-API-Key', key)).body.error_code).toBe(
+      'INSUFFICIENT_SCOPE',
+    );
+    expect((await get(a, key).set('X-Tenant-ID', 't2')).body.error_code).toBe('TENANT_FORBIDDEN');
+    expect((await get(a, key).set('X-Tenant-ID', 't1')).status).toBe(200);
+  });
+
+  it('an expired expires_at is invalid; a near one caps the cache lifetime', async () => {
+    const gone = newKey();
+    service.keys.set(gone, {
+      user_id: 'u',
+      scopes: ['read'],
+      expires_at: Math.floor(Date.now() / 1000) - 5,
+    });
+    expect((await get(a, gone)).status).toBe(401);
+    const soon = newKey();
+    service.keys.set(soon, {
+      user_id: 'u',
+      scopes: ['read'],
+      expires_at: Math.floor(Date.now() / 1000) + 1,
+    });
+    expect((await get(a, soon)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await get(a, soon)).status).toBe(401);
+  });
+
+  it('an unknown prefix in X-API-Key is invalid without calling the service', async () => {
+    const before = service.calls;
+    const res = await get(a, 'sk_other_1234567890');
+    expect(res.status).toBe(401);
+    expect(res.body.error_code).toBe('API_KEY_INVALID');
+    expect(service.calls).toBe(before);
+  });
+});
+
+describe('auth service failures: 503, never 401, never a pass', () => {
+  let service: AuthService;
+  let upstream: TestUpstream;
+  let proxy: TestProxy;
+
+  beforeAll(async () => {
+    service = await startAuthService();
+    upstream = await startUpstream();
+    proxy = await startProxy({
+      auth: { apiKeys: apiKeyConfig(service, { timeoutMs: 200, retries: 1 }) },
+      routes: [route(upstream.url, { auth: 'required' })],
+    });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await upstream.close();
+    await service.close();
+  });
+
+  it('404 from the service means invalid', async () => {
+    service.mode = 'notfound404';
+    try {
+      const res = await request(proxy.url).get('/').set('X-API-Key', newKey());
+      expect(res.status).toBe(401);
+      expect(res.body.error_code).toBe('API_KEY_INVALID');
+    } finally {
+      service.mode = 'ok';
+    }
+  });
+
+  it('service down: uncached key → 503 AUTH_SERVICE_UNAVAILABLE; cached key still served', async () => {
+    const cached = newKey();
+    service.keys.set(cached, { user_id: 'u' });
+    expect((await request(proxy.url).get('/').set('X-API-Key', cached)).status).toBe(200);
+    service.mode = 'error500';
+    try {
+      const before = upstream.seen.length;
+      const res = await request(proxy.url).get('/').set('X-API-Key', newKey());
+      expect(res.status).toBe(503);
+      expect(res.body.error_code).toBe('AUTH_SERVICE_UNAVAILABLE');
+      expect(res.headers['www-authenticate']).toBeUndefined();
+      expect(upstream.seen.length).toBe(before);
+      expect((await request(proxy.url).get('/').set('X-API-Key', cached)).status).toBe(200);
+    } finally {
+      service.mode = 'ok';
+    }
+  });
+
+  it('service hanging: timeouts → 503', async () => {
+    service.mode = 'timeout';
+    try {
+      const res = await request(proxy.url).get('/').set('X-API-Key', newKey());
+      expect(res.status).toBe(503);
+      expect(res.body.error_code).toBe('AUTH_SERVICE_UNAVAILABLE');
+    } finally {
+      service.mode = 'ok';
+    }
+  });
+
+  it('the circuit opens after repeated failures and stops calling the service', async () => {
+    service.mode = 'error500';
+    try {
+      for (let i = 0; i < 5; i++) await request(proxy.url).get('/').set('X-API-Key', newKey());
+      const before = service.calls;
+      const res = await request(proxy.url).get('/').set('X-API-Key', newKey());
+      expect(res.status).toBe(503);
+      expect(service.calls).toBe(before);
+    } finally {
+      service.mode = 'ok';
+    }
+  });
+});
+
+describe('Redis down mid-traffic', () => {
+  it('keeps serving: no crash, degraded to the in-process cache and the auth service', async () => {
+    const redis = await startPrivateRedis();
+    const service = await startAuthService();
+    const upstream = await startUpstream();
+    const proxy = await startProxy({
+      redis: { url: redis.url, keyPrefix: uniquePrefix() },
+      auth: { apiKeys: apiKeyConfig(service) },
+      routes: [route(upstream.url, { auth: 'required' })],
+    });
+    try {
+      for (let i = 0; i < 50 && !proxy.running.auth?.redis?.isUp(); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(proxy.running.auth?.redis?.isUp()).toBe(true);
+      const warm = newKey();
+      service.keys.set(warm, { user_id: 'u' });
+      expect((await request(proxy.url).get('/').set('X-API-Key', warm)).status).toBe(200);
+
+      const traffic = (async () => {
+        const statuses: number[] = [];
+        for (let i = 0; i < 40; i++) {
+          const key = newKey();
+          service.keys.set(key, { user_id: `u${i}` });
+          statuses.push((await request(proxy.url).get('/').set('X-API-Key', key)).status);
+          statuses.push((await request(proxy.url).get('/').set('X-API-Key', warm)).status);
+        }
+        return statuses;
+      })();
+      await new Promise((r) => setTimeout(r, 30));
+      await redis.stop();
+      const statuses = await traffic;
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      expect(proxy.running.auth?.redis?.isUp()).toBe(false);
+      expect((await request(proxy.url).get('/healthz')).status).toBe(200);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+      await service.close();
+    }
+  });
+});
