@@ -22,13 +22,14 @@ export function connectRedis(
   logger: Logger,
   observer: AuthObserver,
 ): RedisHandle {
+  let closing = false;
   const options = {
     lazyConnect: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: 250,
     connectTimeout: 1000,
-    retryStrategy: (times: number) => Math.min(times * 200, 2000),
+    retryStrategy: (times: number) => (closing ? null : Math.min(times * 200, 2000)),
   };
   const client = new Redis(url, options);
   // The subscriber keeps its subscription across reconnects, so it may queue while offline.
@@ -58,6 +59,7 @@ export function connectRedis(
     prefix,
     isUp: () => up && client.status === 'ready',
     async close() {
+      closing = true;
       client.disconnect();
       subscriber.disconnect();
     },
