@@ -33,6 +33,8 @@ import type { Logger } from './logging/logger';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';
 import { ForwardFailure, forward } from './proxy/forward';
+import { StreamMemoryGuard } from './proxy/memory-guard';
+import { isWebSocketUpgrade, proxyUpgrade } from './proxy/upgrade';
 import { UPSTREAM_AUTH_STATUSES, upstreamAuthError } from './proxy/upstream-auth';
 import { createScrubber } from './logging/mask';
 import type { RequestScope } from './request-scope';
@@ -68,6 +70,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   const authenticators = deps.authenticators ?? [];
   const routes = new RouteTable(config.routes);
   const pools = new UpstreamPools(config.proxy);
+  const memoryGuard = new StreamMemoryGuard();
   const trustedProxies = new NetworkList(config.server.trustedProxies);
   const internalNetworks = new NetworkList(config.server.internalNetworks);
   const apiKeys = config.auth.apiKeys;
@@ -82,6 +85,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   let draining = false;
   let inFlight = 0;
   let idleWaiters: Array<() => void> = [];
+  /** Upgraded sockets: no longer tracked by the HTTP server, so closed by us on shutdown. */
+  const tunnels = new Set<Duplex>();
 
   function sendHealth(res: ServerResponse, status: number, state: string, requestId: string): void {
     const body = JSON.stringify({ status: state });
@@ -119,12 +124,22 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     };
   }
 
+  function isCorsPreflight(req: IncomingMessage): boolean {
+    return (
+      req.method === 'OPTIONS' &&
+      req.headers.origin !== undefined &&
+      req.headers['access-control-request-method'] !== undefined
+    );
+  }
+
   async function authenticate(
     req: IncomingMessage,
     scope: RequestScope,
     route: CompiledRoute,
   ): Promise<void> {
     if (route.config.auth === 'none') return;
+    // A preflight carries no credentials by design (Fetch spec); only routes that opt in let it through.
+    if (route.config.cors.preflight && isCorsPreflight(req)) return;
     for (const authenticator of authenticators) {
       const result = await authenticator.authenticate(req, scope);
       if (result !== NOT_RESPONSIBLE) {
@@ -142,10 +157,12 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     req: IncomingMessage,
     scope: RequestScope,
     route: CompiledRoute,
+    upgrade: boolean,
   ): RawHeaders {
     const raw = scope.rawHeaders;
     const headers = stripHopByHop(raw, {
       drop: scope.requestIdKept ? FORWARDED_HEADERS : DROP_WITH_NEW_REQUEST_ID,
+      keepUpgrade: upgrade,
     });
     if (!scope.requestIdKept) headers.push('X-Request-ID', scope.requestId);
     appendForwardedHeaders(headers, raw, {
@@ -168,11 +185,15 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     return headers;
   }
 
-  async function run(
+  /**
+   * Every stage before forwarding, shared by plain requests and upgrades: draining → path →
+   * header hygiene → credentials → route → (upgrade allowed?) → authenticate → authorise.
+   */
+  async function admit(
     req: IncomingMessage,
-    res: ServerResponse,
     scope: RequestScope,
-  ): Promise<void> {
+    upgrade: boolean,
+  ): Promise<CompiledRoute> {
     if (draining) throw new AuthgateError('SHUTTING_DOWN', { reason: 'draining' });
     const target = normalizeRequestTarget(req.url ?? '/');
     scope.path = target.path;
@@ -183,6 +204,12 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     scope.clientIp = clientIp(scope.rawHeaders, scope.peerIp, trustedProxies);
     const route = routes.match(target.path);
     scope.route = route;
+    if (upgrade && !(route.config.ws && isWebSocketUpgrade(req))) {
+      throw new AuthgateError('BAD_REQUEST', {
+        message: 'Protocol upgrades are not allowed on this route.',
+        reason: 'upgrade_refused',
+      });
+    }
     await authenticate(req, scope, route);
     if (scope.principal) {
       scope.addHeaders = authorize({
@@ -194,14 +221,22 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         internalCaller: internalNetworks.has(scope.peerIp),
       });
     }
+    return route;
+  }
 
+  async function run(
+    req: IncomingMessage,
+    res: ServerResponse,
+    scope: RequestScope,
+  ): Promise<void> {
+    const route = await admit(req, scope, false);
     await forward({
       req,
       res,
       upstream: route.upstream,
       agent: pools.agentFor(route.upstream),
-      path: upstreamPath(route, target.path) + target.search,
-      headers: upstreamHeaders(req, scope, route),
+      path: upstreamPath(route, scope.path ?? '/') + scope.search,
+      headers: upstreamHeaders(req, scope, route, false),
       connectTimeoutMs: route.config.timeouts.connectMs,
       responseTimeoutMs: route.config.timeouts.responseMs,
       responseHeaders: ['X-Request-ID', scope.requestId],
@@ -210,6 +245,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       replaceStatuses: UPSTREAM_AUTH_STATUSES,
       replaceResponse: replaceUpstreamAuth,
       stats: scope,
+      memoryGuard,
     });
   }
 
@@ -259,14 +295,54 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       run(req, res, scope).catch((err: unknown) => fail(req, res, scope, err));
     },
 
-    handleUpgrade(req, socket) {
+    handleUpgrade(req, socket, head) {
       const scope = newScope(req);
-      const err = new AuthgateError('BAD_REQUEST', {
-        message: 'Protocol upgrades are not allowed on this route.',
-        reason: 'upgrade_refused',
-      });
-      logger.info('upgrade refused', { request_id: scope.requestId, type: 'access', status: 400 });
-      sendErrorOnSocket(socket, err, scope.requestId);
+      inFlight++;
+      let logged = false;
+      const done = (status: number): void => {
+        if (logged) return;
+        logged = true;
+        requestDone();
+        logger.info('upgrade', {
+          type: 'access',
+          request_id: scope.requestId,
+          route: scope.route?.name ?? 'none',
+          method: scope.method,
+          path: scope.path ?? null,
+          status,
+          error_code: scope.errorCode,
+          reason: scope.errorReason,
+          client_ip: scope.clientIp,
+          auth_method: scope.principal?.authMethod,
+          user_id: scope.principal?.userId,
+        });
+      };
+      socket.on('error', () => socket.destroy());
+      tunnels.add(socket);
+      socket.once('close', () => tunnels.delete(socket));
+      admit(req, scope, true)
+        .then((route) =>
+          proxyUpgrade({
+            req,
+            socket,
+            head,
+            upstream: route.upstream,
+            path: upstreamPath(route, scope.path ?? '/') + scope.search,
+            headers: upstreamHeaders(req, scope, route, true),
+            connectTimeoutMs: route.config.timeouts.connectMs,
+            responseHeaders: ['X-Request-ID', scope.requestId],
+          }),
+        )
+        .then(
+          (status) => done(status),
+          (thrown: unknown) => {
+            const err = toAuthgateError(thrown);
+            scope.errorCode = err.code;
+            scope.errorReason = err.reason;
+            sendErrorOnSocket(socket, err, scope.requestId);
+            done(err.status);
+          },
+        );
     },
 
     startDraining() {
@@ -281,6 +357,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
     close() {
+      for (const socket of tunnels) socket.destroy();
       pools.destroy();
     },
   };

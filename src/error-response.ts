@@ -74,5 +74,6 @@ export function sendErrorOnSocket(
   const challenge = wwwAuthenticate(err);
   if (challenge) lines.push(`WWW-Authenticate: ${challenge}`);
   for (const [k, v] of Object.entries(err.headers)) lines.push(`${k}: ${v}`);
-  socket.end(lines.join('\r\n') + '\r\n\r\n' + (head ? '' : body));
+  // HTTP sockets allow half-open; destroy once flushed so the connection is really gone.
+  socket.end(lines.join('\r\n') + '\r\n\r\n' + (head ? '' : body), () => socket.destroy());
 }

@@ -87,8 +87,8 @@ export async function startServer(
       ]);
       clearTimeout(timer);
       server.closeAllConnections();
+      app.close(); // WebSocket tunnels and upstream pools
       await closed;
-      app.close();
       await auth?.close();
       return drained;
     })();

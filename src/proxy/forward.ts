@@ -15,6 +15,7 @@ import { request as httpsRequest } from 'node:https';
 import type { AuthgateError } from '../errors';
 import { requestHasBody } from '../error-response';
 import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
+import type { StreamMemoryGuard } from './memory-guard';
 import type { Upstream } from '../routes/route-table';
 import { CONNECT_TIMEOUT, RESPONSE_TIMEOUT, codedError, upstreamError } from './upstream-error';
 
@@ -42,6 +43,7 @@ export interface ForwardRequest {
   replaceStatuses?: ReadonlySet<number>;
   replaceResponse?: (res: IncomingMessage) => Promise<AuthgateError>;
   stats: ForwardStats;
+  memoryGuard?: StreamMemoryGuard;
 }
 
 /** Filled in as the exchange goes (the request scope is passed here, so logs see it live). */
@@ -163,6 +165,7 @@ export function forward(f: ForwardRequest): Promise<void> {
         result.upstreamStatus = proxyRes.statusCode;
         proxyRes.on('data', (chunk: Buffer) => {
           result.bytesOut += chunk.length;
+          f.memoryGuard?.count(chunk.length);
         });
         proxyRes.on('error', () => {
           result.aborted = true;
@@ -184,6 +187,7 @@ export function forward(f: ForwardRequest): Promise<void> {
         req.pipe(proxyReq);
         req.on('data', (chunk: Buffer) => {
           result.bytesIn += chunk.length;
+          f.memoryGuard?.count(chunk.length);
         });
       }
     };

@@ -1,0 +1,84 @@
+/**
+ * WebSocket upgrades (issue #3 point 7): only after the request passed the same
+ * authentication and authorisation as any other, and only on routes with `ws: true`. The
+ * upstream's 101 (with its raw headers) is relayed, then bytes flow both ways untouched.
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
+import type { Upstream } from '../routes/route-table';
+import { ForwardFailure } from './forward';
+import { CONNECT_TIMEOUT, codedError, upstreamError } from './upstream-error';
+
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return (req.headers.upgrade ?? '').toLowerCase() === 'websocket' && req.method === 'GET';
+}
+
+export interface UpgradeRequest {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  upstream: Upstream;
+  path: string;
+  headers: RawHeaders;
+  connectTimeoutMs: number;
+  responseHeaders: RawHeaders;
+}
+
+function statusBlock(status: number, message: string, raw: RawHeaders): string {
+  let out = `HTTP/1.1 ${status} ${message}\r\n`;
+  for (let i = 0; i < raw.length; i += 2) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return out + '\r\n';
+}
+
+/** Resolves with the status relayed to the client (101 when the tunnel was opened). */
+export function proxyUpgrade(u: UpgradeRequest): Promise<number> {
+  const send = u.upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const proxyReq = send({
+      protocol: u.upstream.protocol,
+      hostname: u.upstream.hostname,
+      port: u.upstream.port,
+      method: 'GET',
+      path: u.path,
+      headers: u.headers,
+      agent: false,
+      setHost: false,
+    });
+    const timer = setTimeout(
+      () => proxyReq.destroy(codedError(CONNECT_TIMEOUT, 'upstream connect timeout')),
+      u.connectTimeoutMs,
+    );
+    proxyReq.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new ForwardFailure(upstreamError(err)));
+    });
+    proxyReq.on('upgrade', (proxyRes, proxySocket, proxyHead) => {
+      clearTimeout(timer);
+      const headers = stripHopByHop(proxyRes.rawHeaders, { keepUpgrade: true });
+      headers.push(...u.responseHeaders);
+      u.socket.write(statusBlock(101, 'Switching Protocols', headers));
+      if (proxyHead.length > 0) u.socket.write(proxyHead);
+      if (u.head.length > 0) proxySocket.write(u.head);
+      proxySocket.on('error', () => u.socket.destroy());
+      u.socket.on('error', () => proxySocket.destroy());
+      proxySocket.on('close', () => u.socket.destroy());
+      u.socket.on('close', () => proxySocket.destroy());
+      proxySocket.pipe(u.socket).pipe(proxySocket);
+      resolve(101);
+    });
+    // The upstream declined the upgrade: relay its answer as a plain response.
+    proxyReq.on('response', (proxyRes) => {
+      clearTimeout(timer);
+      const headers = stripHopByHop(proxyRes.rawHeaders);
+      headers.push(...u.responseHeaders, 'Connection', 'close');
+      u.socket.write(
+        statusBlock(proxyRes.statusCode ?? 502, proxyRes.statusMessage ?? '', headers),
+      );
+      proxyRes.pipe(u.socket);
+      resolve(proxyRes.statusCode ?? 502);
+    });
+    proxyReq.end();
+  });
+}
