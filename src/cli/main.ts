@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { apiKeyCommand } from './api-key';
 import { checkConfigCommand } from './check-config';
 import { serveCommand } from './serve';
 import { tokenCommand } from './token';
@@ -8,6 +9,7 @@ const USAGE = `usage:
   authgate check-config [--config FILE]
   authgate token decode [JWT]          (reads stdin without an argument; never verifies)
   authgate token mint [options]        (development only)
+  authgate api-key revoke [--config FILE]   (key on stdin; drops it on every instance)
 
 Config file: --config, else $AUTHGATE_CONFIG, else config/authgate.yaml.`;
 
@@ -37,6 +39,14 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
     }
     case 'token':
       return tokenCommand(rest);
+    case 'api-key': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { config: { type: 'string' } },
+        allowPositionals: true,
+      });
+      return apiKeyCommand(positionals, values.config);
+    }
     case undefined:
     case 'help':
     case '--help':
