@@ -1,3 +1,4 @@
+import globals from 'globals';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
@@ -17,13 +18,7 @@ export default tseslint.config(
     files: ['jest.config.js', 'bench/**/*.js', 'scripts/**/*.js', 'test/**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
-      globals: {
-        module: 'writable',
-        require: 'readonly',
-        process: 'readonly',
-        console: 'readonly',
-        __dirname: 'readonly',
-      },
+      globals: { ...globals.node },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -5,7 +5,8 @@
  * Concurrent lookups of one key share one call. Revocation deletes the Redis entry and
  * publishes the key id, and every instance drops it from its LRU.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hmacSha256 } from './fast-hmac';
 import { LRUCache } from 'lru-cache';
 import type { ApiKeysConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
@@ -25,7 +26,7 @@ interface CacheEntry {
 }
 
 export function apiKeyId(hashSecret: Buffer | string, apiKey: string): string {
-  return createHmac('sha256', hashSecret).update(apiKey).digest('base64url');
+  return hmacSha256(hashSecret)(apiKey);
 }
 
 export function redisKeyFor(prefix: string, id: string): string {
@@ -43,6 +44,7 @@ export class ApiKeyAuthenticator implements Authenticator {
   readonly method = 'api_key' as const;
   readonly service: ApiKeyService;
   private readonly hashSecret: Buffer;
+  private readonly idOf: (apiKey: string) => string;
   private readonly memory = new LRUCache<string, CacheEntry>({ max: 100_000 });
   private readonly inflight = new Map<string, Promise<KeyVerdict>>();
   private readonly observer: AuthObserver;
@@ -56,6 +58,7 @@ export class ApiKeyAuthenticator implements Authenticator {
     this.now = options.now ?? Date.now;
     this.service = new ApiKeyService(config, this.observer);
     this.hashSecret = config.hashSecret ? Buffer.from(config.hashSecret) : randomBytes(32);
+    this.idOf = hmacSha256(this.hashSecret);
     if (options.redis && !config.hashSecret) {
       options.logger.warn(
         'auth.apiKeys.hashSecret is not set: Redis entries are private to this instance',
@@ -78,7 +81,7 @@ export class ApiKeyAuthenticator implements Authenticator {
         reason: 'bad_prefix',
       });
     }
-    const id = apiKeyId(this.hashSecret, apiKey);
+    const id = this.idOf(apiKey);
     const hit = this.memory.get(id);
     if (hit && hit.until > this.now()) {
       this.observer.apiKeyCache('memory', hit.verdict.valid ? 'hit' : 'negative_hit');
@@ -172,7 +175,7 @@ export class ApiKeyAuthenticator implements Authenticator {
 
   /** Drops a key everywhere: this LRU, Redis, and (through pub/sub) every other instance. */
   async revoke(apiKey: string): Promise<void> {
-    const id = apiKeyId(this.hashSecret, apiKey);
+    const id = this.idOf(apiKey);
     this.memory.delete(id);
     const redis = this.options.redis;
     if (redis) await revokeInRedis(redis, id);

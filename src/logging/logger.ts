@@ -35,6 +35,8 @@ export function createLogger(options: LoggerOptions): Logger {
   const log =
     (level: LogLevel) =>
     (message: string, fields: LogFields = {}): void => {
+      // winston formats before it filters by level: skip disabled levels here (hot path).
+      if (!w.isLevelEnabled(level)) return;
       w.log(level, message, { request_id: null, ...fields });
     };
   return {

@@ -109,6 +109,8 @@ export function forward(f: ForwardRequest): Promise<void> {
       current = proxyReq;
 
       proxyReq.on('socket', (socket) => {
+        // Small requests must not wait for Nagle + delayed ACK (~40 ms stalls).
+        socket.setNoDelay(true);
         if (!socket.connecting) return;
         const timer = setTimeout(
           () => proxyReq.destroy(codedError(CONNECT_TIMEOUT, 'upstream connect timeout')),
