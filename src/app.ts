@@ -28,7 +28,8 @@ import {
 import { checkHeaderHygiene } from './headers/hygiene';
 import { stripHopByHop, type RawHeaders } from './headers/hop-by-hop';
 import { decideRequestId } from './headers/request-id';
-import { logAccess } from './logging/access-log';
+import { logAccess, responseStatus } from './logging/access-log';
+import { methodLabel, type Metrics } from './metrics';
 import type { Logger } from './logging/logger';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';
@@ -42,6 +43,7 @@ import { RouteTable, upstreamPath, type CompiledRoute } from './routes/route-tab
 
 export interface AppDependencies {
   logger: Logger;
+  metrics?: Metrics;
   /** Built from config by startServer when absent. */
   authenticators?: readonly Authenticator[];
   observer?: AuthObserver;
@@ -66,7 +68,9 @@ const DROP_WITH_NEW_REQUEST_ID: ReadonlySet<string> = new Set([
 const RESPONSE_DROP: ReadonlySet<string> = new Set(['x-request-id']);
 
 export function createApp(config: Readonly<Config>, deps: AppDependencies): App {
-  const { logger } = deps;
+  const { logger, metrics } = deps;
+  // With metrics.port 0 the scrape is served on the main listener.
+  const metricsPath = config.metrics.port === 0 ? config.metrics.path : undefined;
   const authenticators = deps.authenticators ?? [];
   const routes = new RouteTable(config.routes);
   const pools = new UpstreamPools(config.proxy);
@@ -210,18 +214,65 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         reason: 'upgrade_refused',
       });
     }
-    await authenticate(req, scope, route);
-    if (scope.principal) {
-      scope.addHeaders = authorize({
-        principal: scope.principal,
-        method: scope.method,
-        rawHeaders: scope.rawHeaders,
-        requiredScopes: route.scopesFor(scope.method),
-        tenantHeader: route.config.tenantHeader.toLowerCase(),
-        internalCaller: internalNetworks.has(scope.peerIp),
-      });
+    if (route.config.auth === 'none') return route;
+    try {
+      await authenticate(req, scope, route);
+      if (scope.principal) {
+        scope.addHeaders = authorize({
+          principal: scope.principal,
+          method: scope.method,
+          rawHeaders: scope.rawHeaders,
+          requiredScopes: route.scopesFor(scope.method),
+          tenantHeader: route.config.tenantHeader.toLowerCase(),
+          internalCaller: internalNetworks.has(scope.peerIp),
+        });
+      }
+    } catch (err) {
+      recordDecision(scope, route, err);
+      throw err;
     }
+    recordDecision(scope, route, undefined);
     return route;
+  }
+
+  function authMethodOf(scope: RequestScope): string {
+    if (scope.principal) return scope.principal.authMethod;
+    if (scope.credentials?.apiKey !== undefined) return 'api_key';
+    if (scope.credentials?.bearer !== undefined) return 'jwt';
+    return 'none';
+  }
+
+  /** One metric sample and one audit line per authentication/authorisation decision. */
+  function recordDecision(scope: RequestScope, route: CompiledRoute, thrown: unknown): void {
+    const err = thrown === undefined ? undefined : toAuthgateError(thrown);
+    const result = err ? (err.status === 503 ? 'error' : 'deny') : 'allow';
+    const reason = err ? err.reason : scope.principal ? 'ok' : 'anonymous';
+    const authMethod = authMethodOf(scope);
+    scope.tenantId = tenantOf(scope, route);
+    metrics?.authDecisions.labels(route.name, authMethod, result, reason).inc();
+    logger.info('auth decision', {
+      type: 'audit',
+      request_id: scope.requestId,
+      route: route.name,
+      method: scope.method,
+      path: scope.path,
+      decision: result,
+      reason,
+      error_code: err?.code,
+      auth_method: authMethod,
+      user_id: scope.principal?.userId,
+      issuer: scope.principal?.issuer,
+      tenant_id: scope.tenantId,
+      client_ip: scope.clientIp,
+    });
+  }
+
+  function tenantOf(scope: RequestScope, route: CompiledRoute): string | undefined {
+    const name = route.config.tenantHeader.toLowerCase();
+    for (let i = 0; i < scope.rawHeaders.length; i += 2) {
+      if ((scope.rawHeaders[i] as string).toLowerCase() === name) return scope.rawHeaders[i + 1];
+    }
+    return undefined;
   }
 
   async function run(
@@ -258,6 +309,12 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     const err = toAuthgateError(thrown instanceof ForwardFailure ? thrown.error : thrown);
     scope.errorCode = err.code;
     scope.errorReason = err.reason;
+    const routeName = scope.route?.name ?? 'none';
+    if (err.code === 'UPSTREAM_UNAVAILABLE' || err.code === 'UPSTREAM_TIMEOUT') {
+      metrics?.upstreamErrors.labels(routeName, err.reason).inc();
+    } else if (err.origin === 'upstream') {
+      metrics?.upstreamAuthErrors.labels(routeName, String(err.status)).inc();
+    }
     if (err.code === 'INTERNAL_ERROR') {
       logger.error('internal error', { request_id: scope.requestId, error: String(err.cause) });
     }
@@ -287,9 +344,23 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
             : sendHealth(res, 200, 'ready', scope.requestId);
         }
       }
+      if (metricsPath !== undefined && healthPathOf(url) === metricsPath) {
+        void metrics?.serve(req, res, config.metrics.bearerToken);
+        return;
+      }
       inFlight++;
+      metrics?.inFlight.inc();
       res.once('close', () => {
         requestDone();
+        if (metrics) {
+          const route = scope.route?.name ?? 'none';
+          const method = methodLabel(scope.method);
+          metrics.inFlight.dec();
+          metrics.httpRequests.labels(route, method, String(responseStatus(scope, res))).inc();
+          metrics.httpDuration
+            .labels(route, method)
+            .observe((performance.now() - scope.startedAt) / 1000);
+        }
         logAccess(logger, scope, res);
       });
       run(req, res, scope).catch((err: unknown) => fail(req, res, scope, err));

@@ -33,6 +33,8 @@ export interface RequestScope {
   route?: CompiledRoute;
   credentials?: Credentials;
   principal?: Principal;
+  /** The route's tenant header value, for logs (not a secret). */
+  tenantId?: string;
   /** Headers the authorisation stage wants added to the upstream request (e.g. X-User-ID). */
   addHeaders: RawHeaders;
   errorCode?: ErrorCode;

@@ -11,11 +11,27 @@ import { createAuthLayer, type AuthLayer } from './auth';
 import type { Config } from './config/schema';
 import { sendErrorOnSocket } from './error-response';
 import { AuthgateError } from './errors';
+import { Metrics } from './metrics';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export function authgateVersion(): string {
+  try {
+    return (
+      JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
+    ).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 export interface RunningServer {
   readonly server: Server;
   readonly app: App;
   readonly port: number;
+  /** The metrics listener's port (the main port when metrics.port is 0). */
+  readonly metricsPort: number;
+  readonly metrics: Metrics;
   /** The auth layer built from config (absent when authenticators were injected). */
   readonly auth: AuthLayer | undefined;
   /** Drains and closes; resolves true when every request finished within the grace period. */
@@ -52,14 +68,16 @@ export function createHttpServer(config: Readonly<Config>, app: App): Server {
 export async function startServer(
   config: Readonly<Config>,
   deps: AppDependencies,
-  listen: { port?: number; host?: string } = {},
+  listen: { port?: number; host?: string; metricsPort?: number } = {},
 ): Promise<RunningServer> {
+  const metrics = deps.metrics ?? new Metrics(authgateVersion());
   const auth = deps.authenticators
     ? undefined
-    : createAuthLayer(config, { logger: deps.logger, observer: deps.observer });
+    : createAuthLayer(config, { logger: deps.logger, observer: deps.observer ?? metrics });
   await auth?.warmUp();
   const app = createApp(config, {
     ...deps,
+    metrics,
     authenticators: deps.authenticators ?? auth?.authenticators,
   });
   const server = createHttpServer(config, app);
@@ -71,6 +89,28 @@ export async function startServer(
     });
   });
   const port = (server.address() as AddressInfo).port;
+  const wantMetricsPort = listen.metricsPort ?? config.metrics.port;
+  let metricsServer: Server | undefined;
+  if (config.metrics.port !== 0) {
+    metricsServer = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method === 'GET' && path === config.metrics.path) {
+        void metrics.serve(req, res, config.metrics.bearerToken);
+      } else {
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      metricsServer!.once('error', (err) => {
+        server.close();
+        app.close();
+        void auth?.close();
+        reject(err);
+      });
+      metricsServer!.listen(wantMetricsPort, listen.host ?? config.server.host, () => resolve());
+    });
+  }
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : port;
   let shuttingDown: Promise<boolean> | undefined;
 
   const shutdown = (): Promise<boolean> => {
@@ -89,11 +129,15 @@ export async function startServer(
       server.closeAllConnections();
       app.close(); // WebSocket tunnels and upstream pools
       await closed;
+      if (metricsServer) {
+        metricsServer.closeAllConnections();
+        await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
+      }
       await auth?.close();
       return drained;
     })();
     return shuttingDown;
   };
 
-  return { server, app, port, auth, shutdown };
+  return { server, app, port, metricsPort, metrics, auth, shutdown };
 }

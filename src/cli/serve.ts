@@ -66,6 +66,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
   const running = await startServer(config, { logger });
   logger.info('listening', {
     port: running.port,
+    metrics_port: running.metricsPort,
     host: config.server.host,
     config: file,
     routes: config.routes.map((r) => r.name),

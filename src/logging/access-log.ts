@@ -34,5 +34,6 @@ export function logAccess(logger: Logger, scope: RequestScope, res: ServerRespon
     client_ip: scope.clientIp,
     auth_method: scope.principal?.authMethod,
     user_id: scope.principal?.userId,
+    tenant_id: scope.tenantId,
   });
 }

@@ -46,7 +46,8 @@ export async function spawnProxy(
   config: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
 ): Promise<ProxyProcess> {
-  const file = writeConfig(config);
+  // Never the default 9090 (Prometheus' own port): the scrape shares the main listener.
+  const file = writeConfig({ metrics: { port: 0 }, ...config });
   const child = spawn(process.execPath, [CLI, 'serve', '--config', file], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...env },

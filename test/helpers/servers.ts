@@ -139,7 +139,11 @@ export async function startProxy(
   const config = parseConfig(rawConfig, env);
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logging.level, stream: logs });
-  const running = await startServer(config, { logger, ...deps }, { port: 0, host: '127.0.0.1' });
+  const running = await startServer(
+    config,
+    { logger, ...deps },
+    { port: 0, host: '127.0.0.1', metricsPort: 0 },
+  );
   return {
     url: `http://127.0.0.1:${running.port}`,
     port: running.port,

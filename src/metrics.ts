@@ -1,0 +1,173 @@
+/**
+ * Prometheus metrics (DESIGN §7): fixed names and labels, bounded cardinality — routes are
+ * configured names (`none` when unmatched), methods a fixed set, reasons stable codes.
+ * Never a path, a user, a tenant or a credential.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AuthObserver } from './auth/observer';
+
+const KNOWN_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'TRACE',
+  'CONNECT',
+]);
+
+/** Any method outside the standard set is counted as OTHER (clients can send anything). */
+export function methodLabel(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : 'OTHER';
+}
+
+/** Sub-millisecond auth checks through multi-minute artifact uploads. */
+export const REQUEST_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+  600,
+];
+export const AUTH_BUCKETS = [
+  0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+  0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
+
+export class Metrics implements AuthObserver {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'authgate_http_requests_total',
+    help: 'Requests answered, by route name, method and status.',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'authgate_http_request_duration_seconds',
+    help: 'Time from request to the end of the response.',
+    labelNames: ['route', 'method'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({
+    name: 'authgate_http_requests_in_flight',
+    help: 'Requests being handled now.',
+    registers: [this.registry],
+  });
+  readonly authDecisions = new Counter({
+    name: 'authgate_auth_decisions_total',
+    help: 'Authentication and authorisation decisions, with a stable reason.',
+    labelNames: ['route', 'auth_method', 'result', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly tokenValidationDuration = new Histogram({
+    name: 'authgate_token_validation_duration_seconds',
+    help: 'Credential validation time outside the in-process cache.',
+    labelNames: ['auth_method'] as const,
+    buckets: AUTH_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly upstreamErrors = new Counter({
+    name: 'authgate_upstream_errors_total',
+    help: 'Upstream failures by kind (connect_refused, response_timeout, reset, ...).',
+    labelNames: ['route', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamAuthErrors = new Counter({
+    name: 'authgate_upstream_auth_errors_total',
+    help: 'Upstream 401/403 answers.',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly authServiceUpGauge = new Gauge({
+    name: 'authgate_auth_service_up',
+    help: '1 when the API-key service answered the last lookup (circuit closed).',
+    registers: [this.registry],
+  });
+  readonly authServiceRequests = new Counter({
+    name: 'authgate_auth_service_requests_total',
+    help: 'Calls to the API-key service by outcome.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly apiKeyCacheLookups = new Counter({
+    name: 'authgate_api_key_cache_total',
+    help: 'API-key cache lookups by layer and result.',
+    labelNames: ['layer', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly jwksRefreshes = new Counter({
+    name: 'authgate_jwks_refresh_total',
+    help: 'JWKS fetches by issuer and result.',
+    labelNames: ['issuer', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'authgate_rate_limited_total',
+    help: 'Requests refused by a route rate limit.',
+    labelNames: ['route', 'by'] as const,
+    registers: [this.registry],
+  });
+  readonly redisUpGauge = new Gauge({
+    name: 'authgate_redis_up',
+    help: '1 while the Redis connection is ready (absent Redis: 0).',
+    registers: [this.registry],
+  });
+  readonly buildInfo = new Gauge({
+    name: 'authgate_build_info',
+    help: 'authgate version and Node.js version.',
+    labelNames: ['version', 'node_version'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(version: string) {
+    collectDefaultMetrics({ register: this.registry });
+    this.buildInfo.labels(version, process.version).set(1);
+    this.authServiceUpGauge.set(1);
+    this.redisUpGauge.set(0);
+  }
+
+  // AuthObserver
+  jwksRefresh(issuer: string, result: 'success' | 'failure'): void {
+    this.jwksRefreshes.labels(issuer, result).inc();
+  }
+  tokenValidation(authMethod: 'jwt' | 'api_key', seconds: number): void {
+    this.tokenValidationDuration.labels(authMethod).observe(seconds);
+  }
+  apiKeyCache(layer: 'memory' | 'redis', result: 'hit' | 'miss' | 'negative_hit' | 'error'): void {
+    this.apiKeyCacheLookups.labels(layer, result).inc();
+  }
+  authServiceRequest(result: 'valid' | 'invalid' | 'error' | 'timeout' | 'circuit_open'): void {
+    this.authServiceRequests.labels(result).inc();
+  }
+  authServiceUp(up: boolean): void {
+    this.authServiceUpGauge.set(up ? 1 : 0);
+  }
+  redisUp(up: boolean): void {
+    this.redisUpGauge.set(up ? 1 : 0);
+  }
+
+  /** Serves the scrape; with a bearer token configured, anything else is 401. */
+  async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    bearerToken: string | undefined,
+  ): Promise<void> {
+    if (bearerToken !== undefined) {
+      const given = Buffer.from(req.headers.authorization ?? '');
+      const expected = Buffer.from(`Bearer ${bearerToken}`);
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        res.writeHead(401, {
+          'Content-Type': 'text/plain',
+          'WWW-Authenticate': 'Bearer realm="authgate-metrics"',
+        });
+        res.end('unauthorized\n');
+        return;
+      }
+    }
+    const body = await this.registry.metrics();
+    res.writeHead(200, { 'Content-Type': this.registry.contentType, 'Cache-Control': 'no-store' });
+    res.end(body);
+  }
+}
