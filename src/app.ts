@@ -82,7 +82,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     apiKeyHeader: apiKeys?.header.toLowerCase(),
     apiKeyPrefixes: apiKeys?.prefixes ?? [],
   };
-  const scrub = createScrubber(apiKeys?.prefixes);
+  const scrub = createScrubber(apiKeys?.prefixes, config.logging.maskQueryParams);
   const replaceUpstreamAuth = (res: IncomingMessage) => upstreamAuthError(res, scrub);
   const underscoreGuarded = new Set(apiKeys ? [apiKeys.header.toLowerCase()] : []);
   const { healthPath, readyPath } = config.server;
@@ -205,6 +205,16 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     checkHeaderHygiene(scope.rawHeaders, underscoreGuarded);
     refuseQueryToken(target.search);
     scope.credentials = extractCredentials(scope.rawHeaders, credentialRules);
+    if (logger.isDebugEnabled()) {
+      // Which credentials are present — never their values.
+      logger.debug('credentials', {
+        request_id: scope.requestId,
+        bearer: scope.credentials.bearer !== undefined,
+        api_key: scope.credentials.apiKey !== undefined,
+        other_scheme: scope.credentials.otherScheme,
+        cookie: scope.rawHeaders.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'cookie'),
+      });
+    }
     scope.clientIp = clientIp(scope.rawHeaders, scope.peerIp, trustedProxies);
     const route = routes.match(target.path);
     scope.route = route;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
 import type { Config } from '../config/schema';
 import { startDemoUpstream } from '../demo/demo-upstream';
-import { createLogger } from '../logging/logger';
+import { createLoggerFromConfig } from '../logging/logger';
 import { startServer } from '../server';
 import { printDemoBanner } from './demo-banner';
 
@@ -62,7 +62,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
     await demo?.close();
     return 1;
   }
-  const logger = createLogger({ level: config.logging.level });
+  const logger = createLoggerFromConfig(config);
   const running = await startServer(config, { logger });
   logger.info('listening', {
     port: running.port,

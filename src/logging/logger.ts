@@ -4,6 +4,7 @@
  */
 import type { Writable } from 'node:stream';
 import winston from 'winston';
+import { createMasker, type MaskRules } from './mask';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFields = Record<string, unknown>;
@@ -20,15 +21,26 @@ export interface LoggerOptions {
   level: LogLevel;
   /** Where lines go; stdout when absent (tests pass a capture stream). */
   stream?: Writable;
+  /** Extra names and shapes to mask (config); the built-in lists always apply. */
+  mask?: MaskRules;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
   const transport = options.stream
     ? new winston.transports.Stream({ stream: options.stream })
     : new winston.transports.Console();
+  const mask = createMasker(options.mask);
+  // Every field of every line goes through the masker before it is formatted.
+  const masking = winston.format((info) => {
+    for (const key of Object.keys(info)) {
+      if (key === 'level') continue;
+      (info as Record<string, unknown>)[key] = mask(info[key]);
+    }
+    return info;
+  });
   const w = winston.createLogger({
     level: options.level,
-    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    format: winston.format.combine(masking(), winston.format.timestamp(), winston.format.json()),
     defaultMeta: { service: 'authgate' },
     transports: [transport],
   });
@@ -46,4 +58,28 @@ export function createLogger(options: LoggerOptions): Logger {
     debug: log('debug'),
     isDebugEnabled: () => w.isDebugEnabled(),
   };
+}
+
+/** The logger a config asks for: its level, and its extra masked names and key prefixes. */
+export function createLoggerFromConfig(
+  config: Readonly<{
+    logging: {
+      level: LogLevel;
+      maskHeaders: readonly string[];
+      maskQueryParams: readonly string[];
+    };
+    auth: { apiKeys?: { prefixes: readonly string[]; header: string } };
+  }>,
+  stream?: Writable,
+): Logger {
+  const apiKeys = config.auth.apiKeys;
+  return createLogger({
+    level: config.logging.level,
+    stream,
+    mask: {
+      headers: [...config.logging.maskHeaders, ...(apiKeys ? [apiKeys.header] : [])],
+      queryParams: config.logging.maskQueryParams,
+      apiKeyPrefixes: apiKeys?.prefixes ?? [],
+    },
+  });
 }

@@ -9,7 +9,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load';
-import { createLogger, type Logger } from '../../src/logging/logger';
+import { createLoggerFromConfig, type Logger } from '../../src/logging/logger';
 import { startServer, type RunningServer } from '../../src/server';
 import type { AppDependencies } from '../../src/app';
 
@@ -138,7 +138,7 @@ export async function startProxy(
 ): Promise<TestProxy> {
   const config = parseConfig(rawConfig, env);
   const logs = new LogCapture();
-  const logger = createLogger({ level: config.logging.level, stream: logs });
+  const logger = createLoggerFromConfig(config, logs);
   const running = await startServer(
     config,
     { logger, ...deps },
