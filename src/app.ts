@@ -30,6 +30,7 @@ import { stripHopByHop, type RawHeaders } from './headers/hop-by-hop';
 import { decideRequestId } from './headers/request-id';
 import { logAccess, responseStatus } from './logging/access-log';
 import { methodLabel, type Metrics } from './metrics';
+import { RateLimiter, rateLimitedError } from './rate-limit';
 import type { Logger } from './logging/logger';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';
@@ -43,6 +44,8 @@ import { RouteTable, upstreamPath, type CompiledRoute } from './routes/route-tab
 
 export interface AppDependencies {
   logger: Logger;
+  /** In-process when absent. */
+  rateLimiter?: RateLimiter;
   metrics?: Metrics;
   /** Built from config by startServer when absent. */
   authenticators?: readonly Authenticator[];
@@ -69,6 +72,7 @@ const RESPONSE_DROP: ReadonlySet<string> = new Set(['x-request-id']);
 
 export function createApp(config: Readonly<Config>, deps: AppDependencies): App {
   const { logger, metrics } = deps;
+  const rateLimiter = deps.rateLimiter ?? new RateLimiter(undefined);
   // With metrics.port 0 the scrape is served on the main listener.
   const metricsPath = config.metrics.port === 0 ? config.metrics.path : undefined;
   const authenticators = deps.authenticators ?? [];
@@ -224,7 +228,38 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         reason: 'upgrade_refused',
       });
     }
-    if (route.config.auth === 'none') return route;
+    if (route.config.auth !== 'none') await authenticateAndAuthorize(req, scope, route);
+    await enforceRateLimit(scope, route);
+    return route;
+  }
+
+  async function enforceRateLimit(scope: RequestScope, route: CompiledRoute): Promise<void> {
+    const limit = route.config.rateLimit;
+    if (!limit) return;
+    const subject =
+      limit.by === 'principal'
+        ? scope.principal?.userId
+        : limit.by === 'tenant'
+          ? (tenantOf(scope, route) ?? scope.principal?.tenantIds[0])
+          : scope.clientIp;
+    // Without a principal or tenant, the caller's address is the only fair key.
+    const decision = await rateLimiter.hit(
+      route.name,
+      limit.by,
+      subject ?? `ip:${scope.clientIp}`,
+      limit.requestsPerMinute,
+    );
+    if (!decision.allowed) {
+      metrics?.rateLimited.labels(route.name, limit.by).inc();
+      throw rateLimitedError(decision.retryAfterSec);
+    }
+  }
+
+  async function authenticateAndAuthorize(
+    req: IncomingMessage,
+    scope: RequestScope,
+    route: CompiledRoute,
+  ): Promise<void> {
     try {
       await authenticate(req, scope, route);
       if (scope.principal) {
@@ -242,7 +277,6 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       throw err;
     }
     recordDecision(scope, route, undefined);
-    return route;
   }
 
   function authMethodOf(scope: RequestScope): string {

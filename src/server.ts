@@ -12,6 +12,7 @@ import type { Config } from './config/schema';
 import { sendErrorOnSocket } from './error-response';
 import { AuthgateError } from './errors';
 import { Metrics } from './metrics';
+import { RateLimiter } from './rate-limit';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -78,6 +79,7 @@ export async function startServer(
   const app = createApp(config, {
     ...deps,
     metrics,
+    rateLimiter: deps.rateLimiter ?? new RateLimiter(auth?.redis),
     authenticators: deps.authenticators ?? auth?.authenticators,
   });
   const server = createHttpServer(config, app);

@@ -1,0 +1,145 @@
+import request from 'supertest';
+import { sign } from '../helpers/jwks';
+import { REDIS_URL, uniquePrefix } from '../helpers/redis';
+import {
+  route,
+  startProxy,
+  startUpstream,
+  type TestProxy,
+  type TestUpstream,
+} from '../helpers/servers';
+
+const SECRET = 'ratelimit-test-secret-0123456789abcdefg';
+const tokenFor = (sub: string, tenants = ['t1']): string =>
+  sign(SECRET, { iss: 'rl', sub, claims: { tenant_ids: tenants } });
+const auth = {
+  jwt: { issuers: [{ issuer: 'rl', audience: 'api', algorithms: ['HS256'], secret: SECRET }] },
+};
+
+/** Windows are whole minutes: start each case well inside one, so it cannot straddle two. */
+async function awayFromWindowEdge(): Promise<void> {
+  const intoWindow = Date.now() % 60_000;
+  if (intoWindow > 55_000) await new Promise((r) => setTimeout(r, 60_000 - intoWindow + 50));
+}
+
+describe('per-route rate limits', () => {
+  beforeEach(awayFromWindowEdge);
+
+  let upstream: TestUpstream;
+  let a: TestProxy;
+  let b: TestProxy;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    const config = {
+      redis: { url: REDIS_URL, keyPrefix: uniquePrefix() },
+      auth,
+      routes: [
+        route(upstream.url, {
+          name: 'by-user',
+          prefix: '/u',
+          auth: 'required',
+          rateLimit: { requestsPerMinute: 3, by: 'principal' },
+        }),
+        route(upstream.url, {
+          name: 'by-tenant',
+          prefix: '/t',
+          auth: 'required',
+          rateLimit: { requestsPerMinute: 2, by: 'tenant' },
+        }),
+        route(upstream.url, {
+          name: 'by-ip',
+          prefix: '/ip',
+          auth: 'none',
+          rateLimit: { requestsPerMinute: 2, by: 'ip' },
+        }),
+      ],
+    };
+    a = await startProxy(config);
+    b = await startProxy(config);
+    for (const p of [a, b]) {
+      for (let i = 0; i < 50 && !p.running.auth?.redis?.isUp(); i++)
+        await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await upstream.close();
+  });
+
+  it('per principal: the 4th request in a minute is 429 RATE_LIMITED with Retry-After; others unaffected', async () => {
+    const alice = tokenFor(`alice-${Date.now()}`);
+    for (let i = 0; i < 3; i++)
+      expect((await request(a.url).get('/u').set('Authorization', `Bearer ${alice}`)).status).toBe(
+        200,
+      );
+    const limited = await request(a.url).get('/u').set('Authorization', `Bearer ${alice}`);
+    expect(limited.status).toBe(429);
+    expect(limited.body.error_code).toBe('RATE_LIMITED');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect(
+      (
+        await request(a.url)
+          .get('/u')
+          .set('Authorization', `Bearer ${tokenFor(`bob-${Date.now()}`)}`)
+      ).status,
+    ).toBe(200);
+    const metrics = (await request(`http://127.0.0.1:${a.running.metricsPort}`).get('/metrics'))
+      .text;
+    expect(metrics).toMatch(/authgate_rate_limited_total\{route="by-user",by="principal"\} 1/);
+  });
+
+  it('is shared by instances through Redis', async () => {
+    const carol = tokenFor(`carol-${Date.now()}`);
+    expect((await request(a.url).get('/u').set('Authorization', `Bearer ${carol}`)).status).toBe(
+      200,
+    );
+    expect((await request(b.url).get('/u').set('Authorization', `Bearer ${carol}`)).status).toBe(
+      200,
+    );
+    expect((await request(a.url).get('/u').set('Authorization', `Bearer ${carol}`)).status).toBe(
+      200,
+    );
+    expect((await request(b.url).get('/u').set('Authorization', `Bearer ${carol}`)).status).toBe(
+      429,
+    );
+  });
+
+  it('per tenant: two users of one tenant share the budget', async () => {
+    const tenant = `tenant-${Date.now()}`;
+    const u1 = tokenFor('u1', [tenant]);
+    const u2 = tokenFor('u2', [tenant]);
+    expect(
+      (
+        await request(a.url)
+          .get('/t')
+          .set('Authorization', `Bearer ${u1}`)
+          .set('X-Tenant-ID', tenant)
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await request(a.url)
+          .get('/t')
+          .set('Authorization', `Bearer ${u2}`)
+          .set('X-Tenant-ID', tenant)
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await request(a.url)
+          .get('/t')
+          .set('Authorization', `Bearer ${u2}`)
+          .set('X-Tenant-ID', tenant)
+      ).status,
+    ).toBe(429);
+  });
+
+  it('per IP on a public route', async () => {
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await request(b.url).get('/ip')).status);
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+});
