@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
 import { apiKeyCommand } from './api-key';
 import { checkConfigCommand } from './check-config';
+import { diagnoseCommand } from './diagnose';
 import { serveCommand } from './serve';
 import { tokenCommand } from './token';
 
 const USAGE = `usage:
   authgate serve [--config FILE] [--workers N] [--demo]
   authgate check-config [--config FILE]
+  authgate diagnose [--config FILE]    (checks Redis, JWKS URIs, the API-key service, upstreams)
   authgate token decode [JWT]          (reads stdin without an argument; never verifies)
   authgate token mint [options]        (development only)
   authgate api-key revoke [--config FILE]   (key on stdin; drops it on every instance)
@@ -36,6 +38,10 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
     case 'check-config': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
       return checkConfigCommand(values.config);
+    }
+    case 'diagnose': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
+      return diagnoseCommand(values.config);
     }
     case 'token':
       return tokenCommand(rest);
