@@ -7,18 +7,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuthObserver } from './auth/observer';
+import { HTTP_METHODS } from './config/schema';
 
-const KNOWN_METHODS = new Set([
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'PATCH',
-  'DELETE',
-  'OPTIONS',
-  'TRACE',
-  'CONNECT',
-]);
+const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
 
 /** Any method outside the standard set is counted as OTHER (clients can send anything). */
 export function methodLabel(method: string): string {

@@ -213,3 +213,9 @@ export function route(
 ): Record<string, unknown> {
   return { name: 'api', prefix: '/', upstream, auth: 'none', ...extra };
 }
+
+/** Waits (up to 1 s) until a proxy's Redis connection is ready. */
+export async function waitForRedis(proxy: TestProxy): Promise<void> {
+  for (let i = 0; i < 50 && !proxy.running.auth?.redis?.isUp(); i++)
+    await new Promise((r) => setTimeout(r, 20));
+}

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { startAuthService } from '../helpers/auth-service';
 import { CLI, ROOT, runCli, writeConfig } from '../helpers/process';
 import { REDIS_URL, uniquePrefix } from '../helpers/redis';
-import { route, startProxy, startUpstream } from '../helpers/servers';
+import { route, startProxy, startUpstream, waitForRedis } from '../helpers/servers';
 
 function runWithStdin(
   args: string[],
@@ -87,8 +87,7 @@ describe('authgate api-key revoke', () => {
     };
     const proxy = await startProxy(config);
     try {
-      for (let i = 0; i < 50 && !proxy.running.auth?.redis?.isUp(); i++)
-        await new Promise((r) => setTimeout(r, 20));
+      await waitForRedis(proxy);
       const key = 'hok_test_revoke_me_123456';
       service.keys.set(key, { user_id: 'u' });
       expect((await request(proxy.url).get('/').set('X-API-Key', key)).status).toBe(200);

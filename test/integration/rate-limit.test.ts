@@ -5,6 +5,7 @@ import {
   route,
   startProxy,
   startUpstream,
+  waitForRedis,
   type TestProxy,
   type TestUpstream,
 } from '../helpers/servers';
@@ -57,10 +58,7 @@ describe('per-route rate limits', () => {
     };
     a = await startProxy(config);
     b = await startProxy(config);
-    for (const p of [a, b]) {
-      for (let i = 0; i < 50 && !p.running.auth?.redis?.isUp(); i++)
-        await new Promise((r) => setTimeout(r, 20));
-    }
+    await Promise.all([a, b].map(waitForRedis));
   });
   afterAll(async () => {
     await a.close();

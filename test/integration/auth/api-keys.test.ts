@@ -6,6 +6,7 @@ import {
   route,
   startProxy,
   startUpstream,
+  waitForRedis,
   type TestProxy,
   type TestUpstream,
 } from '../../helpers/servers';
@@ -49,10 +50,7 @@ describe('API keys through the auth service, cached in memory and the real Redis
     a = await startProxy(config);
     b = await startProxy(config);
     // both instances connected to Redis before the tests start
-    for (const p of [a, b]) {
-      for (let i = 0; i < 50 && !p.running.auth?.redis?.isUp(); i++)
-        await new Promise((r) => setTimeout(r, 20));
-    }
+    await Promise.all([a, b].map(waitForRedis));
   });
   afterAll(async () => {
     await a.close();
@@ -286,8 +284,7 @@ describe('Redis down mid-traffic', () => {
       routes: [route(upstream.url, { auth: 'required' })],
     });
     try {
-      for (let i = 0; i < 50 && !proxy.running.auth?.redis?.isUp(); i++)
-        await new Promise((r) => setTimeout(r, 20));
+      await waitForRedis(proxy);
       expect(proxy.running.auth?.redis?.isUp()).toBe(true);
       const warm = newKey();
       service.keys.set(warm, { user_id: 'u' });
