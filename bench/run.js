@@ -1,70 +1,45 @@
-// npm run bench: micro-benchmarks, then plain-GET throughput direct vs. through authgate,
-// all in one run on this machine. Results: bench/results/<date>.json. Needs `wrk` (Debian).
+// npm run bench — authgate side by side with the upstream called directly, a bare Node proxy,
+// Express 5 + http-proxy-middleware, @fastify/http-proxy and nginx (when installed), in one run
+// on this machine. Writes bench/results/<date>.json and docs/performance.svg.
+//
+// Placement on a 2-core machine: the load generator and the upstream share CPU 0, every proxy
+// runs on CPU 1 (taskset), so the proxy under test has a core to itself and the generator
+// never starves it. Needs `wrk` (Debian); fixed-rate latency uses autocannon (npm).
 const { spawn, execFileSync } = require('node:child_process');
 const { generateKeyPairSync } = require('node:crypto');
 const fs = require('node:fs');
+const http = require('node:http');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { Readable } = require('node:stream');
 const jwt = require('jsonwebtoken');
 const micro = require('./micro');
+const { writeChart } = require('./chart');
 
 const ROOT = path.join(__dirname, '..');
-const DURATION = process.env.BENCH_DURATION ?? '5s';
+const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const STREAM_BYTES = Number(process.env.BENCH_STREAM_BYTES ?? 1024 ** 3);
 const cpus = os.cpus().length;
+const children = [];
 
-function hasCmd(cmd) {
+const hasCmd = (cmd) => {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
   }
-}
-
-/** Pins a command to a CPU list where taskset exists and there is more than one core. */
-function pinned(cpu, cmd, args) {
-  return hasCmd('taskset') && cpus > 1 ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args];
-}
-
-function startProcess(cpu, args, readyLine) {
-  const [cmd, argv] = pinned(cpu, process.execPath, args);
-  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (c) => {
-      buf += c.toString();
-      const m = readyLine(buf);
-      if (m !== undefined) resolve({ child, value: m });
-    });
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
-  });
-}
-
-function wrk(url, headers = []) {
-  const args = [
-    '-t1',
-    `-c${CONNECTIONS}`,
-    `-d${DURATION}`,
-    '--latency',
-    ...headers.flatMap((h) => ['-H', h]),
-    url,
-  ];
-  const [cmd, argv] = pinned('0', 'wrk', args);
-  const out = execFileSync(cmd, argv, { encoding: 'utf8' });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
-  const p99ms = p99 ? Number(p99[1]) * (p99[2] === 'us' ? 0.001 : p99[2] === 's' ? 1000 : 1) : NaN;
-  if (non2xx > 0) throw new Error(`${url}: ${non2xx} non-2xx responses`);
-  return { rps, p99ms };
-}
-
+};
+const TASKSET = hasCmd('taskset') && cpus > 1;
+const pinned = (cpu, cmd, args) => (TASKSET ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args]);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function freePort() {
-  const net = require('node:net');
   const s = net.createServer();
   await new Promise((r) => s.listen(0, '127.0.0.1', r));
   const { port } = s.address();
@@ -72,34 +47,164 @@ async function freePort() {
   return port;
 }
 
-async function waitHealthy(url) {
+function start(cpu, cmd, args, opts = {}) {
+  const [c, a] = pinned(cpu, cmd, args);
+  const child = spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], ...opts });
+  children.push(child);
+  return child;
+}
+
+async function waitOk(url, headers = {}) {
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(url)).ok) return;
+      const res = await fetch(url, { headers });
+      await res.arrayBuffer();
+      if (res.status < 500) return;
     } catch {
       /* not yet */
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${url} never became healthy`);
+  throw new Error(`${url} never answered`);
 }
 
-async function throughput() {
-  if (!hasCmd('wrk')) return { skipped: 'wrk not installed (apt-get install wrk)' };
-  const upstream = await startProcess('0', [path.join(__dirname, 'upstream.js')], (b) => {
-    const m = /^(\d+)\n/.exec(b);
-    return m ? Number(m[1]) : undefined;
+function wrk(url, headers) {
+  const args = [
+    '-t1',
+    `-c${CONNECTIONS}`,
+    `-d${DURATION}s`,
+    ...headers.flatMap((h) => ['-H', h]),
+    url,
+  ];
+  const [cmd, argv] = pinned('0', 'wrk', args);
+  const out = execFileSync(cmd, argv, { encoding: 'utf8' });
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  if (non2xx > 0) throw new Error(`${url}: ${non2xx} non-2xx responses`);
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+}
+
+function fixedRate(url, headers) {
+  const args = [
+    path.join(ROOT, 'node_modules/autocannon/autocannon.js'),
+    '-c',
+    '10',
+    '-d',
+    String(DURATION),
+    '-R',
+    String(RATE),
+    '-j',
+  ];
+  for (const h of headers) args.push('-H', h);
+  args.push(url);
+  const [cmd, argv] = pinned('0', process.execPath, args);
+  const res = JSON.parse(
+    execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+  );
+  if (res.non2xx > 0) throw new Error(`${url}: ${res.non2xx} non-2xx at fixed rate`);
+  return { p50: res.latency.p50, p99: res.latency.p99, p999: res.latency.p99_9 };
+}
+
+function nginxConfig(dir, port, upstreamPort) {
+  const conf = `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`;
+  const file = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(file, conf);
+  return file;
+}
+
+/** Streams `bytes` up (POST) or down (GET /big) through `base`; returns MB/s and proxy peak RSS. */
+async function stream(base, direction, bytes, pid) {
+  if (pid) fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  const rssBefore = pid
+    ? Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1])
+    : 0;
+  const started = performance.now();
+  await new Promise((resolve, reject) => {
+    const url = new URL(direction === 'up' ? `${base}/upload` : `${base}/big/${bytes}`);
+    const req = http.request(
+      url,
+      {
+        method: direction === 'up' ? 'POST' : 'GET',
+        headers: direction === 'up' ? { 'Content-Length': bytes } : {},
+      },
+      (res) => {
+        let n = 0;
+        res.on('data', (c) => (n += c.length));
+        res.on('end', () =>
+          direction === 'down' && n !== bytes ? reject(new Error(`got ${n} bytes`)) : resolve(),
+        );
+      },
+    );
+    req.on('error', reject);
+    if (direction === 'down') return req.end();
+    const block = Buffer.alloc(64 * 1024, 1);
+    let left = bytes;
+    Readable.from(
+      (function* () {
+        while (left > 0) {
+          const n = Math.min(left, block.length);
+          left -= n;
+          yield n === block.length ? block : block.subarray(0, n);
+        }
+      })(),
+    ).pipe(req);
   });
+  const seconds = (performance.now() - started) / 1000;
+  const status = pid ? fs.readFileSync(`/proc/${pid}/status`, 'utf8') : '';
+  const hwm = pid ? Number(/VmHWM:\s+(\d+)/.exec(status)[1]) : 0;
+  return {
+    mb_per_s: round(bytes / 2 ** 20 / seconds, 0),
+    rss_growth_mb: pid ? round((hwm - rssBefore) / 1024, 1) : undefined,
+  };
+}
+
+async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authgate-bench-'));
+  const upstream = start('0', process.execPath, [path.join(__dirname, 'upstream.js')]);
+  const upstreamPort = await new Promise((r) =>
+    upstream.stdout.once('data', (d) => r(Number(String(d).trim()))),
+  );
+  const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
+
+  // A tiny auth service for the API-key route (asked once; then the key is cached).
+  const authService = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () =>
+      res.end(JSON.stringify({ valid: true, user_id: 'bench', scopes: ['read'] })),
+    );
+  });
+  await new Promise((r) => authService.listen(0, '127.0.0.1', r));
+
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   fs.writeFileSync(path.join(dir, 'rsa.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
-  const upstreamUrl = `http://127.0.0.1:${upstream.value}`;
-  const port = await freePort();
-  const config = {
+  const token = jwt.sign(
+    { sub: 'bench-user', aud: 'api', iss: 'bench', scope: 'read' },
+    privateKey,
+    { algorithm: 'RS256', expiresIn: 7200 },
+  );
+  const apiKey = 'hok_live_benchmarkkey0123456789';
+
+  const authgateConfig = (port, cacheSize) => ({
     server: { port, host: '127.0.0.1' },
+    metrics: { port: 0 },
     logging: { level: 'warn' },
     auth: {
       jwt: {
+        verifiedCacheSize: cacheSize,
         issuers: [
           {
             issuer: 'bench',
@@ -109,88 +214,175 @@ async function throughput() {
           },
         ],
       },
+      apiKeys: {
+        prefixes: ['hok_live_'],
+        validateUrl: `http://127.0.0.1:${authService.address().port}/v`,
+        hashSecret: 'b'.repeat(32),
+      },
     },
     routes: [
       { name: 'none', prefix: '/none', upstream: upstreamUrl, auth: 'none' },
       { name: 'jwt', prefix: '/jwt', upstream: upstreamUrl, auth: 'required', scopes: ['read'] },
+      { name: 'key', prefix: '/key', upstream: upstreamUrl, auth: 'required', scopes: ['read'] },
     ],
-  };
-  fs.writeFileSync(path.join(dir, 'authgate.yaml'), JSON.stringify(config));
-  const [cmd, argv] = pinned('1', process.execPath, [
-    path.join(ROOT, 'dist/cli.js'),
-    'serve',
-    '--config',
-    path.join(dir, 'authgate.yaml'),
-  ]);
-  const proxy = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  const base = `http://127.0.0.1:${port}`;
-  let bare;
-  try {
-    await waitHealthy(`${base}/healthz`);
-    const token = jwt.sign(
-      { sub: 'bench-user', aud: 'api', iss: 'bench', scope: 'read' },
-      privateKey,
-      {
-        algorithm: 'RS256',
-        expiresIn: 3600,
-      },
-    );
-    const barePort = await freePort();
-    const [bcmd, bargv] = pinned('1', process.execPath, [
-      path.join(__dirname, 'bare-node-proxy.js'),
-      String(barePort),
-      String(upstream.value),
+  });
+  const launchAuthgate = async (cacheSize) => {
+    const port = await freePort();
+    const file = path.join(dir, `authgate-${cacheSize}.yaml`);
+    fs.writeFileSync(file, JSON.stringify(authgateConfig(port, cacheSize)));
+    const child = start('1', process.execPath, [
+      path.join(ROOT, 'dist/cli.js'),
+      'serve',
+      '--config',
+      file,
     ]);
-    bare = spawn(bcmd, bargv, { stdio: 'ignore' });
-    await waitHealthy(`http://127.0.0.1:${barePort}/x`);
-    const cases = {
-      direct: () => wrk(`${upstreamUrl}/x`),
-      bare_node_proxy: () => wrk(`http://127.0.0.1:${barePort}/x`),
-      authgate_auth_none: () => wrk(`${base}/none/x`),
-      authgate_jwt_rs256_cached: () => wrk(`${base}/jwt/x`, [`Authorization: Bearer ${token}`]),
-    };
-    const runs = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
-    for (let r = 0; r < REPEATS; r++)
-      for (const [name, run] of Object.entries(cases)) runs[name].push(run());
-    const out = {};
-    const directRps = median(runs.direct.map((x) => x.rps));
-    for (const [name, rs] of Object.entries(runs)) {
-      const rps = median(rs.map((x) => x.rps));
-      out[name] = {
-        rps: Math.round(rps),
-        p99_ms_at_saturation: median(rs.map((x) => x.p99ms)),
-        ratio_to_direct: Math.round((rps / directRps) * 100) / 100,
-      };
-    }
-    return {
-      method: `wrk -t1 -c${CONNECTIONS} -d${DURATION}, median of ${REPEATS}; wrk and upstream pinned to CPU 0, authgate to CPU 1 (${cpus} cores)`,
-      ...out,
-    };
-  } finally {
-    proxy.kill('SIGTERM');
-    bare?.kill('SIGTERM');
-    upstream.child.kill('SIGTERM');
-  }
-}
+    await waitOk(`http://127.0.0.1:${port}/healthz`);
+    return { port, child };
+  };
+  const ag = await launchAuthgate(10000);
+  const agNoCache = await launchAuthgate(0);
 
-async function main() {
+  const simple = async (name, script) => {
+    const port = await freePort();
+    start('1', process.execPath, [
+      path.join(__dirname, 'targets', script),
+      String(port),
+      script === 'bare-node-proxy.js' ? String(upstreamPort) : upstreamUrl,
+    ]);
+    await waitOk(`http://127.0.0.1:${port}/x`);
+    return { name, base: `http://127.0.0.1:${port}`, path: '/x', headers: [] };
+  };
+
+  const bearer = [`Authorization: Bearer ${token}`];
+  const targets = [
+    { name: 'direct', base: upstreamUrl, path: '/x', headers: [] },
+    {
+      name: 'authgate, auth none',
+      base: `http://127.0.0.1:${ag.port}`,
+      path: '/none/x',
+      headers: [],
+    },
+    {
+      name: 'authgate, JWT RS256 (cached)',
+      base: `http://127.0.0.1:${ag.port}`,
+      path: '/jwt/x',
+      headers: bearer,
+    },
+    {
+      name: 'authgate, API key (cached)',
+      base: `http://127.0.0.1:${ag.port}`,
+      path: '/key/x',
+      headers: [`X-API-Key: ${apiKey}`],
+    },
+    {
+      name: 'authgate, JWT RS256 (no cache)',
+      base: `http://127.0.0.1:${agNoCache.port}`,
+      path: '/jwt/x',
+      headers: bearer,
+    },
+    await simple('bare Node proxy (keep-alive)', 'bare-node-proxy.js'),
+    await simple('Express 5 + http-proxy-middleware', 'express-hpm.js'),
+    await simple('@fastify/http-proxy', 'fastify-proxy.js'),
+  ];
+  if (hasCmd('nginx')) {
+    const port = await freePort();
+    const ndir = path.join(dir, 'nginx');
+    fs.mkdirSync(ndir);
+    start('1', 'nginx', ['-c', nginxConfig(ndir, port, upstreamPort), '-p', ndir]);
+    await waitOk(`http://127.0.0.1:${port}/x`);
+    targets.push({
+      name: 'nginx proxy_pass (keepalive)',
+      base: `http://127.0.0.1:${port}`,
+      path: '/x',
+      headers: [],
+    });
+  }
+  for (const t of targets)
+    await waitOk(`${t.base}${t.path}`, Object.fromEntries(t.headers.map((h) => h.split(': '))));
+
+  const runs = new Map(targets.map((t) => [t.name, { rps: [], p50: [], p99: [], p999: [] }]));
+  for (let r = 0; r < REPEATS; r++) {
+    for (const t of targets) {
+      const url = `${t.base}${t.path}`;
+      const m = runs.get(t.name);
+      m.rps.push(wrk(url, t.headers));
+      const lat = fixedRate(url, t.headers);
+      m.p50.push(lat.p50);
+      m.p99.push(lat.p99);
+      m.p999.push(lat.p999);
+      process.stderr.write(`  ${t.name}: ${Math.round(m.rps.at(-1))} req/s, p99 ${lat.p99} ms\n`);
+    }
+  }
+  const direct = runs.get('direct');
+  const throughput = targets.map((t) => {
+    const m = runs.get(t.name);
+    return {
+      target: t.name,
+      rps: Math.round(median(m.rps)),
+      rps_ratio_to_direct: round(median(m.rps) / median(direct.rps)),
+      p50_ms: median(m.p50),
+      p99_ms: median(m.p99),
+      p99_9_ms: median(m.p999),
+      added_p99_ms: round(median(m.p99) - median(direct.p99)),
+    };
+  });
+
+  const streaming = {
+    bytes: STREAM_BYTES,
+    upload_direct: await stream(upstreamUrl, 'up', STREAM_BYTES),
+    upload_authgate: await stream(
+      `http://127.0.0.1:${ag.port}/none`,
+      'up',
+      STREAM_BYTES,
+      ag.child.pid,
+    ),
+    download_direct: await stream(upstreamUrl, 'down', STREAM_BYTES),
+    download_authgate: await stream(
+      `http://127.0.0.1:${ag.port}/none`,
+      'down',
+      STREAM_BYTES,
+      ag.child.pid,
+    ),
+  };
+  streaming.upload_ratio = round(
+    streaming.upload_authgate.mb_per_s / streaming.upload_direct.mb_per_s,
+  );
+  streaming.download_ratio = round(
+    streaming.download_authgate.mb_per_s / streaming.download_direct.mb_per_s,
+  );
+
   const started = new Date();
   const results = {
     date: started.toISOString(),
     node: process.version,
     machine: `${os.cpus()[0]?.model ?? 'cpu'} x${cpus}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    method: {
+      saturation: `wrk -t1 -c${CONNECTIONS} -d${DURATION}s`,
+      fixed_rate: `autocannon -c10 -R${RATE} -d${DURATION}`,
+      repeats: REPEATS,
+      placement: TASKSET
+        ? 'load generator and upstream on CPU 0, proxy under test on CPU 1'
+        : 'unpinned (no taskset or one core)',
+    },
+    throughput,
+    streaming,
     micro_us: await micro.main(),
-    throughput: await throughput(),
   };
-  const dir = path.join(__dirname, 'results');
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${started.toISOString().slice(0, 10)}.json`);
+  const outDir = path.join(__dirname, 'results');
+  fs.mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, `${started.toISOString().slice(0, 10)}.json`);
   fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  writeChart(results, path.join(ROOT, 'docs', 'performance.svg'));
   console.log(JSON.stringify(results, null, 2));
-  console.log(`written to ${path.relative(ROOT, file)}`);
+  console.log(`written: ${path.relative(ROOT, file)}, docs/performance.svg`);
+  authService.close();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const c of children) c.kill('SIGTERM');
+  });

@@ -1,0 +1,43 @@
+// Renders the throughput results as an SVG bar chart (no dependencies): requests/s as a share
+// of "direct", and the added p99 latency at the fixed rate.
+const fs = require('node:fs');
+
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+function writeChart(results, file) {
+  const rows = results.throughput;
+  const rowH = 26;
+  const labelW = 250;
+  const barW = 320;
+  const top = 56;
+  const height = top + rows.length * rowH + 40;
+  const width = labelW + barW * 2 + 120;
+  const maxLat = Math.max(...rows.map((r) => r.p99_ms), 1);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="10" y="20" font-size="15" font-weight="bold">authgate vs. alternatives — ${esc(results.node)}, ${esc(results.machine)}</text>`,
+    `<text x="${labelW}" y="44" font-weight="bold">throughput, share of direct (${esc(results.method.saturation)})</text>`,
+    `<text x="${labelW + barW + 50}" y="44" font-weight="bold">p99 at ${esc(results.method.fixed_rate.match(/-R(\d+)/)?.[1] ?? '')} req/s (ms)</text>`,
+  ];
+  rows.forEach((r, i) => {
+    const y = top + i * rowH;
+    const isAuthgate = r.target.startsWith('authgate');
+    const w1 = Math.max(1, Math.min(1, r.rps_ratio_to_direct) * barW);
+    const w2 = Math.max(1, (r.p99_ms / maxLat) * (barW - 40));
+    parts.push(
+      `<text x="${labelW - 8}" y="${y + 16}" text-anchor="end">${esc(r.target)}</text>`,
+      `<rect x="${labelW}" y="${y + 4}" width="${w1}" height="16" fill="${isAuthgate ? '#2b7bb9' : '#9aa5b1'}"/>`,
+      `<text x="${labelW + w1 + 4}" y="${y + 16}">${r.rps} req/s (${Math.round(r.rps_ratio_to_direct * 100)}%)</text>`,
+      `<rect x="${labelW + barW + 50}" y="${y + 4}" width="${w2}" height="16" fill="${isAuthgate ? '#e07b39' : '#c5b9ad'}"/>`,
+      `<text x="${labelW + barW + 54 + w2}" y="${y + 16}">${r.p99_ms}</text>`,
+    );
+  });
+  parts.push(
+    `<text x="10" y="${height - 12}" fill="#555">${esc(results.method.placement)}; median of ${results.method.repeats} runs. Source: bench/results/${results.date.slice(0, 10)}.json</text>`,
+    '</svg>',
+  );
+  fs.writeFileSync(file, parts.join('\n') + '\n');
+}
+
+module.exports = { writeChart };
