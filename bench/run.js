@@ -4,7 +4,7 @@
 //
 // Placement on a 2-core machine: the load generator and the upstream share CPU 0, every proxy
 // runs on CPU 1 (taskset), so the proxy under test has a core to itself and the generator
-// never starves it. Needs `wrk` (Debian); fixed-rate latency uses autocannon (npm).
+// never starves it. Needs `wrk` (Debian); fixed-rate latency uses bench/fixed-rate.js.
 const { spawn, execFileSync } = require('node:child_process');
 const { generateKeyPairSync } = require('node:crypto');
 const fs = require('node:fs');
@@ -84,24 +84,17 @@ function wrk(url, headers) {
 }
 
 function fixedRate(url, headers) {
-  const args = [
-    path.join(ROOT, 'node_modules/autocannon/autocannon.js'),
-    '-c',
-    '10',
-    '-d',
-    String(DURATION),
-    '-R',
+  const [cmd, argv] = pinned('0', process.execPath, [
+    path.join(__dirname, 'fixed-rate.js'),
+    url,
     String(RATE),
-    '-j',
-  ];
-  for (const h of headers) args.push('-H', h);
-  args.push(url);
-  const [cmd, argv] = pinned('0', process.execPath, args);
-  const res = JSON.parse(
-    execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
-  );
-  if (res.non2xx > 0) throw new Error(`${url}: ${res.non2xx} non-2xx at fixed rate`);
-  return { p50: res.latency.p50, p99: res.latency.p99, p999: res.latency.p99_9 };
+    String(DURATION),
+    ...headers,
+  ]);
+  const res = JSON.parse(execFileSync(cmd, argv, { encoding: 'utf8' }));
+  if (res.non2xx > 0 || res.errors > 0)
+    throw new Error(`${url}: ${res.non2xx} non-2xx, ${res.errors} errors at fixed rate`);
+  return { p50: res.p50, p99: res.p99, p999: res.p99_9 };
 }
 
 function nginxConfig(dir, port, upstreamPort) {
@@ -358,7 +351,7 @@ async function main() {
     machine: `${os.cpus()[0]?.model ?? 'cpu'} x${cpus}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     method: {
       saturation: `wrk -t1 -c${CONNECTIONS} -d${DURATION}s`,
-      fixed_rate: `autocannon -c10 -R${RATE} -d${DURATION}`,
+      fixed_rate: `bench/fixed-rate.js, open loop, ${RATE} req/s for ${DURATION}s, latency from the due time`,
       repeats: REPEATS,
       placement: TASKSET
         ? 'load generator and upstream on CPU 0, proxy under test on CPU 1'

@@ -400,10 +400,12 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
           const route = scope.route?.name ?? 'none';
           const method = methodLabel(scope.method);
           metrics.inFlight.dec();
-          metrics.httpRequests.labels(route, method, String(responseStatus(scope, res))).inc();
-          metrics.httpDuration
-            .labels(route, method)
-            .observe((performance.now() - scope.startedAt) / 1000);
+          metrics.observeRequest(
+            route,
+            method,
+            responseStatus(scope, res),
+            (performance.now() - scope.startedAt) / 1000,
+          );
         }
         logAccess(logger, scope, res);
       });

@@ -112,6 +112,26 @@ export class Metrics implements AuthObserver {
     registers: [this.registry],
   });
 
+  /** Label children bound once per (route, method, status): no label hashing per request. */
+  private readonly requestChildren = new Map<
+    string,
+    { count: { inc(): void }; duration: { observe(v: number): void } }
+  >();
+
+  observeRequest(route: string, method: string, status: number, seconds: number): void {
+    const key = `${route} ${method} ${status}`;
+    let children = this.requestChildren.get(key);
+    if (!children) {
+      children = {
+        count: this.httpRequests.labels(route, method, String(status)),
+        duration: this.httpDuration.labels(route, method),
+      };
+      this.requestChildren.set(key, children);
+    }
+    children.count.inc();
+    children.duration.observe(seconds);
+  }
+
   constructor(version: string) {
     collectDefaultMetrics({ register: this.registry });
     this.buildInfo.labels(version, process.version).set(1);
