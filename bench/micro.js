@@ -166,9 +166,18 @@ function headerCase() {
   };
 }
 
+function metricsCase() {
+  const { Metrics } = require('../dist/metrics');
+  const m = new Metrics('bench');
+  return {
+    metrics_observation_us:
+      syncMeasure(() => m.observeRequest('api', 'GET', 200, 0.003), 200000) / 1000,
+  };
+}
+
 async function main() {
   const results = {
-    node: process.version,
+    ...metricsCase(),
     ...(await jwtCases()),
     ...(await apiKeyCase()),
     ...headerCase(),
