@@ -11,14 +11,16 @@ function writeChart(results, file) {
   const barW = 320;
   const top = 56;
   const height = top + rows.length * rowH + 40;
-  const width = labelW + barW * 2 + 120;
+  const gap = 190; // room for the throughput label after a full-width bar
+  const col2 = labelW + barW + gap;
+  const width = col2 + barW + 60;
   const maxLat = Math.max(...rows.map((r) => r.p99_ms), 1);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="20" font-size="15" font-weight="bold">authgate vs. alternatives — ${esc(results.node)}, ${esc(results.machine)}</text>`,
     `<text x="${labelW}" y="44" font-weight="bold">throughput, share of direct (${esc(results.method.saturation)})</text>`,
-    `<text x="${labelW + barW + 50}" y="44" font-weight="bold">p99 latency at a fixed rate (ms)</text>`,
+    `<text x="${col2}" y="44" font-weight="bold">p99 latency at a fixed rate (ms)</text>`,
   ];
   rows.forEach((r, i) => {
     const y = top + i * rowH;
@@ -29,8 +31,8 @@ function writeChart(results, file) {
       `<text x="${labelW - 8}" y="${y + 16}" text-anchor="end">${esc(r.target)}</text>`,
       `<rect x="${labelW}" y="${y + 4}" width="${w1}" height="16" fill="${isAuthgate ? '#2b7bb9' : '#9aa5b1'}"/>`,
       `<text x="${labelW + w1 + 4}" y="${y + 16}">${r.rps} req/s (${Math.round(r.rps_ratio_to_direct * 100)}%)</text>`,
-      `<rect x="${labelW + barW + 50}" y="${y + 4}" width="${w2}" height="16" fill="${isAuthgate ? '#e07b39' : '#c5b9ad'}"/>`,
-      `<text x="${labelW + barW + 54 + w2}" y="${y + 16}">${r.p99_ms}</text>`,
+      `<rect x="${col2}" y="${y + 4}" width="${w2}" height="16" fill="${isAuthgate ? '#e07b39' : '#c5b9ad'}"/>`,
+      `<text x="${col2 + 4 + w2}" y="${y + 16}">${r.p99_ms}</text>`,
     );
   });
   parts.push(
