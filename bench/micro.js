@@ -166,6 +166,34 @@ function headerCase() {
   };
 }
 
+/** A Redis-layer hit: the GET + parse an API-key lookup does when the LRU misses. */
+async function apiKeyRedisCase() {
+  const { Redis } = require('ioredis');
+  const { apiKeyId, redisKeyFor } = require('../dist/auth/api-key');
+  const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  try {
+    await client.connect();
+  } catch {
+    client.disconnect();
+    return { api_key_redis_hit_us: null };
+  }
+  const key = redisKeyFor('authgate-bench:', apiKeyId('h'.repeat(32), 'hok_live_benchmark'));
+  await client.set(
+    key,
+    JSON.stringify({ valid: true, userId: 'svc', tenantIds: ['t1'], scopes: ['read'] }),
+    'EX',
+    60,
+  );
+  const us = (await measure(async () => JSON.parse(await client.get(key)), 5000)) / 1000;
+  await client.del(key);
+  client.disconnect();
+  return { api_key_redis_hit_us: us };
+}
+
 function metricsCase() {
   const { Metrics } = require('../dist/metrics');
   const m = new Metrics('bench');
@@ -178,6 +206,7 @@ function metricsCase() {
 async function main() {
   const results = {
     ...metricsCase(),
+    ...(await apiKeyRedisCase()),
     ...(await jwtCases()),
     ...(await apiKeyCase()),
     ...headerCase(),
