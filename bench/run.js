@@ -317,6 +317,9 @@ async function main() {
       p99_ms: median(m.p99),
       p99_9_ms: median(m.p999),
       added_p99_ms: round(median(m.p99) - median(direct.p99)),
+      p50_ratio_to_direct: round(median(m.p50) / median(direct.p50)),
+      p99_ratio_to_direct: round(median(m.p99) / median(direct.p99)),
+      p99_9_ratio_to_direct: round(median(m.p999) / median(direct.p999)),
     };
   });
 
