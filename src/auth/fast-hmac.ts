@@ -1,7 +1,8 @@
 /**
  * HMAC-SHA256 (RFC 2104) from two one-shot `crypto.hash` calls with the padded keys computed
  * once. Identical output to `createHmac('sha256', key)`, without allocating an Hmac object per
- * call (~20 µs → ~2 µs): it names cache entries on every API-key request.
+ * call (with a Buffer key, `createHmac` imports the key each time: ~16 µs → ~2 µs here).
+ * It names cache entries on every API-key request.
  */
 import { hash } from 'node:crypto';
 
