@@ -15,6 +15,8 @@ describe('createScrubber', () => {
     ['redis URL userinfo', 'connect redis://:s3cr3t@redis:6379', ['s3cr3t']],
     ['access_token query', '/x?access_token=tok123&y=1', ['tok123']],
     ['password query', '/login?user=a&password=pw99', ['pw99']],
+    // regression: fingerprints once kept the first 4 characters even of short secrets
+    ['short secret: the fingerprint reveals none of it', '/x?token=abcd1', ['abcd1', 'abcd']],
     ['configured query key', '/x?session=sess42', ['sess42']],
     ['code query (OAuth)', '/cb?code=authcode77&state=s', ['authcode77']],
   ];
