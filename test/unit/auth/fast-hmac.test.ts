@@ -9,6 +9,9 @@ describe('hmacSha256 equals createHmac("sha256")', () => {
     ['k'.repeat(65), 'key longer than a block is hashed first'],
     ['ключ', 'unicode key and message ✓'],
     ['secret', ''],
+    ['secret', 'm'.repeat(1024)],
+    ['secret', 'a message longer than the scratch buffer '.repeat(40)],
+    ['secret', 'é'.repeat(600)],
   ];
   it.each(table)('key %j, message %j', (key, message) => {
     expect(hmacSha256(key)(message)).toBe(
