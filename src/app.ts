@@ -1,12 +1,12 @@
 /**
  * The request chain, in order, in one place:
  *
- *   request id → health → draining → path normalisation → header hygiene → credentials →
- *   route match → authenticate → authorise → forward (header rules applied here, before the
- *   proxy library-free forwarder runs) → upstream 401/403 mapping
+ *   request id → health/metrics → draining → path normalisation → header hygiene →
+ *   credentials → route match → authenticate → authorise → rate limit → forward (header rules
+ *   applied by authgate itself, before the request leaves) → upstream 401/403 mapping
  *
  * Each stage either moves the typed RequestScope on or throws a typed error; only
- * `sendError` answers errors.
+ * `sendError` answers errors. WebSocket upgrades run the same stages up to rate limiting.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
