@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from './servers';
 
 /** The machine's Redis (REDIS_URL or 127.0.0.1:6379); tests isolate themselves by key prefix. */
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -20,14 +19,6 @@ export async function redisKeys(prefix: string): Promise<Array<[string, string |
   } finally {
     r.disconnect();
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** A private redis-server process (to be killed mid-test: "Redis down mid-traffic"). */

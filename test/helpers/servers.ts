@@ -6,7 +6,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load';
 import { createLoggerFromConfig, type Logger } from '../../src/logging/logger';
@@ -218,4 +218,38 @@ export function route(
 export async function waitForRedis(proxy: TestProxy): Promise<void> {
   for (let i = 0; i < 50 && !proxy.running.auth?.redis?.isUp(); i++)
     await new Promise((r) => setTimeout(r, 20));
+}
+
+export interface ProxyFixture {
+  readonly upstream: TestUpstream;
+  readonly proxy: TestProxy;
+}
+
+/**
+ * The usual pair for a describe block: a real upstream (echo by default) and an in-process
+ * authgate in front of it, started before the block and closed after it.
+ */
+export function useProxy(
+  config: (upstreamUrl: string) => Record<string, unknown>,
+  handler?: UpstreamHandler,
+): ProxyFixture {
+  const fixture = {} as { upstream: TestUpstream; proxy: TestProxy };
+  beforeAll(async () => {
+    fixture.upstream = await startUpstream(handler);
+    fixture.proxy = await startProxy(config(fixture.upstream.url));
+  });
+  afterAll(async () => {
+    await fixture.proxy?.close();
+    await fixture.upstream?.close();
+  });
+  return fixture;
+}
+
+/** A loopback port that was free a moment ago (for servers that must be told their port). */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
 }

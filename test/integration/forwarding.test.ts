@@ -1,25 +1,8 @@
 import request from 'supertest';
-import {
-  pairs,
-  rawRequest,
-  route,
-  startProxy,
-  startUpstream,
-  type TestProxy,
-  type TestUpstream,
-} from '../helpers/servers';
+import { pairs, rawRequest, route, useProxy } from '../helpers/servers';
 
 describe('forwarding: header fidelity', () => {
-  let upstream: TestUpstream;
-  let proxy: TestProxy;
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    proxy = await startProxy({ routes: [route(upstream.url)] });
-  });
-  afterAll(async () => {
-    await proxy.close();
-    await upstream.close();
-  });
+  const f = useProxy((url) => ({ routes: [route(url)] }));
 
   // [description, headers as sent by the client] — every pair must reach the upstream as sent.
   const cases: Array<[string, string[]]> = [
@@ -43,12 +26,12 @@ describe('forwarding: header fidelity', () => {
   ];
 
   it.each(cases)('%s arrives byte-for-byte', async (_name, sent) => {
-    const res = await rawRequest(proxy.url, {
+    const res = await rawRequest(f.proxy.url, {
       path: '/x',
       headers: ['Host', 'svc.example', ...sent],
     });
     expect(res.status).toBe(200);
-    const seen = upstream.seen[upstream.seen.length - 1]!;
+    const seen = f.upstream.seen[f.upstream.seen.length - 1]!;
     const got = pairs(seen.rawHeaders);
     const want = pairs(sent);
     // Same names, values, case and relative order, with nothing merged.
@@ -57,7 +40,7 @@ describe('forwarding: header fidelity', () => {
   });
 
   it('keeps the client Host by default and sets X-Forwarded-* for an untrusted peer', async () => {
-    await rawRequest(proxy.url, {
+    await rawRequest(f.proxy.url, {
       path: '/x',
       headers: [
         'Host',
@@ -70,7 +53,7 @@ describe('forwarding: header fidelity', () => {
         'evil',
       ],
     });
-    const got = pairs(upstream.seen[upstream.seen.length - 1]!.rawHeaders);
+    const got = pairs(f.upstream.seen[f.upstream.seen.length - 1]!.rawHeaders);
     expect(got).toContainEqual(['Host', 'svc.example']);
     expect(got.filter(([n]) => n.toLowerCase() === 'x-forwarded-for')).toEqual([
       ['X-Forwarded-For', '127.0.0.1'],
@@ -84,37 +67,28 @@ describe('forwarding: header fidelity', () => {
   });
 
   it('forwards method, path and query; query untouched', async () => {
-    const res = await request(proxy.url).delete('/a/b?x=%2F&y=1&y=2').set('X-Custom', '1');
+    const res = await request(f.proxy.url).delete('/a/b?x=%2F&y=1&y=2').set('X-Custom', '1');
     expect(res.status).toBe(200);
-    const seen = upstream.seen[upstream.seen.length - 1]!;
+    const seen = f.upstream.seen[f.upstream.seen.length - 1]!;
     expect(seen.method).toBe('DELETE');
     expect(seen.url).toBe('/a/b?x=%2F&y=1&y=2');
   });
 
   it('passes response headers through and echoes X-Request-ID', async () => {
-    const res = await request(proxy.url).get('/y').set('X-Request-ID', 'abc-123');
+    const res = await request(f.proxy.url).get('/y').set('X-Request-ID', 'abc-123');
     expect(res.headers['x-request-id']).toBe('abc-123');
     expect(res.headers['content-type']).toBe('application/json');
   });
 });
 
 describe('forwarding: X-Forwarded-* from a trusted proxy', () => {
-  let upstream: TestUpstream;
-  let proxy: TestProxy;
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    proxy = await startProxy({
-      server: { trustedProxies: ['127.0.0.0/8'] },
-      routes: [route(upstream.url)],
-    });
-  });
-  afterAll(async () => {
-    await proxy.close();
-    await upstream.close();
-  });
+  const f = useProxy((url) => ({
+    server: { trustedProxies: ['127.0.0.0/8'] },
+    routes: [route(url)],
+  }));
 
   it('extends the chain and keeps proto/host/port set by the trusted proxy', async () => {
-    await rawRequest(proxy.url, {
+    await rawRequest(f.proxy.url, {
       path: '/x',
       headers: [
         'Host',
@@ -129,7 +103,7 @@ describe('forwarding: X-Forwarded-* from a trusted proxy', () => {
         '443',
       ],
     });
-    const got = pairs(upstream.seen[upstream.seen.length - 1]!.rawHeaders);
+    const got = pairs(f.upstream.seen[f.upstream.seen.length - 1]!.rawHeaders);
     expect(got).toContainEqual(['X-Forwarded-For', '203.0.113.7, 127.0.0.1']);
     expect(got).toContainEqual(['X-Forwarded-Proto', 'https']);
     expect(got).toContainEqual(['X-Forwarded-Host', 'api.example.com']);

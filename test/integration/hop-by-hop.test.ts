@@ -1,32 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import {
-  pairs,
-  rawRequest,
-  route,
-  startProxy,
-  startUpstream,
-  type TestProxy,
-  type TestUpstream,
-} from '../helpers/servers';
+import { pairs, rawRequest, route, useProxy, startProxy, type TestProxy } from '../helpers/servers';
 
 describe('hop-by-hop headers: request direction', () => {
-  let upstream: TestUpstream;
-  let proxy: TestProxy;
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    proxy = await startProxy({ routes: [route(upstream.url)] });
-  });
-  afterAll(async () => {
-    await proxy.close();
-    await upstream.close();
-  });
+  const f = useProxy((url) => ({ routes: [route(url)] }));
 
   const lastNames = (): string[] =>
-    pairs(upstream.seen[upstream.seen.length - 1]!.rawHeaders).map(([n]) => n.toLowerCase());
+    pairs(f.upstream.seen[f.upstream.seen.length - 1]!.rawHeaders).map(([n]) => n.toLowerCase());
   const lastPairs = (): Array<[string, string]> =>
-    pairs(upstream.seen[upstream.seen.length - 1]!.rawHeaders);
+    pairs(f.upstream.seen[f.upstream.seen.length - 1]!.rawHeaders);
 
   const removed: Array<[string, string[]]> = [
     ['Keep-Alive', ['Keep-Alive', 'timeout=5']],
@@ -38,7 +21,7 @@ describe('hop-by-hop headers: request direction', () => {
   ];
   it.each(removed)('removes %s', async (_n, sent) => {
     const chunked = sent.includes('chunked');
-    const res = await rawRequest(proxy.url, {
+    const res = await rawRequest(f.proxy.url, {
       method: chunked ? 'POST' : 'GET',
       path: '/',
       headers: ['Host', 'h', ...sent, 'X-Keep', '1'],
@@ -47,23 +30,23 @@ describe('hop-by-hop headers: request direction', () => {
     expect(res.status).toBe(200);
     const removedName = sent[sent.length - 2]!.toLowerCase();
     expect(lastNames()).not.toContain(removedName);
-    if (chunked) expect(upstream.seen[upstream.seen.length - 1]!.bodyBytes).toBe(9);
+    if (chunked) expect(f.upstream.seen[f.upstream.seen.length - 1]!.bodyBytes).toBe(9);
     expect(lastNames()).toContain('x-keep');
   });
 
   it('re-frames a chunked body itself: one Transfer-Encoding upstream, body intact', async () => {
-    await rawRequest(proxy.url, {
+    await rawRequest(f.proxy.url, {
       method: 'POST',
       path: '/',
       headers: ['Host', 'h', 'Transfer-Encoding', 'chunked'],
       body: 'x'.repeat(1000),
     });
     expect(lastNames().filter((n) => n === 'transfer-encoding')).toHaveLength(1);
-    expect(upstream.seen[upstream.seen.length - 1]!.bodyBytes).toBe(1000);
+    expect(f.upstream.seen[f.upstream.seen.length - 1]!.bodyBytes).toBe(1000);
   });
 
   it('removes headers named in Connection', async () => {
-    await rawRequest(proxy.url, {
+    await rawRequest(f.proxy.url, {
       path: '/',
       headers: [
         'Host',
@@ -96,7 +79,7 @@ describe('hop-by-hop headers: request direction', () => {
       'X-Tenant-ID',
       't1',
     ];
-    await rawRequest(proxy.url, {
+    await rawRequest(f.proxy.url, {
       path: '/',
       headers: [
         'Host',
@@ -112,7 +95,7 @@ describe('hop-by-hop headers: request direction', () => {
   });
 
   it('cannot strip the X-Forwarded-For that authgate adds', async () => {
-    await rawRequest(proxy.url, {
+    await rawRequest(f.proxy.url, {
       path: '/',
       headers: ['Host', 'h', 'Connection', 'X-Forwarded-For'],
     });

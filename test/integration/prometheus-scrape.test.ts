@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { sign } from '../helpers/jwks';
 import {
+  freePort,
   route,
   startProxy,
   startUpstream,
@@ -15,14 +15,6 @@ import {
 
 const SECRET = 'scrape-test-secret-0123456789abcdefghij';
 const SCRAPE_TOKEN = 'scrape-bearer-token-0123456789';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 interface PromVector {
   status: string;

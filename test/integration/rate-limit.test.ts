@@ -17,6 +17,17 @@ const auth = {
   jwt: { issuers: [{ issuer: 'rl', audience: 'api', algorithms: ['HS256'], secret: SECRET }] },
 };
 
+/** Status of one GET with a bearer token (and a tenant header when given). */
+async function statusOf(
+  base: string,
+  path: string,
+  token: string,
+  tenant?: string,
+): Promise<number> {
+  const req = request(base).get(path).set('Authorization', `Bearer ${token}`);
+  return (await (tenant === undefined ? req : req.set('X-Tenant-ID', tenant))).status;
+}
+
 /** Windows are whole minutes: start each case well inside one, so it cannot straddle two. */
 async function awayFromWindowEdge(): Promise<void> {
   const intoWindow = Date.now() % 60_000;
@@ -68,10 +79,7 @@ describe('per-route rate limits', () => {
 
   it('per principal: the 4th request in a minute is 429 RATE_LIMITED with Retry-After; others unaffected', async () => {
     const alice = tokenFor(`alice-${Date.now()}`);
-    for (let i = 0; i < 3; i++)
-      expect((await request(a.url).get('/u').set('Authorization', `Bearer ${alice}`)).status).toBe(
-        200,
-      );
+    for (let i = 0; i < 3; i++) expect(await statusOf(a.url, '/u', alice)).toBe(200);
     const limited = await request(a.url).get('/u').set('Authorization', `Bearer ${alice}`);
     expect(limited.status).toBe(429);
     expect(limited.body.error_code).toBe('RATE_LIMITED');
@@ -91,48 +99,19 @@ describe('per-route rate limits', () => {
 
   it('is shared by instances through Redis', async () => {
     const carol = tokenFor(`carol-${Date.now()}`);
-    expect((await request(a.url).get('/u').set('Authorization', `Bearer ${carol}`)).status).toBe(
-      200,
-    );
-    expect((await request(b.url).get('/u').set('Authorization', `Bearer ${carol}`)).status).toBe(
-      200,
-    );
-    expect((await request(a.url).get('/u').set('Authorization', `Bearer ${carol}`)).status).toBe(
-      200,
-    );
-    expect((await request(b.url).get('/u').set('Authorization', `Bearer ${carol}`)).status).toBe(
-      429,
-    );
+    expect(await statusOf(a.url, '/u', carol)).toBe(200);
+    expect(await statusOf(b.url, '/u', carol)).toBe(200);
+    expect(await statusOf(a.url, '/u', carol)).toBe(200);
+    expect(await statusOf(b.url, '/u', carol)).toBe(429);
   });
 
   it('per tenant: two users of one tenant share the budget', async () => {
     const tenant = `tenant-${Date.now()}`;
     const u1 = tokenFor('u1', [tenant]);
     const u2 = tokenFor('u2', [tenant]);
-    expect(
-      (
-        await request(a.url)
-          .get('/t')
-          .set('Authorization', `Bearer ${u1}`)
-          .set('X-Tenant-ID', tenant)
-      ).status,
-    ).toBe(200);
-    expect(
-      (
-        await request(a.url)
-          .get('/t')
-          .set('Authorization', `Bearer ${u2}`)
-          .set('X-Tenant-ID', tenant)
-      ).status,
-    ).toBe(200);
-    expect(
-      (
-        await request(a.url)
-          .get('/t')
-          .set('Authorization', `Bearer ${u2}`)
-          .set('X-Tenant-ID', tenant)
-      ).status,
-    ).toBe(429);
+    expect(await statusOf(a.url, '/t', u1, tenant)).toBe(200);
+    expect(await statusOf(a.url, '/t', u2, tenant)).toBe(200);
+    expect(await statusOf(a.url, '/t', u2, tenant)).toBe(429);
   });
 
   it('per IP on a public route', async () => {

@@ -1,40 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import {
-  pairs,
-  rawRequest,
-  route,
-  startProxy,
-  startUpstream,
-  type TestProxy,
-  type TestUpstream,
-} from '../helpers/servers';
+import { pairs, rawRequest, route, useProxy } from '../helpers/servers';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('X-Request-ID', () => {
-  let upstream: TestUpstream;
-  let proxy: TestProxy;
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    proxy = await startProxy({ routes: [route(upstream.url)] });
-  });
-  afterAll(async () => {
-    await proxy.close();
-    await upstream.close();
-  });
+  const f = useProxy((url) => ({ routes: [route(url)] }));
 
   const upstreamIds = (): string[] =>
-    pairs(upstream.seen[upstream.seen.length - 1]!.rawHeaders)
+    pairs(f.upstream.seen[f.upstream.seen.length - 1]!.rawHeaders)
       .filter(([n]) => n.toLowerCase() === 'x-request-id')
       .map(([, v]) => v);
 
   it('generates one when absent, sends it upstream, echoes it and logs it', async () => {
-    const res = await request(proxy.url).get('/gen');
+    const res = await request(f.proxy.url).get('/gen');
     const id = res.headers['x-request-id'] as string;
     expect(id).toMatch(UUID);
     expect(upstreamIds()).toEqual([id]);
-    const access = proxy.logs.entries().find((e) => e.type === 'access' && e.path === '/gen');
+    const access = f.proxy.logs.entries().find((e) => e.type === 'access' && e.path === '/gen');
     expect(access?.request_id).toBe(id);
   });
 
@@ -44,7 +27,7 @@ describe('X-Request-ID', () => {
     ['128 chars', 'a'.repeat(128)],
     ['a uuid', randomUUID()],
   ])('keeps a sane one (%s)', async (_n, id) => {
-    const res = await request(proxy.url).get('/keep').set('X-Request-ID', id);
+    const res = await request(f.proxy.url).get('/keep').set('X-Request-ID', id);
     expect(res.headers['x-request-id']).toBe(id);
     expect(upstreamIds()).toEqual([id]);
   });
@@ -56,7 +39,7 @@ describe('X-Request-ID', () => {
     ['quote', 'a"b'],
     ['empty', ''],
   ])('replaces an insane one (%s)', async (_n, id) => {
-    const res = await rawRequest(proxy.url, {
+    const res = await rawRequest(f.proxy.url, {
       path: '/replace',
       headers: ['Host', 'h', 'X-Request-ID', id],
     });
@@ -66,7 +49,7 @@ describe('X-Request-ID', () => {
   });
 
   it('replaces two ids with one new one', async () => {
-    const res = await rawRequest(proxy.url, {
+    const res = await rawRequest(f.proxy.url, {
       path: '/two',
       headers: ['Host', 'h', 'X-Request-ID', 'a', 'X-Request-ID', 'b'],
     });
@@ -76,7 +59,7 @@ describe('X-Request-ID', () => {
   });
 
   it('puts the id in error bodies', async () => {
-    const res = await request(proxy.url).get('/a%2Fb').set('X-Request-ID', 'err-1');
+    const res = await request(f.proxy.url).get('/a%2Fb').set('X-Request-ID', 'err-1');
     expect(res.status).toBe(400);
     expect(res.body.request_id).toBe('err-1');
     expect(res.headers['x-request-id']).toBe('err-1');
