@@ -14,7 +14,12 @@ import type { Authenticator } from './auth/authenticator';
 import { NOT_RESPONSIBLE } from './auth/authenticator';
 import { authorize } from './auth/authorize';
 import type { AuthObserver } from './auth/observer';
-import { extractCredentials, refuseQueryToken, type CredentialRules } from './auth/credentials';
+import {
+  extractCredentials,
+  malformedCredentialError,
+  refuseQueryToken,
+  type CredentialRules,
+} from './auth/credentials';
 import type { Config } from './config/schema';
 import { sendError, sendErrorOnSocket } from './error-response';
 import { AuthgateError, toAuthgateError } from './errors';
@@ -25,7 +30,8 @@ import {
   clientIp,
   normalizeIp,
 } from './headers/forwarded';
-import { checkHeaderHygiene } from './headers/hygiene';
+import { hasBody, requestFraming } from './headers/framing';
+import { checkGuardedHeaders, compileHeaderGuard } from './headers/guarded';
 import { stripHopByHop, type RawHeaders } from './headers/hop-by-hop';
 import { decideRequestId } from './headers/request-id';
 import { logAccess, responseStatus } from './logging/access-log';
@@ -88,7 +94,10 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   };
   const scrub = createScrubber(apiKeys?.prefixes, config.logging.maskQueryParams);
   const replaceUpstreamAuth = (res: IncomingMessage) => upstreamAuthError(res, scrub);
-  const underscoreGuarded = new Set(apiKeys ? [apiKeys.header.toLowerCase()] : []);
+  const headerGuard = compileHeaderGuard({
+    tenantHeaders: config.routes.map((r) => r.tenantHeader),
+    apiKeyHeader: apiKeys?.header,
+  });
   const { healthPath, readyPath } = config.server;
   let draining = false;
   let inFlight = 0;
@@ -148,6 +157,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     if (route.config.auth === 'none') return;
     // A preflight carries no credentials by design (Fetch spec); only routes that opt in let it through.
     if (route.config.cors.preflight && isCorsPreflight(req)) return;
+    if (scope.credentials?.malformed !== undefined) throw malformedCredentialError();
     for (const authenticator of authenticators) {
       const result = await authenticator.authenticate(req, scope);
       if (result !== NOT_RESPONSIBLE) {
@@ -171,6 +181,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     const headers = stripHopByHop(raw, {
       drop: scope.requestIdKept ? FORWARDED_HEADERS : DROP_WITH_NEW_REQUEST_ID,
       keepUpgrade: upgrade,
+      protect: headerGuard.connectionProtected,
     });
     if (!scope.requestIdKept) headers.push('X-Request-ID', scope.requestId);
     appendForwardedHeaders(headers, raw, {
@@ -189,6 +200,9 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     }
     if (hostAt === -1) headers.push('Host', route.upstream.host);
     else if (!route.config.preserveHost) headers[hostAt + 1] = route.upstream.host;
+    // The client's Transfer-Encoding went with the hop-by-hop headers: frame the body ourselves,
+    // whatever the method, so it can never be read upstream as a second request (issue 8.1).
+    if (scope.framing?.kind === 'chunked') headers.push('Transfer-Encoding', 'chunked');
     headers.push(...scope.addHeaders);
     return headers;
   }
@@ -206,7 +220,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     const target = normalizeRequestTarget(req.url ?? '/');
     scope.path = target.path;
     scope.search = target.search;
-    checkHeaderHygiene(scope.rawHeaders, underscoreGuarded);
+    scope.framing = requestFraming(scope.rawHeaders);
+    checkGuardedHeaders(scope.rawHeaders, headerGuard);
     refuseQueryToken(target.search);
     scope.credentials = extractCredentials(scope.rawHeaders, credentialRules);
     if (logger.isDebugEnabled()) {
@@ -215,7 +230,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         request_id: scope.requestId,
         bearer: scope.credentials.bearer !== undefined,
         api_key: scope.credentials.apiKey !== undefined,
-        other_scheme: scope.credentials.otherScheme,
+        scheme: scope.credentials.scheme ?? null,
+        malformed: scope.credentials.malformed !== undefined,
         cookie: scope.rawHeaders.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'cookie'),
       });
     }
@@ -332,6 +348,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       agent: pools.agentFor(route.upstream),
       path: upstreamPath(route, scope.path ?? '/') + scope.search,
       headers: upstreamHeaders(req, scope, route, false),
+      hasBody: scope.framing !== undefined && hasBody(scope.framing),
       connectTimeoutMs: route.config.timeouts.connectMs,
       responseTimeoutMs: route.config.timeouts.responseMs,
       responseHeaders: ['X-Request-ID', scope.requestId],

@@ -4,6 +4,7 @@
  */
 import type { Credentials } from './auth/credentials';
 import type { ErrorCode } from './errors';
+import type { BodyFraming } from './headers/framing';
 import type { RawHeaders } from './headers/hop-by-hop';
 import type { CompiledRoute } from './routes/route-table';
 
@@ -30,6 +31,8 @@ export interface RequestScope {
   /** Normalised path (no query). */
   path?: string;
   search: string;
+  /** How the client framed its body; decided once, re-applied upstream. */
+  framing?: BodyFraming;
   route?: CompiledRoute;
   credentials?: Credentials;
   principal?: Principal;

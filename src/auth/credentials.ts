@@ -1,7 +1,7 @@
 /**
  * Finds the credential a request carries, once, for every authenticator: a bearer token
  * (`Authorization: Bearer ...`) or an API key (the configured header, or a Bearer token with a
- * configured prefix). Values are never logged; only their presence is.
+ * configured prefix). Values are never logged; only their presence and the scheme name are.
  */
 import { AuthgateError } from '../errors';
 import type { RawHeaders } from '../headers/hop-by-hop';
@@ -10,8 +10,17 @@ export interface Credentials {
   /** A bearer token that is not an API key (a JWT candidate). */
   bearer?: string;
   apiKey?: string;
-  /** The scheme of a non-Bearer Authorization header (e.g. "basic"), for debug logs. */
-  otherScheme?: string;
+  /**
+   * The Authorization scheme for logs: a registered scheme name, lower-cased, or "other".
+   * Never taken from the value itself, so a scheme-less or comma-joined value cannot leak.
+   */
+  scheme?: string;
+  /**
+   * An Authorization header that is meant as a credential but cannot be used: a malformed
+   * Bearer value ("Bearer x y", "Bearer,x"), or a token under another scheme or none
+   * ("Basic <jwt>", a bare JWT). Rejected as `invalid_token` on authenticated routes.
+   */
+  malformed?: 'malformed_bearer' | 'wrong_scheme';
 }
 
 export interface CredentialRules {
@@ -20,36 +29,100 @@ export interface CredentialRules {
   apiKeyPrefixes: readonly string[];
 }
 
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+/** RFC 6750 §2.1: `Bearer` 1*SP b64token, optional trailing whitespace. */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
+const BEARER_SCHEME = /^bearer(?![A-Za-z0-9!#$%&'*+.^_`|~-])/i;
+/** IANA HTTP authentication schemes (and a few common private ones) that may be logged by name. */
+const KNOWN_SCHEMES: ReadonlySet<string> = new Set([
+  'basic',
+  'digest',
+  'negotiate',
+  'ntlm',
+  'token',
+  'hoba',
+  'mutual',
+  'dpop',
+  'gnap',
+  'vapid',
+  'privatetoken',
+  'concealed',
+  'scram-sha-1',
+  'scram-sha-256',
+  'aws4-hmac-sha256',
+]);
+const JWT_SHAPE = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\./;
 
-/** `access_token` in the query string is refused (RFC 6750 §2.3 is a leak path: logs, Referer). */
-export function refuseQueryToken(search: string): void {
-  if (search !== '' && /[?&]access_token=/.test(search)) {
-    throw new AuthgateError('BAD_REQUEST', {
-      message: 'Send the token in the Authorization header, not in the query string.',
-      reason: 'query_token',
-    });
+/** The query parameter names that carry a bearer token (RFC 6750 §2.3), compared decoded. */
+const QUERY_TOKEN_NAMES: ReadonlySet<string> = new Set(['access_token']);
+
+function decodeName(name: string): string {
+  const plus = name.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(plus).toLowerCase();
+  } catch {
+    return plus.toLowerCase();
   }
+}
+
+/**
+ * `access_token` in the query string is refused (RFC 6750 §2.3 is a leak path: logs, Referer),
+ * however its name is spelled: percent-encoded (`access%5Ftoken`, `%61ccess_token`) or in
+ * another case. `search` is the raw query including `?`.
+ */
+export function refuseQueryToken(search: string): void {
+  if (search.length < 2) return;
+  for (const part of search.slice(1).split(/[&;]/)) {
+    const eq = part.indexOf('=');
+    const name = eq === -1 ? part : part.slice(0, eq);
+    if (name.length < 12) continue;
+    if (QUERY_TOKEN_NAMES.has(decodeName(name))) {
+      throw new AuthgateError('BAD_REQUEST', {
+        message: 'Send the token in the Authorization header, not in the query string.',
+        reason: 'query_token',
+      });
+    }
+  }
+}
+
+function schemeOf(value: string): string {
+  const m = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?: |$)/.exec(value);
+  const name = m?.[1]?.toLowerCase();
+  return name !== undefined && KNOWN_SCHEMES.has(name) ? name : 'other';
+}
+
+function ambiguous(): AuthgateError {
+  return new AuthgateError('BAD_REQUEST', {
+    message: 'Send one credential: a bearer token or an API key, not both.',
+    reason: 'ambiguous_credentials',
+  });
 }
 
 export function extractCredentials(raw: RawHeaders, rules: CredentialRules): Credentials {
   const found: Credentials = {};
+  let headerKey: string | undefined;
   let apiKeyHeaders = 0;
+  const looksLikeApiKey = (v: string): boolean =>
+    rules.apiKeyPrefixes.some((p) => v.includes(p));
   for (let i = 0; i < raw.length; i += 2) {
     const lower = (raw[i] as string).toLowerCase();
     if (lower === 'authorization') {
       const value = raw[i + 1] as string;
       const m = BEARER.exec(value);
-      if (!m) {
-        found.otherScheme = value.split(' ', 1)[0]?.toLowerCase() ?? '';
-        continue;
+      if (m) {
+        found.scheme = 'bearer';
+        const token = m[1] as string;
+        if (rules.apiKeyPrefixes.some((p) => token.startsWith(p))) found.apiKey = token;
+        else found.bearer = token;
+      } else if (BEARER_SCHEME.test(value)) {
+        found.scheme = 'bearer';
+        found.malformed = 'malformed_bearer';
+      } else {
+        found.scheme = schemeOf(value);
+        if (JWT_SHAPE.test(value) || looksLikeApiKey(value)) found.malformed = 'wrong_scheme';
       }
-      const token = m[1] as string;
-      if (rules.apiKeyPrefixes.some((p) => token.startsWith(p))) found.apiKey = token;
-      else found.bearer = token;
     } else if (lower === rules.apiKeyHeader) {
       apiKeyHeaders++;
-      found.apiKey = raw[i + 1] as string;
+      headerKey = raw[i + 1] as string;
     }
   }
   if (apiKeyHeaders > 1) {
@@ -58,5 +131,20 @@ export function extractCredentials(raw: RawHeaders, rules: CredentialRules): Cre
       reason: 'duplicate_api_key',
     });
   }
+  if (headerKey !== undefined) {
+    // Two different credentials: whichever authgate checked, the upstream would see both.
+    if (found.bearer !== undefined || found.malformed !== undefined) throw ambiguous();
+    if (found.apiKey !== undefined && found.apiKey !== headerKey) throw ambiguous();
+    found.apiKey = headerKey;
+  }
   return found;
+}
+
+/** The 401 for an Authorization header that is not a usable credential (issue 8.12). */
+export function malformedCredentialError(): AuthgateError {
+  return new AuthgateError('TOKEN_INVALID', {
+    message: 'The Authorization header is not a valid "Bearer <token>" credential.',
+    bearerError: 'invalid_token',
+    reason: 'malformed_authorization',
+  });
 }

@@ -19,8 +19,9 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Names a client can never remove by listing them in `Connection`: identity and tracing of the
- * request, and the framing/target headers whose removal would change what the upstream parses.
+ * Names a client can never remove by listing them in `Connection` when no guard is given:
+ * identity of the request, and the framing/target headers whose removal would change what the
+ * upstream parses. The request direction passes the configured guard (headers/guarded.ts).
  */
 export const CONNECTION_PROTECTED_HEADERS: ReadonlySet<string> = new Set([
   'authorization',
@@ -32,13 +33,16 @@ export const CONNECTION_PROTECTED_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /** Lower-cased names listed in all `Connection` headers of `raw`, minus the protected ones. */
-export function connectionListedNames(raw: RawHeaders): Set<string> {
+export function connectionListedNames(
+  raw: RawHeaders,
+  protect: ReadonlySet<string> = CONNECTION_PROTECTED_HEADERS,
+): Set<string> {
   const listed = new Set<string>();
   for (let i = 0; i < raw.length; i += 2) {
     if ((raw[i] as string).toLowerCase() !== 'connection') continue;
     for (const token of (raw[i + 1] as string).split(',')) {
       const name = token.trim().toLowerCase();
-      if (name !== '' && !CONNECTION_PROTECTED_HEADERS.has(name)) listed.add(name);
+      if (name !== '' && !protect.has(name)) listed.add(name);
     }
   }
   return listed;
@@ -49,6 +53,8 @@ export interface StripOptions {
   drop?: ReadonlySet<string>;
   /** Keep `Upgrade` and `Connection: upgrade` (authorised WebSocket upgrade). */
   keepUpgrade?: boolean;
+  /** Lower-cased names `Connection` cannot remove (default CONNECTION_PROTECTED_HEADERS). */
+  protect?: ReadonlySet<string>;
 }
 
 /**
@@ -57,7 +63,7 @@ export interface StripOptions {
  * @example stripHopByHop(['Connection', 'close, X-Foo', 'X-Foo', '1', 'X-Bar', '2']) // ['X-Bar', '2']
  */
 export function stripHopByHop(raw: RawHeaders, options: StripOptions = {}): RawHeaders {
-  const listed = connectionListedNames(raw);
+  const listed = connectionListedNames(raw, options.protect);
   const out: RawHeaders = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;

@@ -13,7 +13,6 @@ import {
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AuthgateError } from '../errors';
-import { requestHasBody } from '../error-response';
 import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
 import type { StreamMemoryGuard } from './memory-guard';
 import type { Upstream } from '../routes/route-table';
@@ -26,8 +25,10 @@ export interface ForwardRequest {
   agent: Agent;
   /** Path and query as sent upstream. */
   path: string;
-  /** Final upstream request headers (hop-by-hop already removed). */
+  /** Final upstream request headers (hop-by-hop already removed, body framing set). */
   headers: RawHeaders;
+  /** A body follows the request headers (see headers/framing). */
+  hasBody: boolean;
   connectTimeoutMs: number;
   responseTimeoutMs: number;
   /** Headers appended to the client response (e.g. X-Request-ID). */
@@ -71,7 +72,7 @@ export class ForwardFailure extends Error {
  */
 export function forward(f: ForwardRequest): Promise<void> {
   const { req, res, upstream, stats: result } = f;
-  const hasBody = requestHasBody(req);
+  const hasBody = f.hasBody;
   const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
 
   return new Promise<void>((resolve, reject) => {
