@@ -101,8 +101,7 @@ export function extractCredentials(raw: RawHeaders, rules: CredentialRules): Cre
   const found: Credentials = {};
   let headerKey: string | undefined;
   let apiKeyHeaders = 0;
-  const looksLikeApiKey = (v: string): boolean =>
-    rules.apiKeyPrefixes.some((p) => v.includes(p));
+  const looksLikeApiKey = (v: string): boolean => rules.apiKeyPrefixes.some((p) => v.includes(p));
   for (let i = 0; i < raw.length; i += 2) {
     const lower = (raw[i] as string).toLowerCase();
     if (lower === 'authorization') {

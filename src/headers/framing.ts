@@ -52,7 +52,10 @@ export function requestFraming(raw: RawHeaders): BodyFraming {
     if (transferEncoding !== 'chunked')
       throw refuse('Only "Transfer-Encoding: chunked" is supported.', 'unsupported_te');
     if (length !== undefined)
-      throw refuse('Content-Length and Transfer-Encoding must not be combined.', 'ambiguous_framing');
+      throw refuse(
+        'Content-Length and Transfer-Encoding must not be combined.',
+        'ambiguous_framing',
+      );
     return CHUNKED;
   }
   if (length === undefined) return NONE;

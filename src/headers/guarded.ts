@@ -88,8 +88,7 @@ export function checkGuardedHeaders(raw: RawHeaders, guard: HeaderGuard): void {
     }
     if (guard.singleValued.has(lower)) {
       seen ??= new Set();
-      if (seen.has(lower))
-        throw bad(`Only one ${name} header is allowed.`, 'duplicate_identity');
+      if (seen.has(lower)) throw bad(`Only one ${name} header is allowed.`, 'duplicate_identity');
       seen.add(lower);
       if ((raw[i + 1] as string).includes(','))
         throw bad(`${name} must hold a single value, not a list.`, 'identity_list');

@@ -19,6 +19,8 @@ export interface AuthService {
   failNext: number;
   delayMs: number;
   bodies: string[];
+  /** When set, answers every call with this status and raw body (contract-breaking answers). */
+  reply?: { status: number; body: string };
   close(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export async function startAuthService(): Promise<AuthService> {
     failNext: 0,
     delayMs: 0,
     bodies: [] as string[],
+    reply: undefined as AuthService['reply'],
   };
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -42,6 +45,12 @@ export async function startAuthService(): Promise<AuthService> {
         if (state.failNext > 0 || state.mode === 'error500') {
           if (state.failNext > 0) state.failNext--;
           res.writeHead(500).end('boom');
+          return;
+        }
+        if (state.reply) {
+          res
+            .writeHead(state.reply.status, { 'Content-Type': 'application/json' })
+            .end(state.reply.body);
           return;
         }
         const key = (JSON.parse(body) as { api_key: string }).api_key;

@@ -42,5 +42,7 @@ export function statusesIn(raw: string): number[] {
 
 /** A chunked body: the given chunks, each framed, then the last chunk. */
 export function chunked(...parts: string[]): string {
-  return parts.map((p) => `${Buffer.byteLength(p).toString(16)}\r\n${p}\r\n`).join('') + '0\r\n\r\n';
+  return (
+    parts.map((p) => `${Buffer.byteLength(p).toString(16)}\r\n${p}\r\n`).join('') + '0\r\n\r\n'
+  );
 }

@@ -68,7 +68,11 @@ function encode(g: Generated): Buffer {
     let i = 0;
     while (at < body.length) {
       const n = Math.min(g.chunkSizes[i++ % g.chunkSizes.length]!, body.length - at);
-      parts.push(Buffer.from(`${n.toString(16)}\r\n`), body.subarray(at, at + n), Buffer.from('\r\n'));
+      parts.push(
+        Buffer.from(`${n.toString(16)}\r\n`),
+        body.subarray(at, at + n),
+        Buffer.from('\r\n'),
+      );
       at += n;
     }
     parts.push(Buffer.from('0\r\n\r\n'));
@@ -91,7 +95,12 @@ describe('issue 8: property — parser to upstream, one request in, at most one 
     auth: { jwt: { issuers: [{ issuer: 'prop', algorithms: ['HS256'], secret: SECRET }] } },
     routes: [
       route(url, { name: 'open', prefix: '/open', tenantHeader: 'X-Workspace' }),
-      route(url, { name: 'secure', prefix: '/secure', auth: 'required', tenantHeader: 'X-Workspace' }),
+      route(url, {
+        name: 'secure',
+        prefix: '/secure',
+        auth: 'required',
+        tenantHeader: 'X-Workspace',
+      }),
     ],
   }));
 

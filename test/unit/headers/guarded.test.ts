@@ -1,0 +1,53 @@
+import fc from 'fast-check';
+import { checkGuardedHeaders, compileHeaderGuard } from '../../../src/headers/guarded';
+import { stripHopByHop } from '../../../src/headers/hop-by-hop';
+
+const guard = compileHeaderGuard({ tenantHeaders: ['X-Workspace'], apiKeyHeader: 'X-Team-Key' });
+
+describe('compileHeaderGuard', () => {
+  it('guards identity headers, every tenant header and the API-key header', () => {
+    for (const name of [
+      'authorization',
+      'x-user-id',
+      'x-tenant-id',
+      'x-request-id',
+      'x-workspace',
+      'x-team-key',
+    ])
+      expect(guard.connectionProtected.has(name)).toBe(true);
+    expect([...guard.singleValued].sort()).toEqual(['x-tenant-id', 'x-user-id', 'x-workspace']);
+  });
+});
+
+describe('checkGuardedHeaders', () => {
+  it.each<[string, string[], boolean]>([
+    ['plain', ['X-Workspace', 't1', 'X-User-ID', 'a'], true],
+    ['underscore tenant header', ['X_Workspace', 't1'], false],
+    ['underscore API-key header', ['x_team_key', 'k'], false],
+    ['underscore unguarded header', ['X_Other', '1'], true],
+    ['repeated tenant header', ['X-Workspace', 't1', 'X-WORKSPACE', 't1'], false],
+    ['comma-listed tenant', ['X-Workspace', 't1,t2'], false],
+    ['two Authorization', ['Authorization', 'Bearer a', 'authorization', 'Bearer a'], false],
+  ])('%s', (_name, raw, ok) => {
+    const run = () => checkGuardedHeaders(raw, guard);
+    if (ok) expect(run).not.toThrow();
+    else expect(run).toThrow(expect.objectContaining({ status: 400 }));
+  });
+
+  it('property: a guarded header survives any Connection list', () => {
+    const guarded = [...guard.connectionProtected];
+    fc.assert(
+      fc.property(
+        fc.subarray(guarded, { minLength: 1 }),
+        fc.array(fc.constantFrom('close', 'keep-alive', 'X-Other', ' ', ''), { maxLength: 3 }),
+        (listed, extra) => {
+          const cased = listed.map((n) => n.toUpperCase());
+          const raw = ['Connection', [...cased, ...extra].join(', '), 'X-Other', 'o'];
+          for (const n of guarded) raw.push(n, 'v');
+          const out = stripHopByHop(raw, { protect: guard.connectionProtected });
+          for (const n of guarded) expect(out).toContain(n);
+        },
+      ),
+    );
+  });
+});
