@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Authenticator } from './auth/authenticator';
 import { NOT_RESPONSIBLE } from './auth/authenticator';
-import { authorize } from './auth/authorize';
+import { authorize, methodNotGrantedError } from './auth/authorize';
 import type { AuthObserver } from './auth/observer';
 import {
   extractCredentials,
@@ -46,7 +46,12 @@ import { isWebSocketUpgrade, proxyUpgrade } from './proxy/upgrade';
 import { UPSTREAM_AUTH_STATUSES, upstreamAuthError } from './proxy/upstream-auth';
 import { createScrubber } from './logging/mask';
 import type { RequestScope } from './request-scope';
-import { RouteTable, upstreamPath, type CompiledRoute } from './routes/route-table';
+import {
+  METHOD_NOT_GRANTED,
+  RouteTable,
+  upstreamPath,
+  type CompiledRoute,
+} from './routes/route-table';
 
 export interface AppDependencies {
   logger: Logger;
@@ -287,6 +292,12 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
           tenantHeader: route.config.tenantHeader.toLowerCase(),
           internalCaller: internalNetworks.has(scope.peerIp),
         });
+      } else if (
+        route.scopesFor(scope.method) === METHOD_NOT_GRANTED &&
+        !(route.config.cors.preflight && isCorsPreflight(req))
+      ) {
+        // Anonymous on an optional route: a method nobody is granted stays closed too.
+        throw methodNotGrantedError(scope.method);
       }
     } catch (err) {
       recordDecision(scope, route, err);

@@ -1,4 +1,5 @@
-import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
+import { ConfigError, formatPath, loadConfigFile, resolveConfigPath } from '../config/load';
+import { configWarnings } from '../config/schema';
 
 /** Exit 0 when valid; exit 1 listing every problem (path + reason). Values are never printed. */
 export function checkConfigCommand(configFlag: string | undefined): number {
@@ -9,6 +10,8 @@ export function checkConfigCommand(configFlag: string | undefined): number {
       `${file}: OK — ${config.routes.length} route(s), ${config.auth.jwt.issuers.length} JWT issuer(s), ` +
         `API keys ${config.auth.apiKeys ? 'on' : 'off'}, Redis ${config.redis.url ? 'on' : 'off (in-process stores)'}`,
     );
+    for (const w of configWarnings(config))
+      console.log(`  warning: ${formatPath(w.path)}: ${w.message}`);
     return 0;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

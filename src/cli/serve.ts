@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
-import type { Config } from '../config/schema';
+import { ConfigError, formatPath, loadConfigFile, resolveConfigPath } from '../config/load';
+import { configWarnings, type Config } from '../config/schema';
 import { startDemoUpstream } from '../demo/demo-upstream';
 import { createLoggerFromConfig } from '../logging/logger';
 import { startServer } from '../server';
@@ -63,6 +63,8 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
     return 1;
   }
   const logger = createLoggerFromConfig(config);
+  for (const w of configWarnings(config))
+    logger.warn('config warning', { path: formatPath(w.path), reason: w.message });
   const running = await startServer(config, { logger });
   logger.info('listening', {
     port: running.port,

@@ -412,6 +412,24 @@ export function crossFieldProblems(input: unknown): CrossProblem[] {
   return problems;
 }
 
+/**
+ * Valid but probably unintended settings: reported by check-config and logged at startup,
+ * never fatal.
+ */
+export function configWarnings(config: Readonly<Config>): CrossProblem[] {
+  const warnings: CrossProblem[] = [];
+  config.routes.forEach((route, i) => {
+    if (!Array.isArray(route.scopes) && !('*' in route.scopes)) {
+      const listed = Object.keys(route.scopes).join(', ') || 'none';
+      warnings.push({
+        path: ['routes', i, 'scopes'],
+        message: `has no "*": every method but ${listed} is denied (403)`,
+      });
+    }
+  });
+  return warnings;
+}
+
 export type Config = z.output<typeof configSchema>;
 export type RouteConfig = Config['routes'][number];
 export type IssuerConfig = Config['auth']['jwt']['issuers'][number];

@@ -23,8 +23,11 @@ export interface CompiledRoute {
   readonly prefix: string;
   readonly config: Readonly<RouteConfig>;
   readonly upstream: Upstream;
-  /** Scopes required for `method` (already resolved per method with "*" as fallback). */
-  scopesFor(method: string): readonly string[];
+  /**
+   * Scopes required for `method` (resolved per method with "*" as fallback), or
+   * METHOD_NOT_GRANTED when a per-method map neither lists the method nor has "*".
+   */
+  scopesFor(method: string): readonly string[] | typeof METHOD_NOT_GRANTED;
 }
 
 export function parseUpstream(url: string): Upstream {
@@ -42,14 +45,19 @@ export function parseUpstream(url: string): Upstream {
   };
 }
 
-function compileScopes(scopes: RouteConfig['scopes']): (method: string) => readonly string[] {
+/** A per-method scope map without "*" denies the methods it does not list (fail closed). */
+export const METHOD_NOT_GRANTED = Symbol('method-not-granted');
+
+function compileScopes(
+  scopes: RouteConfig['scopes'],
+): (method: string) => readonly string[] | typeof METHOD_NOT_GRANTED {
   if (Array.isArray(scopes)) {
     const frozen = Object.freeze([...scopes]);
     return () => frozen;
   }
   const table = new Map<string, readonly string[]>();
   for (const [method, list] of Object.entries(scopes)) table.set(method, Object.freeze([...list]));
-  const fallback = table.get('*') ?? Object.freeze([]);
+  const fallback = table.get('*') ?? METHOD_NOT_GRANTED;
   return (method) => table.get(method) ?? fallback;
 }
 
