@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { trimTrailingSlashes } from '../paths/normalize-path';
 
 /** YAML after `${VAR}` interpolation yields strings; accept "8080" where a number is meant. */
 const fromString = (value: unknown): unknown => {
@@ -381,7 +382,7 @@ export function crossFieldProblems(input: unknown): CrossProblem[] {
       else names.set(r.name, i);
     }
     if (typeof r.prefix === 'string') {
-      const p = r.prefix.length > 1 ? r.prefix.replace(/\/+$/, '') : r.prefix;
+      const p = r.prefix.length > 1 ? trimTrailingSlashes(r.prefix) || '/' : r.prefix;
       const first = prefixes.get(p);
       if (first !== undefined)
         problems.push({

@@ -65,30 +65,140 @@ function escapeRegExp(s: string): string {
 
 export type Scrubber = (text: string) => string;
 
+/** Secrets in one value that get a correlatable fingerprint; later ones are masked plainly. */
+const MAX_FINGERPRINTS_PER_VALUE = 8;
+
+/** Longest string value a log line keeps (after scrubbing); the rest is cut and counted. */
+export const MAX_LOGGED_CHARS = 4096;
+
+export function capLength(text: string): string {
+  if (text.length <= MAX_LOGGED_CHARS) return text;
+  return `${text.slice(0, MAX_LOGGED_CHARS)}…[+${text.length - MAX_LOGGED_CHARS} chars]`;
+}
+
+/*
+ * Every pattern below runs in time linear in its input (issue 8.5): the scrubber sees request
+ * paths and error texts an attacker controls, and a backtracking pattern let a 14 KB path cost
+ * 90-200 ms of event loop. The two shapes that cannot be written as a linear regular expression
+ * (a JWT may start inside a word, a URL scheme is found by what follows it) are hand-written
+ * scanners that look at each character a bounded number of times. The regexes are checked by
+ * eslint-plugin-regexp (no-super-linear-backtracking, no-super-linear-move), and
+ * `npm run bench` times worst-case inputs against ordinary ones.
+ */
+
+const isSegmentChar = (c: number): boolean =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 95;
+
+/** End of the run of base64url characters starting at `i`. */
+function segmentEnd(text: string, i: number): number {
+  while (i < text.length && isSegmentChar(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/**
+ * The same language as /eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){1,3}/g,
+ * scanned once: when a candidate fails, every later "eyJ" in the same first segment fails at
+ * the same place, so the scan resumes after that segment.
+ */
+export function maskJwts(text: string, mask: (secret: string) => string = masked): string {
+  let out = '';
+  let copied = 0;
+  let from = 0;
+  for (;;) {
+    const start = text.indexOf('eyJ', from);
+    if (start === -1) break;
+    const first = segmentEnd(text, start + 3);
+    from = first;
+    if (first - start < 5 || text.charCodeAt(first) !== 46) continue;
+    const second = segmentEnd(text, first + 1);
+    if (second - first - 1 < 2 || text.charCodeAt(second) !== 46) continue;
+    let end = second;
+    for (let dots = 0; dots < 3 && text.charCodeAt(end) === 46; dots++)
+      end = segmentEnd(text, end + 1);
+    out += text.slice(copied, start) + mask(text.slice(start, end));
+    copied = end;
+    from = end;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+const isWordChar = (c: number): boolean => isSegmentChar(c) && c !== 45;
+const isSchemeChar = (c: number): boolean =>
+  (c >= 48 && c <= 57) ||
+  (c >= 65 && c <= 90) ||
+  (c >= 97 && c <= 122) ||
+  c === 43 ||
+  c === 45 ||
+  c === 46;
+const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13);
+
+/**
+ * Masks URL userinfo (`scheme://user:password@host`), found from each "://": the scheme is the
+ * run of scheme characters before it (starting with a letter at a word boundary), the userinfo
+ * everything up to "@" without "/" or whitespace. Runs between two "://" never overlap.
+ */
+export function maskUserinfo(text: string, mask: (secret: string) => string = masked): string {
+  let out = '';
+  let copied = 0;
+  let from = 0;
+  for (;;) {
+    const sep = text.indexOf('://', from);
+    if (sep === -1) break;
+    from = sep + 3;
+    let start = sep;
+    while (start > copied && isSchemeChar(text.charCodeAt(start - 1))) start--;
+    // The leftmost letter that starts a word, as `\b[a-z]` would find it.
+    while (
+      start < sep &&
+      !(
+        isLetter(text.charCodeAt(start)) &&
+        (start === 0 || !isWordChar(text.charCodeAt(start - 1)))
+      )
+    )
+      start++;
+    if (start === sep) continue;
+    let end = sep + 3;
+    while (end < text.length) {
+      const c = text.charCodeAt(end);
+      if (c === 47 || c === 64 || isSpace(c)) break;
+      end++;
+    }
+    if (end === sep + 3 || text.charCodeAt(end) !== 64) continue;
+    out += text.slice(copied, sep + 3) + mask(text.slice(sep + 3, end));
+    copied = end;
+    from = end + 1;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
 /** Compiles the string scrubber: secret shapes, credentials in URLs and query strings. */
 export function createScrubber(
   apiKeyPrefixes: readonly string[] = [],
   queryParams: readonly string[] = [],
 ): Scrubber {
-  const jwtShape = /eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){1,3}/g;
-  const authScheme = /\b(Bearer|Basic|Digest|Negotiate)\s+([A-Za-z0-9._~+/=-]{6,})/gi;
-  const userinfo = /(\b[a-z][a-z0-9+.-]*:\/\/)([^/\s@]+)@/gi;
+  // Linear: starts only at a scheme word, and `\s+` and the credential class are disjoint.
+  const authScheme = /\b(Bearer|Basic|Digest|Negotiate)\s+([\w.~+/=-]{6,})/gi;
   const params = [...SENSITIVE_QUERY_PARAMS, ...queryParams].map(escapeRegExp).join('|');
   const query = new RegExp(`([?&;](?:${params})=)([^&\\s#"']+)`, 'gi');
   const apiKey =
     apiKeyPrefixes.length > 0
-      ? new RegExp(`(?:${apiKeyPrefixes.map(escapeRegExp).join('|')})[A-Za-z0-9_-]+`, 'g')
+      ? new RegExp(`(?:${apiKeyPrefixes.map(escapeRegExp).join('|')})[\\w-]+`, 'g')
       : undefined;
   return (text) => {
-    let out = text.replace(jwtShape, (m) => masked(m));
-    if (apiKey) out = out.replace(apiKey, (m) => masked(m));
+    // Fingerprints cost a hash each: a value crafted to hold thousands of secret shapes gets
+    // fingerprints for the first few only, the rest are masked plainly.
+    let fingerprints = MAX_FINGERPRINTS_PER_VALUE;
+    const mask = (secret: string): string => (fingerprints-- > 0 ? masked(secret) : '[masked]');
+    let out = maskJwts(text, mask);
+    if (apiKey) out = out.replace(apiKey, mask);
     out = out.replace(authScheme, (_m, scheme: string, cred: string) =>
-      cred.startsWith('[masked') ? `${scheme} ${cred}` : `${scheme} ${masked(cred)}`,
+      cred.startsWith('[masked') ? `${scheme} ${cred}` : `${scheme} ${mask(cred)}`,
     );
     out = out.replace(query, (_m, head: string, value: string) =>
-      value.startsWith('[masked') ? head + value : head + masked(value),
+      value.startsWith('[masked') ? head + value : head + mask(value),
     );
-    return out.replace(userinfo, (_m, scheme: string, info: string) => `${scheme}${masked(info)}@`);
+    return maskUserinfo(out, mask);
   };
 }
 
@@ -114,7 +224,7 @@ export function createMasker(rules: MaskRules = {}): Masker {
   };
 
   const walk = (value: unknown, depth: number, seen: WeakSet<object>): unknown => {
-    if (typeof value === 'string') return scrub(value);
+    if (typeof value === 'string') return capLength(scrub(value));
     if (value === null || typeof value !== 'object') return value;
     if (seen.has(value) || depth > 8) return '[…]';
     seen.add(value);

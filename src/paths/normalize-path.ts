@@ -109,3 +109,10 @@ export function normalizeRequestTarget(target: string): RequestTarget {
   const collapsed = decoded.replace(/\/{2,}/g, '/');
   return { path: collapsed.includes('.') ? removeDotSegments(collapsed) : collapsed, search };
 }
+
+/** `s` without trailing "/" (linear: a `/\/+$/` replace is quadratic on many slashes). */
+export function trimTrailingSlashes(s: string): string {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 47) end--;
+  return s.slice(0, end);
+}

@@ -4,6 +4,7 @@
  */
 import type { RouteConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
+import { trimTrailingSlashes } from '../paths/normalize-path';
 
 export interface Upstream {
   /** `http:` or `https:` */
@@ -40,7 +41,7 @@ export function parseUpstream(url: string): Upstream {
     hostname,
     port,
     host: u.host,
-    basePath: u.pathname.replace(/\/+$/, ''),
+    basePath: trimTrailingSlashes(u.pathname),
     origin: `${protocol}//${u.host}`,
   };
 }
@@ -62,7 +63,7 @@ function compileScopes(
 }
 
 export function compileRoute(config: Readonly<RouteConfig>): CompiledRoute {
-  const prefix = config.prefix.length > 1 ? config.prefix.replace(/\/+$/, '') : '/';
+  const prefix = config.prefix.length > 1 ? trimTrailingSlashes(config.prefix) || '/' : '/';
   return {
     name: config.name,
     prefix,

@@ -1,4 +1,12 @@
-import { createMasker, createScrubber, fingerprint } from '../../../src/logging/mask';
+import fc from 'fast-check';
+import {
+  MAX_LOGGED_CHARS,
+  createMasker,
+  createScrubber,
+  fingerprint,
+  maskJwts,
+  maskUserinfo,
+} from '../../../src/logging/mask';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVzLWhlcmU';
 const KEY = 'hok_live_abcdefghijklmnop123456';
@@ -76,5 +84,61 @@ describe('createMasker', () => {
     const a: Record<string, unknown> = { name: 'a' };
     a.self = a;
     expect(() => JSON.stringify(mask(a))).not.toThrow();
+  });
+});
+
+describe('issue 8.5: log scrubbing in linear time', () => {
+  const mark = (m: string): string => `[masked ${fingerprint(m)}]`;
+  // The reference patterns the scanners replace (quadratic, fine on short inputs).
+  const jwtRef = (t: string): string =>
+    t.replace(/eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){1,3}/g, mark);
+  const userinfoRef = (t: string): string =>
+    t.replace(
+      /(\b[a-z][a-z0-9+.-]*:\/\/)([^/\s@]+)@/gi,
+      (_m, scheme: string, info: string) => `${scheme}${mark(info)}@`,
+    );
+  const alphabet = fc.constantFrom(
+    'e',
+    'y',
+    'J',
+    'a',
+    'Z',
+    '1',
+    '.',
+    '_',
+    '-',
+    ':',
+    '/',
+    '@',
+    ' ',
+    '+',
+    'h',
+  );
+
+  it('property: the JWT scanner masks exactly what the reference pattern masks', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: alphabet, maxLength: 80 }), (t) => {
+        expect(maskJwts(t)).toBe(jwtRef(t));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('property: the userinfo scanner masks exactly what the reference pattern masks', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: alphabet, maxLength: 80 }), (t) => {
+        expect(maskUserinfo(t)).toBe(userinfoRef(t));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('caps every logged string value after scrubbing', () => {
+    const mask = createMasker({});
+    const long = `${'a'.repeat(MAX_LOGGED_CHARS)}https://u:pw@h`;
+    const out = mask({ path: long }) as { path: string };
+    expect(out.path.length).toBeLessThan(MAX_LOGGED_CHARS + 40);
+    expect(out.path).toMatch(/…\[\+\d+ chars\]$/);
+    expect(out.path).not.toContain('pw');
   });
 });
