@@ -1,52 +1,119 @@
 /**
  * Client of the API-key auth service (DESIGN §3 contract): POST {"api_key": ...}.
- * 200 valid:true → valid; 200 valid:false, 401, 403, 404 → invalid; anything else, timeouts
- * and network errors → failure, retried with exponential backoff and full jitter, behind a
- * circuit breaker. A failure is never turned into "invalid".
+ *
+ * What an answer means (issue 8.8):
+ *  - 200 `valid: true` with a usable principal → valid; 200 `valid: false` → invalid;
+ *  - any other 4xx (400, 401, 403, 404, 422, ...) is the service's verdict on *this key*:
+ *    invalid. Only 408 and 429 mean "ask again later" (a failure, retried, not the key's fault);
+ *  - 5xx, timeouts and network errors (resets, refused connections) are failures of the
+ *    service: retried with exponential backoff and full jitter, and only they count towards the
+ *    circuit breaker — malformed keys from one client can never take API-key auth away from
+ *    every user;
+ *  - a 200 that breaks the contract (unparseable, a field of the wrong type) is logged as a
+ *    warning naming the field and denies the key; it is neither a pass nor an outage.
+ * Common variants of a valid answer are accepted: `scopes` and `tenant_ids` as a
+ * space-separated string, a numeric `user_id`, `expires_at` as a numeric string.
  */
 import type { ApiKeysConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
+import type { Logger } from '../logging/logger';
 import { CircuitBreaker } from './circuit-breaker';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
 
 export type KeyVerdict =
-  | { valid: true; userId: string; tenantIds: string[]; scopes: string[]; expiresAt?: number }
+  | {
+      valid: true;
+      userId: string;
+      tenantIds: string[];
+      scopes: string[];
+      expiresAt?: number;
+      keyId?: string;
+    }
   | { valid: false };
 
-const SAFE_ID = /^[A-Za-z0-9._@:+|=~/-]{1,256}$/;
-const INVALID_STATUSES = new Set([401, 403, 404]);
+const INVALID: KeyVerdict = { valid: false };
+const SAFE_ID = /^[\w.@:+|=~/-]{1,256}$/;
+const SAFE_ITEM = /^[\x21-\x7e]{1,256}$/;
+/** Statuses that say "later", not "this key is bad". */
+const RETRY_LATER = new Set([408, 429]);
 const BACKOFF_BASE_MS = 50;
 
-class Retryable extends Error {
-  constructor(readonly kind: 'error' | 'timeout') {
+/** The outcome of parsing an answer: a verdict, or the field that broke the contract. */
+export type ParsedAnswer = { verdict: KeyVerdict } | { breach: string };
+
+class Failure extends Error {
+  constructor(
+    readonly kind: 'error' | 'timeout',
+    /** Counts towards the circuit breaker (5xx, timeouts, network errors). */
+    readonly serviceDown: boolean,
+  ) {
     super(kind);
   }
 }
 
-function stringArray(v: unknown): string[] | undefined {
-  if (v === undefined) return [];
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-  return undefined;
+function list(v: unknown): string[] | undefined {
+  if (v === undefined || v === null) return [];
+  const items =
+    typeof v === 'string'
+      ? v.split(' ').filter((s) => s !== '')
+      : Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number')
+        ? v.map(String)
+        : undefined;
+  return items?.every((s) => SAFE_ITEM.test(s)) ? items : undefined;
 }
 
-/** Parses a 200 body; a malformed "valid" answer is a service failure, not a pass. */
-export function parseVerdict(body: unknown): KeyVerdict {
-  const b = body as Record<string, unknown> | null;
-  if (b === null || typeof b !== 'object') throw new Retryable('error');
-  if (b.valid !== true) return { valid: false };
-  const userId = b.user_id;
-  const tenantIds = stringArray(b.tenant_ids);
-  const scopes = stringArray(b.scopes);
-  const expiresAt = b.expires_at;
-  if (typeof userId !== 'string' || !SAFE_ID.test(userId) || !tenantIds || !scopes)
-    throw new Retryable('error');
-  if (expiresAt !== undefined && typeof expiresAt !== 'number') throw new Retryable('error');
+/**
+ * Parses a 200 body of the validate endpoint (also what authgate stores in Redis, so a cache
+ * entry is checked by the same rules as the service's answer).
+ */
+export function parseVerdict(body: unknown): ParsedAnswer {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { breach: 'body' };
+  const b = body as Record<string, unknown>;
+  if (b.valid === false) return { verdict: INVALID };
+  if (b.valid !== true) return { breach: 'valid' };
+  const userId = typeof b.user_id === 'number' ? String(b.user_id) : b.user_id;
+  if (typeof userId !== 'string' || !SAFE_ID.test(userId)) return { breach: 'user_id' };
+  const tenantIds = list(b.tenant_ids);
+  if (!tenantIds) return { breach: 'tenant_ids' };
+  const scopes = list(b.scopes);
+  if (!scopes) return { breach: 'scopes' };
+  let expiresAt: number | undefined;
+  if (b.expires_at !== undefined && b.expires_at !== null) {
+    expiresAt =
+      typeof b.expires_at === 'string' && /^\d{1,12}$/.test(b.expires_at)
+        ? Number(b.expires_at)
+        : typeof b.expires_at === 'number' && Number.isFinite(b.expires_at)
+          ? b.expires_at
+          : undefined;
+    if (expiresAt === undefined) return { breach: 'expires_at' };
+  }
+  let keyId: string | undefined;
+  if (b.key_id !== undefined && b.key_id !== null) {
+    keyId = typeof b.key_id === 'number' ? String(b.key_id) : (b.key_id as string);
+    if (typeof keyId !== 'string' || !SAFE_ID.test(keyId)) return { breach: 'key_id' };
+  }
+  return {
+    verdict: {
+      valid: true,
+      userId,
+      tenantIds,
+      scopes,
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+      ...(keyId !== undefined ? { keyId } : {}),
+    },
+  };
+}
+
+/** The contract shape of a verdict (what parseVerdict reads back). */
+export function verdictToJson(verdict: KeyVerdict): Record<string, unknown> {
+  if (!verdict.valid) return { valid: false };
   return {
     valid: true,
-    userId,
-    tenantIds,
-    scopes,
-    ...(expiresAt !== undefined ? { expiresAt } : {}),
+    user_id: verdict.userId,
+    tenant_ids: verdict.tenantIds,
+    scopes: verdict.scopes,
+    expires_at: verdict.expiresAt,
+    key_id: verdict.keyId,
   };
 }
 
@@ -57,9 +124,18 @@ export class ApiKeyService {
   constructor(
     private readonly config: Readonly<ApiKeysConfig>,
     observer?: AuthObserver,
+    private readonly logger?: Logger,
   ) {
     this.observer = observer ?? NOOP_OBSERVER;
     this.breaker = new CircuitBreaker(5, 10_000);
+  }
+
+  private breached(field: string): KeyVerdict {
+    this.logger?.warn('auth service answer breaks the contract; key denied', {
+      field,
+      url: this.config.validateUrl,
+    });
+    return INVALID;
   }
 
   private async attempt(apiKey: string): Promise<KeyVerdict> {
@@ -74,20 +150,26 @@ export class ApiKeyService {
       });
     } catch (err) {
       const name = (err as Error).name;
-      throw new Retryable(name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'error');
+      const timeout = name === 'TimeoutError' || name === 'AbortError';
+      throw new Failure(timeout ? 'timeout' : 'error', true);
     }
     if (res.status === 200) {
       let body: unknown;
       try {
         body = await res.json();
-      } catch {
-        throw new Retryable('error');
+      } catch (err) {
+        if ((err as Error).name === 'TimeoutError') throw new Failure('timeout', true);
+        return this.breached('body');
       }
-      return parseVerdict(body);
+      const parsed = parseVerdict(body);
+      return 'breach' in parsed ? this.breached(parsed.breach) : parsed.verdict;
     }
-    await res.body?.cancel();
-    if (INVALID_STATUSES.has(res.status)) return { valid: false };
-    throw new Retryable('error');
+    await res.body?.cancel().catch(() => undefined);
+    if (res.status >= 500) throw new Failure('error', true);
+    if (RETRY_LATER.has(res.status)) throw new Failure('error', false);
+    if (res.status >= 400) return INVALID;
+    // 1xx/2xx other than 200, 3xx: not an answer the contract knows.
+    return this.breached(`status ${res.status}`);
   }
 
   /** Asks the service; throws 503 AUTH_SERVICE_UNAVAILABLE when it cannot answer. */
@@ -96,7 +178,7 @@ export class ApiKeyService {
       this.observer.authServiceRequest('circuit_open');
       throw new AuthgateError('AUTH_SERVICE_UNAVAILABLE', { reason: 'circuit_open' });
     }
-    let last: Retryable | undefined;
+    let last: Failure | undefined;
     for (let i = 0; i <= this.config.retries; i++) {
       if (i > 0) {
         const cap = BACKOFF_BASE_MS * 2 ** (i - 1);
@@ -109,12 +191,17 @@ export class ApiKeyService {
         this.observer.authServiceRequest(verdict.valid ? 'valid' : 'invalid');
         return verdict;
       } catch (err) {
-        last = err instanceof Retryable ? err : new Retryable('error');
+        last = err instanceof Failure ? err : new Failure('error', true);
         this.observer.authServiceRequest(last.kind);
       }
     }
-    this.breaker.failure();
-    if (this.breaker.state !== 'closed') this.observer.authServiceUp(false);
+    if (last?.serviceDown !== false) {
+      this.breaker.failure();
+      if (this.breaker.state !== 'closed') this.observer.authServiceUp(false);
+    } else {
+      // Answered, only not now (408/429): the service is up, the breaker not involved.
+      this.breaker.release();
+    }
     throw new AuthgateError('AUTH_SERVICE_UNAVAILABLE', {
       reason: `auth_service_${last?.kind ?? 'error'}`,
     });

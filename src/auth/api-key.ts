@@ -13,7 +13,7 @@ import { AuthgateError } from '../errors';
 import type { Logger } from '../logging/logger';
 import type { RedisHandle } from '../redis';
 import type { Principal, RequestScope } from '../request-scope';
-import { ApiKeyService, type KeyVerdict } from './api-key-service';
+import { ApiKeyService, parseVerdict, verdictToJson, type KeyVerdict } from './api-key-service';
 import { NOT_RESPONSIBLE, type AuthResult, type Authenticator } from './authenticator';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
 
@@ -33,6 +33,24 @@ export function redisKeyFor(prefix: string, id: string): string {
   return `${prefix}apikey:${id}`;
 }
 
+/** Revocation generation of a key id: bumped by every revocation, checked by every write. */
+export function generationKeyFor(prefix: string, id: string): string {
+  return `${prefix}apikey-gen:${id}`;
+}
+
+/** How long a revocation generation is remembered: longer than any cached verdict lives. */
+const GENERATION_TTL_SEC = 2 * 86_400;
+
+/**
+ * Writes a verdict only when no revocation happened since the lookup read the generation
+ * (issue 8.9: a lookup in flight when a key was revoked must not cache "valid" afterwards).
+ */
+const SET_IF_GENERATION = `
+local g = redis.call('GET', KEYS[2]) or '0'
+if g ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1`;
+
 export interface ApiKeyAuthenticatorOptions {
   logger: Logger;
   observer?: AuthObserver;
@@ -47,6 +65,8 @@ export class ApiKeyAuthenticator implements Authenticator {
   private readonly idOf: (apiKey: string) => string;
   private readonly memory = new LRUCache<string, CacheEntry>({ max: 100_000 });
   private readonly inflight = new Map<string, Promise<KeyVerdict>>();
+  /** Local revocation generations (bumped by revoke() and by pub/sub revocations). */
+  private readonly generations = new LRUCache<string, number>({ max: 100_000 });
   private readonly observer: AuthObserver;
   private readonly now: () => number;
 
@@ -56,7 +76,7 @@ export class ApiKeyAuthenticator implements Authenticator {
   ) {
     this.observer = options.observer ?? NOOP_OBSERVER;
     this.now = options.now ?? Date.now;
-    this.service = new ApiKeyService(config, this.observer);
+    this.service = new ApiKeyService(config, this.observer, options.logger);
     this.hashSecret = config.hashSecret ? Buffer.from(config.hashSecret) : randomBytes(32);
     this.idOf = hmacSha256(this.hashSecret);
     if (options.redis && !config.hashSecret) {
@@ -68,7 +88,7 @@ export class ApiKeyAuthenticator implements Authenticator {
     const channel = `${options.redis?.prefix ?? ''}${REVOCATION_CHANNEL}`;
     options.redis?.subscriber.subscribe(channel).catch(() => undefined);
     options.redis?.subscriber.on('message', (ch: string, id: string) => {
-      if (ch === channel) this.memory.delete(id);
+      if (ch === channel) this.forget(id);
     });
   }
 
@@ -127,47 +147,85 @@ export class ApiKeyAuthenticator implements Authenticator {
     if (ttl > 0) this.memory.set(id, { verdict, until: this.now() + ttl });
   }
 
+  /** Drops a key id from this instance and bumps its generation, so no lookup in flight caches it. */
+  private forget(id: string): void {
+    this.memory.delete(id);
+    this.generations.set(id, (this.generations.get(id) ?? 0) + 1);
+  }
+
   private async lookup(id: string, apiKey: string): Promise<KeyVerdict> {
     const started = performance.now();
+    const localGeneration = this.generations.get(id) ?? 0;
     try {
-      const cached = await this.fromRedis(id);
+      const { verdict: cached, generation } = await this.fromRedis(id);
+      if (this.revokedSince(id, localGeneration)) return { valid: false };
       if (cached) {
         this.remember(id, cached);
         return cached;
       }
       const verdict = await this.service.validate(apiKey);
+      // Revoked while the service was asked: the revocation wins, nothing is cached.
+      if (this.revokedSince(id, localGeneration)) return { valid: false };
       this.remember(id, verdict);
-      await this.toRedis(id, verdict);
+      await this.toRedis(id, verdict, generation);
       return verdict;
     } finally {
       this.observer.tokenValidation('api_key', (performance.now() - started) / 1000);
     }
   }
 
-  private async fromRedis(id: string): Promise<KeyVerdict | undefined> {
+  private revokedSince(id: string, generation: number): boolean {
+    return (this.generations.get(id) ?? 0) !== generation;
+  }
+
+  /** The cached verdict (validated like a service answer) and the key's revocation generation. */
+  private async fromRedis(
+    id: string,
+  ): Promise<{ verdict: KeyVerdict | undefined; generation: string | undefined }> {
     const redis = this.options.redis;
-    if (!redis?.isUp()) return undefined;
+    if (!redis?.isUp()) return { verdict: undefined, generation: undefined };
     try {
-      const raw = await redis.client.get(redisKeyFor(redis.prefix, id));
-      if (raw === null) {
+      const [raw, generation] = await redis.client.mget(
+        redisKeyFor(redis.prefix, id),
+        generationKeyFor(redis.prefix, id),
+      );
+      const gen = generation ?? '0';
+      if (raw === null || raw === undefined) {
         this.observer.apiKeyCache('redis', 'miss');
-        return undefined;
+        return { verdict: undefined, generation: gen };
       }
-      const verdict = JSON.parse(raw) as KeyVerdict;
-      this.observer.apiKeyCache('redis', verdict.valid ? 'hit' : 'negative_hit');
-      return verdict;
+      const parsed = parseVerdict(JSON.parse(raw));
+      if ('breach' in parsed) {
+        this.observer.apiKeyCache('redis', 'error');
+        return { verdict: undefined, generation: gen };
+      }
+      this.observer.apiKeyCache('redis', parsed.verdict.valid ? 'hit' : 'negative_hit');
+      return { verdict: parsed.verdict, generation: gen };
     } catch {
       this.observer.apiKeyCache('redis', 'error');
-      return undefined;
+      return { verdict: undefined, generation: undefined };
     }
   }
 
-  private async toRedis(id: string, verdict: KeyVerdict): Promise<void> {
+  private async toRedis(
+    id: string,
+    verdict: KeyVerdict,
+    generation: string | undefined,
+  ): Promise<void> {
     const redis = this.options.redis;
     const ttl = Math.ceil(this.ttlMs(verdict) / 1000);
-    if (!redis?.isUp() || ttl <= 0) return;
+    // Without the generation read before the lookup, a write could undo a revocation: skip it.
+    if (!redis?.isUp() || ttl <= 0 || generation === undefined) return;
     try {
-      await redis.client.set(redisKeyFor(redis.prefix, id), JSON.stringify(verdict), 'EX', ttl);
+      await redis.client.eval(
+        SET_IF_GENERATION,
+        2,
+        redisKeyFor(redis.prefix, id),
+        generationKeyFor(redis.prefix, id),
+        generation,
+        JSON.stringify(verdictToJson(verdict)),
+        ttl,
+      );
     } catch {
       this.observer.apiKeyCache('redis', 'error');
     }
@@ -176,7 +234,7 @@ export class ApiKeyAuthenticator implements Authenticator {
   /** Drops a key everywhere: this LRU, Redis, and (through pub/sub) every other instance. */
   async revoke(apiKey: string): Promise<void> {
     const id = this.idOf(apiKey);
-    this.memory.delete(id);
+    this.forget(id);
     const redis = this.options.redis;
     if (redis) await revokeInRedis(redis, id);
   }
@@ -186,6 +244,13 @@ export async function revokeInRedis(
   redis: Pick<RedisHandle, 'client' | 'prefix'>,
   id: string,
 ): Promise<number> {
-  await redis.client.del(redisKeyFor(redis.prefix, id));
+  // Generation first: a lookup that read the old one can no longer write its verdict back.
+  const gen = generationKeyFor(redis.prefix, id);
+  await redis.client
+    .multi()
+    .incr(gen)
+    .expire(gen, GENERATION_TTL_SEC)
+    .del(redisKeyFor(redis.prefix, id))
+    .exec();
   return redis.client.publish(`${redis.prefix}${REVOCATION_CHANNEL}`, id);
 }

@@ -32,6 +32,11 @@ export class CircuitBreaker {
     this.probing = false;
   }
 
+  /** A call that says nothing about the service's health: frees a half-open probe slot. */
+  release(): void {
+    this.probing = false;
+  }
+
   failure(): void {
     this.probing = false;
     this.failures++;
