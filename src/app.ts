@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import type { Authenticator } from './auth/authenticator';
 import { NOT_RESPONSIBLE } from './auth/authenticator';
 import { authorize, methodNotGrantedError } from './auth/authorize';
+import { FailedAuthGuard } from './auth/failed-auth-guard';
 import type { AuthObserver } from './auth/observer';
 import {
   extractCredentials,
@@ -61,6 +62,8 @@ export interface AppDependencies {
   /** Built from config by startServer when absent. */
   authenticators?: readonly Authenticator[];
   observer?: AuthObserver;
+  /** In-process when absent. */
+  failedAuthGuard?: FailedAuthGuard;
 }
 
 export interface App {
@@ -84,6 +87,8 @@ const RESPONSE_DROP: ReadonlySet<string> = new Set(['x-request-id']);
 export function createApp(config: Readonly<Config>, deps: AppDependencies): App {
   const { logger, metrics } = deps;
   const rateLimiter = deps.rateLimiter ?? new RateLimiter(undefined);
+  const failedAuthGuard =
+    deps.failedAuthGuard ?? new FailedAuthGuard(config.auth.failedAuthGuard, undefined);
   // With metrics.port 0 the scrape is served on the main listener.
   const metricsPath = config.metrics.port === 0 ? config.metrics.path : undefined;
   const authenticators = deps.authenticators ?? [];
@@ -281,7 +286,15 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     scope: RequestScope,
     route: CompiledRoute,
   ): Promise<void> {
+    const credentials = scope.credentials;
+    const presented =
+      credentials !== undefined &&
+      (credentials.bearer !== undefined ||
+        credentials.apiKey !== undefined ||
+        credentials.malformed !== undefined);
     try {
+      // Before any signature check or auth-service call (issue 8.10).
+      if (presented) failedAuthGuard.check(scope.clientIp);
       await authenticate(req, scope, route);
       if (scope.principal) {
         scope.addHeaders = authorize({
@@ -301,6 +314,12 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       }
     } catch (err) {
       recordDecision(scope, route, err);
+      if (presented && err instanceof AuthgateError && err.status === 401) {
+        await failedAuthGuard.recordFailure(scope.clientIp);
+      }
+      if (err instanceof AuthgateError && err.reason === 'failed_auth_guard') {
+        metrics?.rateLimited.labels(route.name, 'failed_auth').inc();
+      }
       throw err;
     }
     recordDecision(scope, route, undefined);

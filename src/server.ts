@@ -13,6 +13,7 @@ import { sendErrorOnSocket } from './error-response';
 import { AuthgateError } from './errors';
 import { Metrics } from './metrics';
 import { RateLimiter } from './rate-limit';
+import { FailedAuthGuard } from './auth/failed-auth-guard';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -80,6 +81,8 @@ export async function startServer(
     ...deps,
     metrics,
     rateLimiter: deps.rateLimiter ?? new RateLimiter(auth?.redis),
+    failedAuthGuard:
+      deps.failedAuthGuard ?? new FailedAuthGuard(config.auth.failedAuthGuard, auth?.redis),
     authenticators: deps.authenticators ?? auth?.authenticators,
   });
   const server = createHttpServer(config, app);

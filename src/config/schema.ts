@@ -342,6 +342,19 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
       apiKeys: apiKeysSchema.optional(),
+      failedAuthGuard: z
+        .strictObject({
+          maxFailures: int(0, 1_000_000)
+            .default(20)
+            .describe(
+              'Failed authentications per client address and window; past it, 429 before any check. 0 turns the guard off.',
+            ),
+          windowSec: int(1, 86_400).default(60).describe('The counting window.'),
+        })
+        .prefault({})
+        .describe(
+          'Per client address (socket peer, or the X-Forwarded-For entry a trusted proxy added).',
+        ),
     })
     .prefault({}),
   routes: z

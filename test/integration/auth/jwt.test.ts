@@ -38,6 +38,8 @@ describe('JWT authentication with a real JWKS server', () => {
     upstream = await startUpstream();
     proxy = await startProxy({
       auth: {
+        // These tests send many bad tokens from one address on purpose.
+        failedAuthGuard: { maxFailures: 0 },
         jwt: {
           maxLifetimeSec: 3600,
           clockToleranceSec: 5,
@@ -257,6 +259,8 @@ describe('JWKS key rotation, outage and kid floods', () => {
     upstream = await startUpstream();
     proxy = await startProxy({
       auth: {
+        // These tests send many bad tokens from one address on purpose.
+        failedAuthGuard: { maxFailures: 0 },
         jwt: {
           jwksMinRefetchIntervalSec: 1,
           issuers: [
@@ -329,6 +333,8 @@ describe('JWKS key rotation, outage and kid floods', () => {
     down.down = true;
     const p = await startProxy({
       auth: {
+        // These tests send many bad tokens from one address on purpose.
+        failedAuthGuard: { maxFailures: 0 },
         jwt: {
           issuers: [
             {

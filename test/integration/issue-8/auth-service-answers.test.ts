@@ -29,6 +29,7 @@ describe('issue 8.8: the auth service answers', () => {
     upstream = await startUpstream();
     proxy = await startProxy({
       auth: {
+        failedAuthGuard: { maxFailures: 0 },
         apiKeys: { prefixes: ['hok_'], validateUrl: service.url, timeoutMs: 500, retries: 1 },
       },
       routes: [route(upstream.url, { auth: 'required', scopes: ['read'] })],
