@@ -14,6 +14,7 @@ import type { Authenticator } from './auth/authenticator';
 import { NOT_RESPONSIBLE } from './auth/authenticator';
 import { authorize, methodNotGrantedError } from './auth/authorize';
 import { FailedAuthGuard } from './auth/failed-auth-guard';
+import type { Clock } from './clock';
 import type { AuthObserver } from './auth/observer';
 import {
   extractCredentials,
@@ -64,6 +65,8 @@ export interface AppDependencies {
   observer?: AuthObserver;
   /** In-process when absent. */
   failedAuthGuard?: FailedAuthGuard;
+  /** The one clock (system clock when absent); tests pass a manual one. */
+  clock?: Clock;
 }
 
 export interface App {

@@ -75,14 +75,24 @@ export async function startServer(
   const metrics = deps.metrics ?? new Metrics(authgateVersion());
   const auth = deps.authenticators
     ? undefined
-    : createAuthLayer(config, { logger: deps.logger, observer: deps.observer ?? metrics });
+    : createAuthLayer(config, {
+        logger: deps.logger,
+        observer: deps.observer ?? metrics,
+        clock: deps.clock,
+      });
   await auth?.warmUp();
   const app = createApp(config, {
     ...deps,
     metrics,
-    rateLimiter: deps.rateLimiter ?? new RateLimiter(auth?.redis),
+    rateLimiter:
+      deps.rateLimiter ?? new RateLimiter(auth?.redis, deps.clock && (() => deps.clock!.now())),
     failedAuthGuard:
-      deps.failedAuthGuard ?? new FailedAuthGuard(config.auth.failedAuthGuard, auth?.redis),
+      deps.failedAuthGuard ??
+      new FailedAuthGuard(
+        config.auth.failedAuthGuard,
+        auth?.redis,
+        deps.clock && (() => deps.clock!.now()),
+      ),
     authenticators: deps.authenticators ?? auth?.authenticators,
   });
   const server = createHttpServer(config, app);

@@ -1,6 +1,7 @@
 /**
  * Builds the authenticators from config, in the order they are asked: JWT, then API keys.
  */
+import type { Clock } from '../clock';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import { connectRedis, type RedisHandle } from '../redis';
@@ -22,6 +23,7 @@ export interface AuthLayer {
 export interface AuthLayerOptions {
   logger: Logger;
   observer?: AuthObserver;
+  clock?: Clock;
 }
 
 export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOptions): AuthLayer {
@@ -29,14 +31,23 @@ export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOpti
   const authenticators: Authenticator[] = [];
   const jwt =
     config.auth.jwt.issuers.length > 0
-      ? new JwtAuthenticator(config.auth.jwt, { logger: options.logger, observer })
+      ? new JwtAuthenticator(config.auth.jwt, {
+          logger: options.logger,
+          observer,
+          clock: options.clock,
+        })
       : undefined;
   if (jwt) authenticators.push(jwt);
   const redis = config.redis.url
     ? connectRedis(config.redis.url, config.redis.keyPrefix, options.logger, observer)
     : undefined;
   const apiKeys = config.auth.apiKeys
-    ? new ApiKeyAuthenticator(config.auth.apiKeys, { logger: options.logger, observer, redis })
+    ? new ApiKeyAuthenticator(config.auth.apiKeys, {
+        logger: options.logger,
+        observer,
+        redis,
+        now: options.clock && (() => options.clock!.now()),
+      })
     : undefined;
   if (apiKeys) authenticators.push(apiKeys);
   return {
@@ -48,6 +59,7 @@ export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOpti
       await jwt?.warmUp();
     },
     async close() {
+      jwt?.close();
       await redis?.close();
     },
   };

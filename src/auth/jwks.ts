@@ -1,10 +1,15 @@
 /**
- * A JWKS endpoint as a key source. Keys are built into KeyObjects once per fetch. An unknown
- * `kid` triggers a refetch, but at most one per `minRefetchIntervalMs` and never concurrently,
- * so a flood of random `kid`s cannot flood the endpoint; a failed fetch keeps the last good
- * keys. `jku`/`x5u`/embedded `jwk` in tokens are never consulted: only this configured URI is.
+ * A JWKS endpoint as a key source. Keys are built into KeyObjects once per fetch.
+ *  - Refreshed on a timer every `maxAgeMs` (issue 8.11), so a key the identity provider
+ *    withdraws stops working within that time even for tokens that are cached.
+ *  - An unknown `kid` triggers a refetch, at most one per `minRefetchIntervalMs` and never
+ *    concurrently, so a flood of random `kid`s cannot flood the endpoint.
+ *  - A failed fetch keeps the last good keys. While the endpoint is failing a rotated key
+ *    cannot be told from a forged one, so an unknown `kid` is 503, never 401.
+ * `jku`/`x5u`/embedded `jwk` in tokens are never consulted: only this configured URI is.
  */
-import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { systemClock, type Clock } from '../clock';
 import { AuthgateError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { assertKeyStrength } from './keys';
@@ -14,20 +19,29 @@ export interface JwksOptions {
   issuer: string;
   uri: string;
   minRefetchIntervalMs: number;
-  /** Keys older than this are refreshed in the background on next use. */
+  /** Keys are refreshed on a timer with this period. */
   maxAgeMs: number;
   timeoutMs: number;
   logger: Logger;
   observer: AuthObserver;
+  clock?: Clock;
 }
 
 interface KeySet {
   byKid: Map<string, KeyObject>;
   all: KeyObject[];
+  /** Thumbprints of every key in the set (see keyId). */
+  ids: Set<string>;
   fetchedAt: number;
 }
 
 const MAX_JWKS_BYTES = 512 * 1024;
+
+/** A stable identity of a public key across fetches: kid + SHA-256 of its JWK. */
+const keyIds = new WeakMap<KeyObject, string>();
+export function keyId(key: KeyObject): string | undefined {
+  return keyIds.get(key);
+}
 
 /** Builds the usable keys of a JWKS document; unusable ones are skipped with a reason. */
 export function parseJwks(
@@ -39,6 +53,7 @@ export function parseJwks(
   if (!Array.isArray(keys)) throw new Error('JWKS document has no "keys" array');
   const byKid = new Map<string, KeyObject>();
   const all: KeyObject[] = [];
+  const ids = new Set<string>();
   for (const jwk of keys as Array<JsonWebKey & { kid?: unknown; use?: unknown }>) {
     try {
       if (jwk.use !== undefined && jwk.use !== 'sig') continue;
@@ -46,6 +61,10 @@ export function parseJwks(
       if (jwk.d !== undefined) throw new Error('private key material in JWKS');
       const key = createPublicKey({ key: jwk, format: 'jwk' });
       assertKeyStrength(key);
+      const kid = typeof jwk.kid === 'string' ? jwk.kid : '';
+      const id = `${kid}#${hash('sha256', JSON.stringify(key.export({ format: 'jwk' })), 'base64url')}`;
+      keyIds.set(key, id);
+      ids.add(id);
       all.push(key);
       if (typeof jwk.kid === 'string') byKid.set(jwk.kid, key);
     } catch (err) {
@@ -56,17 +75,33 @@ export function parseJwks(
       });
     }
   }
-  return { byKid, all };
+  return { byKid, all, ids };
 }
 
 export class JwksKeySource {
   private keys: KeySet | undefined;
   private inflight: Promise<boolean> | undefined;
-  private lastAttempt = 0;
+  private lastAttempt = Number.NEGATIVE_INFINITY;
+  /** The most recent fetch failed: an unknown kid cannot be judged now. */
+  private failing = false;
+  private stopTimer: (() => void) | undefined;
+  private readonly clock: Clock;
 
-  constructor(private readonly options: JwksOptions) {}
+  constructor(private readonly options: JwksOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
 
-  /** Fetches now (startup warm-up, diagnose). Resolves false on failure; keeps old keys. */
+  /** Starts the refresh timer (idempotent). */
+  start(): void {
+    this.stopTimer ??= this.clock.every(this.options.maxAgeMs, () => void this.refresh());
+  }
+
+  stop(): void {
+    this.stopTimer?.();
+    this.stopTimer = undefined;
+  }
+
+  /** Fetches now (startup warm-up, timer, diagnose). Resolves false on failure; keeps old keys. */
   refresh(): Promise<boolean> {
     this.inflight ??= this.fetchKeys().finally(() => {
       this.inflight = undefined;
@@ -78,9 +113,14 @@ export class JwksKeySource {
     return this.keys !== undefined;
   }
 
+  /** Is the key with this identity (keyId) still published? */
+  hasKey(id: string): boolean {
+    return this.keys?.ids.has(id) ?? false;
+  }
+
   private async fetchKeys(): Promise<boolean> {
     const { issuer, uri, timeoutMs, logger, observer } = this.options;
-    this.lastAttempt = Date.now();
+    this.lastAttempt = this.clock.now();
     try {
       const res = await fetch(uri, {
         signal: AbortSignal.timeout(timeoutMs),
@@ -92,10 +132,19 @@ export class JwksKeySource {
       if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS document too large');
       const parsed = parseJwks(JSON.parse(text), logger, issuer);
       if (parsed.all.length === 0) throw new Error('JWKS has no usable signing key');
-      this.keys = { ...parsed, fetchedAt: Date.now() };
+      const withdrawn = this.keys ? [...this.keys.ids].filter((id) => !parsed.ids.has(id)) : [];
+      this.keys = { ...parsed, fetchedAt: this.clock.now() };
+      this.failing = false;
       observer.jwksRefresh(issuer, 'success');
+      if (withdrawn.length > 0) {
+        logger.info('jwks keys withdrawn', {
+          issuer,
+          kids: withdrawn.map((id) => id.slice(0, id.indexOf('#')) || null),
+        });
+      }
       return true;
     } catch (err) {
+      this.failing = true;
       observer.jwksRefresh(issuer, 'failure');
       logger.warn('jwks refresh failed', {
         issuer,
@@ -107,33 +156,31 @@ export class JwksKeySource {
   }
 
   private canRefetch(): boolean {
-    return Date.now() - this.lastAttempt >= this.options.minRefetchIntervalMs;
+    return this.clock.now() - this.lastAttempt >= this.options.minRefetchIntervalMs;
   }
 
-  /** The key for `kid`; throws TOKEN_INVALID for an unknown kid, 503 when no keys can be had. */
+  private unavailable(): AuthgateError {
+    return new AuthgateError('AUTH_SERVICE_UNAVAILABLE', {
+      message: 'Signing keys for this issuer could not be fetched; retry later.',
+      reason: 'jwks_unavailable',
+    });
+  }
+
+  /** The key for `kid`; throws TOKEN_INVALID for an unknown kid, 503 when keys cannot be had. */
   async keyFor(kid: string | undefined): Promise<KeyObject> {
     if (!this.keys) {
       if (this.canRefetch() || this.inflight) await this.refresh();
-      if (!this.keys) {
-        throw new AuthgateError('AUTH_SERVICE_UNAVAILABLE', {
-          message: 'Signing keys for this issuer are not available; retry later.',
-          reason: 'jwks_unavailable',
-        });
-      }
-    } else if (Date.now() - this.keys.fetchedAt > this.options.maxAgeMs && this.canRefetch()) {
-      void this.refresh(); // background: keep serving the current keys
+      if (!this.keys) throw this.unavailable();
     }
     let key = this.find(kid);
-    if (!key && kid !== undefined && (this.canRefetch() || this.inflight)) {
-      // Possibly a rotated key: look once more. If the endpoint is down we cannot tell a
-      // rotated key from a forged kid, so the answer is "unavailable", never "invalid".
-      if (!(await this.refresh())) {
-        throw new AuthgateError('AUTH_SERVICE_UNAVAILABLE', {
-          message: 'Signing keys for this issuer could not be refreshed; retry later.',
-          reason: 'jwks_unavailable',
-        });
+    if (!key && kid !== undefined) {
+      if (this.canRefetch() || this.inflight) {
+        // Possibly a rotated key: look once more.
+        await this.refresh();
+        key = this.find(kid);
       }
-      key = this.find(kid);
+      // If the endpoint is down we cannot tell a rotated key from a forged kid.
+      if (!key && this.failing) throw this.unavailable();
     }
     if (!key) {
       throw new AuthgateError('TOKEN_INVALID', {

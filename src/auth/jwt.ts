@@ -17,7 +17,8 @@ import { AuthgateError } from '../errors';
 import type { Logger } from '../logging/logger';
 import type { Principal, RequestScope } from '../request-scope';
 import { NOT_RESPONSIBLE, type AuthResult, type Authenticator } from './authenticator';
-import { JwksKeySource } from './jwks';
+import { systemClock, type Clock } from '../clock';
+import { JwksKeySource, keyId } from './jwks';
 import { algorithmsForKey, publicKeyFromPemFile, secretKey } from './keys';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
 
@@ -106,14 +107,27 @@ function mapVerifyError(err: unknown): AuthgateError {
 export interface JwtAuthenticatorOptions {
   logger: Logger;
   observer?: AuthObserver;
-  /** Seconds since the epoch; tests move the clock. */
-  now?: () => number;
+  /** Token times and the JWKS refresh timers run on it; tests move it. */
+  clock?: Clock;
+}
+
+interface CachedToken {
+  principal: Principal;
+  /** For JWKS keys: the source and identity of the key that verified the token. */
+  jwks?: JwksKeySource;
+  keyId?: string;
+}
+
+interface Verified {
+  principal: Principal;
+  key: KeyObject;
+  jwks?: JwksKeySource;
 }
 
 export class JwtAuthenticator implements Authenticator {
   readonly method = 'jwt' as const;
   private readonly issuers = new Map<string, IssuerVerifier>();
-  private readonly cache: LRUCache<string, Principal> | undefined;
+  private readonly cache: LRUCache<string, CachedToken> | undefined;
   private readonly observer: AuthObserver;
   private readonly now: () => number;
 
@@ -122,7 +136,8 @@ export class JwtAuthenticator implements Authenticator {
     options: JwtAuthenticatorOptions,
   ) {
     this.observer = options.observer ?? NOOP_OBSERVER;
-    this.now = options.now ?? (() => Date.now() / 1000);
+    const clock = options.clock ?? systemClock;
+    this.now = () => clock.now() / 1000;
     for (const issuer of config.issuers) {
       if (issuer.secret !== undefined) {
         const key = secretKey(issuer.secret);
@@ -139,6 +154,7 @@ export class JwtAuthenticator implements Authenticator {
           timeoutMs: 5000,
           logger: options.logger,
           observer: this.observer,
+          clock,
         });
         this.issuers.set(issuer.issuer, {
           config: issuer,
@@ -149,13 +165,22 @@ export class JwtAuthenticator implements Authenticator {
     }
     this.cache =
       config.verifiedCacheSize > 0
-        ? new LRUCache<string, Principal>({ max: config.verifiedCacheSize })
+        ? new LRUCache<string, CachedToken>({ max: config.verifiedCacheSize })
         : undefined;
   }
 
-  /** Fetches every JWKS once (startup); failures are logged and retried on first use. */
+  /**
+   * Fetches every JWKS once (startup) and starts their refresh timers; failures are logged and
+   * retried by the timer and on first use.
+   */
   async warmUp(): Promise<void> {
     await Promise.all([...this.issuers.values()].map((i) => i.jwks?.refresh()));
+    for (const i of this.issuers.values()) i.jwks?.start();
+  }
+
+  /** Stops the JWKS refresh timers. */
+  close(): void {
+    for (const i of this.issuers.values()) i.jwks?.stop();
   }
 
   jwksSources(): Array<{ issuer: string; source: JwksKeySource }> {
@@ -170,7 +195,14 @@ export class JwtAuthenticator implements Authenticator {
     const cacheKey = this.cache ? hash('sha256', token, 'base64') : '';
     if (this.cache) {
       const cached = this.cache.get(cacheKey);
-      if (cached && cached.expiresAt !== undefined && cached.expiresAt > this.now()) return cached;
+      if (cached) {
+        const { principal } = cached;
+        // A key the issuer withdrew takes the tokens it verified with it (issue 8.11).
+        const keyLive = !cached.jwks || cached.jwks.hasKey(cached.keyId ?? '');
+        if (keyLive && principal.expiresAt !== undefined && principal.expiresAt > this.now())
+          return principal;
+        this.cache.delete(cacheKey);
+      }
     }
     return this.verify(token, cacheKey);
   }
@@ -178,9 +210,15 @@ export class JwtAuthenticator implements Authenticator {
   private async verify(token: string, cacheKey: string): Promise<Principal> {
     const started = performance.now();
     try {
-      const principal = await this.verifyUncached(token);
-      if (this.cache) this.cache.set(cacheKey, principal);
-      return principal;
+      const verified = await this.verifyWithKey(token);
+      if (this.cache) {
+        this.cache.set(cacheKey, {
+          principal: verified.principal,
+          jwks: verified.jwks,
+          keyId: verified.jwks ? keyId(verified.key) : undefined,
+        });
+      }
+      return verified.principal;
     } finally {
       this.observer.tokenValidation('jwt', (performance.now() - started) / 1000);
     }
@@ -188,6 +226,10 @@ export class JwtAuthenticator implements Authenticator {
 
   /** The full verification, no cache. */
   async verifyUncached(token: string): Promise<Principal> {
+    return (await this.verifyWithKey(token)).principal;
+  }
+
+  private async verifyWithKey(token: string): Promise<Verified> {
     if (!JWT_SHAPE.test(token)) throw invalid('malformed');
     const [headerPart, payloadPart] = token.split('.') as [string, string];
     const header = decodeSegment<TokenHeader>(headerPart);
@@ -231,7 +273,7 @@ export class JwtAuthenticator implements Authenticator {
       throw mapVerifyError(err);
     }
     this.checkLifetime(payload);
-    return principalFromClaims(payload, issuer.config);
+    return { principal: principalFromClaims(payload, issuer.config), key, jwks: issuer.jwks };
   }
 
   private checkLifetime(payload: JwtPayload): void {
