@@ -72,6 +72,8 @@ export interface AppDependencies {
 export interface App {
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** CONNECT: authgate is no forward proxy; answered 405 on the socket. */
+  handleConnect(req: IncomingMessage, socket: Duplex): void;
   /** Readiness goes 503; new requests on open connections get 503 SHUTTING_DOWN. */
   startDraining(): void;
   readonly draining: boolean;
@@ -394,12 +396,11 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     });
   }
 
-  function fail(
-    req: IncomingMessage,
-    res: ServerResponse,
-    scope: RequestScope,
-    thrown: unknown,
-  ): void {
+  /**
+   * The one error path of HTTP requests and upgrades: the thrown value becomes a typed error,
+   * counted and logged once; the caller only writes it to its response or socket.
+   */
+  function failure(scope: RequestScope, thrown: unknown): AuthgateError {
     const err = toAuthgateError(thrown instanceof ForwardFailure ? thrown.error : thrown);
     scope.errorCode = err.code;
     scope.errorReason = err.reason;
@@ -412,6 +413,16 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     if (err.code === 'INTERNAL_ERROR') {
       logger.error('internal error', { request_id: scope.requestId, error: String(err.cause) });
     }
+    return err;
+  }
+
+  function fail(
+    req: IncomingMessage,
+    res: ServerResponse,
+    scope: RequestScope,
+    thrown: unknown,
+  ): void {
+    const err = failure(scope, thrown);
     if (scope.aborted || res.destroyed) return;
     sendError(req, res, err, { requestId: scope.requestId, close: draining });
   }
@@ -470,6 +481,12 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         if (logged) return;
         logged = true;
         requestDone();
+        metrics?.observeRequest(
+          scope.route?.name ?? 'none',
+          methodLabel(scope.method),
+          status,
+          (performance.now() - scope.startedAt) / 1000,
+        );
         logger.info('upgrade', {
           type: 'access',
           request_id: scope.requestId,
@@ -503,13 +520,35 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         .then(
           (status) => done(status),
           (thrown: unknown) => {
-            const err = toAuthgateError(thrown);
-            scope.errorCode = err.code;
-            scope.errorReason = err.reason;
+            const err = failure(scope, thrown);
             sendErrorOnSocket(socket, err, scope.requestId);
             done(err.status);
           },
         );
+    },
+
+    handleConnect(req, socket) {
+      const scope = newScope(req);
+      socket.on('error', () => socket.destroy());
+      const err = failure(
+        scope,
+        new AuthgateError('METHOD_NOT_ALLOWED', {
+          message: 'CONNECT is not supported: authgate is a reverse proxy.',
+          reason: 'connect_refused',
+          headers: { Allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' },
+        }),
+      );
+      sendErrorOnSocket(socket, err, scope.requestId);
+      metrics?.observeRequest('none', methodLabel(scope.method), err.status, 0);
+      logger.info('request', {
+        type: 'access',
+        request_id: scope.requestId,
+        route: 'none',
+        method: scope.method,
+        status: err.status,
+        error_code: err.code,
+        client_ip: scope.clientIp,
+      });
     },
 
     startDraining() {

@@ -22,7 +22,12 @@ export const ERROR_CATALOG = {
   },
   UPSTREAM_FORBIDDEN: { status: 403, message: 'The upstream service denied access.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this path.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not supported.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry later.' },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    message: 'The request headers are too large.',
+  },
   INTERNAL_ERROR: { status: 500, message: 'The proxy failed to handle the request.' },
   UPSTREAM_UNAVAILABLE: { status: 502, message: 'The upstream service could not be reached.' },
   AUTH_SERVICE_UNAVAILABLE: {
@@ -41,7 +46,9 @@ export const STATUS_TITLES: Readonly<Record<number, string>> = {
   401: 'Authentication failed',
   403: 'Insufficient permissions',
   404: 'Not found',
+  405: 'Method not allowed',
   429: 'Too many requests',
+  431: 'Request header fields too large',
   500: 'Internal error',
   502: 'Bad gateway',
   503: 'Service unavailable',

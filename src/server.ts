@@ -53,15 +53,20 @@ export function createHttpServer(config: Readonly<Config>, app: App): Server {
   // Expect: 100-continue: authenticate first, and let the upstream send the 100.
   server.on('checkContinue', app.handleRequest);
   server.on('upgrade', app.handleUpgrade);
+  // Without a listener node drops CONNECT with no answer (issue 8.12).
+  server.on('connect', app.handleConnect);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
-    const typed = new AuthgateError('BAD_REQUEST', {
-      message: 'The request could not be parsed.',
-      reason: err.code ?? 'parse_error',
-    });
+    const typed =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? new AuthgateError('HEADERS_TOO_LARGE', { reason: 'header_overflow' })
+        : new AuthgateError('BAD_REQUEST', {
+            message: 'The request could not be parsed.',
+            reason: err.code ?? 'parse_error',
+          });
     sendErrorOnSocket(socket, typed, randomUUID());
   });
   return server;
