@@ -26,6 +26,8 @@ interface Generated {
   workspace?: string;
   connection: string;
   requestId: string;
+  /** A spoofing attempt that must be refused with 400 before anything is forwarded. */
+  spoof?: string[];
 }
 
 const requestArb: fc.Arbitrary<Generated> = fc
@@ -50,6 +52,16 @@ const requestArb: fc.Arbitrary<Generated> = fc
       'close, X-Request-ID, Content-Length',
     ),
     requestId: fc.stringMatching(/^[A-Za-z0-9._:-]{1,40}$/),
+    spoof: fc.option(
+      fc.constantFrom(
+        ['X_User_ID', 'root'],
+        ['x_workspace', 't2'],
+        ['X-Workspace', 't1, t2'],
+        ['X-User-ID', 'alice', 'X-User-ID', 'root'],
+        ['Transfer-Encoding', 'gzip'],
+      ),
+      { nil: undefined },
+    ),
   })
   .map((g) => (g.framing === 'none' ? { ...g, body: Buffer.alloc(0) } : g));
 
@@ -59,6 +71,8 @@ function encode(g: Generated): Buffer {
   if (g.userId) lines.push(`X-User-ID: ${g.userId}`);
   if (g.workspace) lines.push(`X-Workspace: ${g.workspace}`);
   lines.push(`X-Request-ID: ${g.requestId}`, `Connection: ${g.connection}`);
+  for (let i = 0; g.spoof && i < g.spoof.length; i += 2)
+    lines.push(`${g.spoof[i]}: ${g.spoof[i + 1]}`);
   let body = g.body;
   if (g.framing === 'length') lines.push(`Content-Length: ${body.length}`);
   if (g.framing === 'chunked') {
@@ -83,6 +97,7 @@ function encode(g: Generated): Buffer {
 
 /** What the model says authgate must answer. */
 function expectedStatus(g: Generated): number {
+  if (g.spoof) return 400;
   if (!g.secure) return 200;
   if (!g.credential) return 401;
   if (g.userId === 'root') return 403;
