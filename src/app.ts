@@ -51,6 +51,7 @@ import type { RequestScope } from './request-scope';
 import {
   METHOD_NOT_GRANTED,
   RouteTable,
+  routePath,
   upstreamPath,
   type CompiledRoute,
 } from './routes/route-table';
@@ -306,12 +307,12 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
           principal: scope.principal,
           method: scope.method,
           rawHeaders: scope.rawHeaders,
-          requiredScopes: route.scopesFor(scope.method),
+          requiredScopes: route.scopesFor(scope.method, routePath(route, scope.path ?? '/')),
           tenantHeader: route.config.tenantHeader.toLowerCase(),
           internalCaller: internalNetworks.has(scope.peerIp),
         });
       } else if (
-        route.scopesFor(scope.method) === METHOD_NOT_GRANTED &&
+        route.scopesFor(scope.method, routePath(route, scope.path ?? '/')) === METHOD_NOT_GRANTED &&
         !(route.config.cors.preflight && isCorsPreflight(req))
       ) {
         // Anonymous on an optional route: a method nobody is granted stays closed too.
@@ -424,7 +425,11 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   ): void {
     const err = failure(scope, thrown);
     if (scope.aborted || res.destroyed) return;
-    sendError(req, res, err, { requestId: scope.requestId, close: draining });
+    sendError(req, res, err, {
+      requestId: scope.requestId,
+      close: draining,
+      style: scope.route?.errorStyle,
+    });
   }
 
   function requestDone(): void {
@@ -521,7 +526,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
           (status) => done(status),
           (thrown: unknown) => {
             const err = failure(scope, thrown);
-            sendErrorOnSocket(socket, err, scope.requestId);
+            sendErrorOnSocket(socket, err, scope.requestId, false, scope.route?.errorStyle);
             done(err.status);
           },
         );

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { errorBody, type AuthgateError } from './errors';
+import { errorBody, type AuthgateError, type ErrorStyle } from './errors';
 
 export function requestHasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
@@ -23,6 +23,8 @@ export interface ErrorResponseOptions {
   requestId: string;
   /** Close the connection afterwards (draining, or an unread request body). */
   close?: boolean;
+  /** The route's error style (DESIGN §4); authgate when absent. */
+  style?: ErrorStyle;
 }
 
 export function sendError(
@@ -35,7 +37,7 @@ export function sendError(
     res.destroy();
     return;
   }
-  const body = JSON.stringify(errorBody(err, options.requestId));
+  const body = JSON.stringify(errorBody(err, options.requestId, options.style));
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(body),
@@ -57,12 +59,13 @@ export function sendErrorOnSocket(
   err: AuthgateError,
   requestId: string,
   head = false,
+  style?: ErrorStyle,
 ): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify(errorBody(err, requestId));
+  const body = JSON.stringify(errorBody(err, requestId, style));
   const lines = [
     `HTTP/1.1 ${err.status} ${err.title}`,
     'Content-Type: application/json',

@@ -108,9 +108,33 @@ export function toAuthgateError(value: unknown): AuthgateError {
   return new AuthgateError('INTERNAL_ERROR', { reason: 'internal', cause: value });
 }
 
+export type ErrorStyle = 'authgate' | 'mlflow';
+
+/**
+ * `errorStyle: mlflow` (DESIGN §4): the MLflow `ErrorCode` names MLflow clients know, by
+ * status. The MLflow client turns `error_code` into `RestException.error_code` and logs a
+ * warning for a name it does not know, so only these names are used.
+ */
+export const MLFLOW_ERROR_CODES: Readonly<Record<number, string>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'ENDPOINT_NOT_FOUND',
+  405: 'BAD_REQUEST',
+  429: 'REQUEST_LIMIT_EXCEEDED',
+  431: 'BAD_REQUEST',
+  500: 'INTERNAL_ERROR',
+  502: 'TEMPORARILY_UNAVAILABLE',
+  503: 'TEMPORARILY_UNAVAILABLE',
+  504: 'TEMPORARILY_UNAVAILABLE',
+};
+
 export interface ErrorBody {
   error: string;
-  error_code: ErrorCode;
+  /** The authgate code; in mlflow style the MLflow ErrorCode name. */
+  error_code: string;
+  /** mlflow style: the authgate code that error_code replaced. */
+  authgate_code?: ErrorCode;
   message: string;
   status: number;
   origin: ErrorOrigin;
@@ -118,11 +142,18 @@ export interface ErrorBody {
   upstream?: { error_code?: string; message?: string };
 }
 
-export function errorBody(err: AuthgateError, requestId: string): ErrorBody {
+export function errorBody(
+  err: AuthgateError,
+  requestId: string,
+  style: ErrorStyle = 'authgate',
+): ErrorBody {
+  const mlflow = style === 'mlflow';
   const body: ErrorBody = {
     error: err.title,
-    error_code: err.code,
-    message: err.message,
+    error_code: mlflow ? (MLFLOW_ERROR_CODES[err.status] ?? 'INTERNAL_ERROR') : err.code,
+    ...(mlflow ? { authgate_code: err.code } : {}),
+    // The MLflow client shows "<error_code>: <message>": keep authgate's precise code in it.
+    message: mlflow ? `${err.message} [authgate: ${err.code}]` : err.message,
     status: err.status,
     origin: err.origin,
     request_id: requestId,

@@ -221,6 +221,30 @@ const routeSchema = z.strictObject({
         .describe('Longest the upstream socket may stay silent (headers or body).'),
     })
     .prefault({}),
+  preset: z
+    .enum(['mlflow'])
+    .optional()
+    .describe(
+      'mlflow: every MLflow endpoint needs presetScopes.read, .edit or .manage, as MLflow classifies it (docs/mlflow.md).',
+    ),
+  presetScopes: z
+    .strictObject({
+      read: z.string().min(1).default('mlflow:read').describe('Scope for reads.'),
+      edit: z.string().min(1).default('mlflow:edit').describe('Scope for creating and updating.'),
+      manage: z
+        .string()
+        .min(1)
+        .default('mlflow:manage')
+        .describe('Scope for deleting, admin features and unknown endpoints.'),
+    })
+    .prefault({})
+    .describe('Scope names the preset requires (rename them here).'),
+  errorStyle: z
+    .enum(['authgate', 'mlflow'])
+    .optional()
+    .describe(
+      'authgate: DESIGN §4 codes; mlflow: MLflow ErrorCode names in error_code (the authgate code in authgate_code). Default mlflow with preset mlflow.',
+    ),
   rateLimit: z
     .strictObject({
       requestsPerMinute: int(1, 10_000_000).describe('Sustained rate per key.'),
@@ -433,7 +457,7 @@ export function crossFieldProblems(input: unknown): CrossProblem[] {
 export function configWarnings(config: Readonly<Config>): CrossProblem[] {
   const warnings: CrossProblem[] = [];
   config.routes.forEach((route, i) => {
-    if (!Array.isArray(route.scopes) && !('*' in route.scopes)) {
+    if (route.preset === undefined && !Array.isArray(route.scopes) && !('*' in route.scopes)) {
       const listed = Object.keys(route.scopes).join(', ') || 'none';
       warnings.push({
         path: ['routes', i, 'scopes'],

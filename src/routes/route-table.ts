@@ -5,6 +5,7 @@
 import type { RouteConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
 import { trimTrailingSlashes } from '../paths/normalize-path';
+import { classifyMlflowRequest } from '../presets/mlflow';
 
 export interface Upstream {
   /** `http:` or `https:` */
@@ -25,10 +26,13 @@ export interface CompiledRoute {
   readonly config: Readonly<RouteConfig>;
   readonly upstream: Upstream;
   /**
-   * Scopes required for `method` (resolved per method with "*" as fallback), or
-   * METHOD_NOT_GRANTED when a per-method map neither lists the method nor has "*".
+   * Scopes required for `method` on `path` (the path after stripPrefix), resolved per method
+   * with "*" as fallback, then from the route's preset; METHOD_NOT_GRANTED when a per-method
+   * map neither lists the method nor has "*" (and no preset decides).
    */
-  scopesFor(method: string): readonly string[] | typeof METHOD_NOT_GRANTED;
+  scopesFor(method: string, path: string): readonly string[] | typeof METHOD_NOT_GRANTED;
+  /** The error body style of this route (DESIGN §4). */
+  readonly errorStyle: 'authgate' | 'mlflow';
 }
 
 export function parseUpstream(url: string): Upstream {
@@ -50,8 +54,30 @@ export function parseUpstream(url: string): Upstream {
 export const METHOD_NOT_GRANTED = Symbol('method-not-granted');
 
 function compileScopes(
-  scopes: RouteConfig['scopes'],
-): (method: string) => readonly string[] | typeof METHOD_NOT_GRANTED {
+  config: Readonly<RouteConfig>,
+): (method: string, path: string) => readonly string[] | typeof METHOD_NOT_GRANTED {
+  const scopes = config.scopes;
+  if (config.preset === 'mlflow') {
+    // Explicit scopes override the preset: a list for every method, a map per listed method.
+    if (Array.isArray(scopes) && scopes.length > 0) {
+      const frozen = Object.freeze([...scopes]);
+      return () => frozen;
+    }
+    const table = new Map<string, readonly string[]>();
+    if (!Array.isArray(scopes))
+      for (const [method, list] of Object.entries(scopes))
+        table.set(method, Object.freeze([...list]));
+    const names = config.presetScopes;
+    const byPermission = {
+      read: Object.freeze([names.read]),
+      edit: Object.freeze([names.edit]),
+      manage: Object.freeze([names.manage]),
+    };
+    return (method, path) =>
+      table.get(method) ??
+      table.get('*') ??
+      byPermission[classifyMlflowRequest(method, path).permission];
+  }
   if (Array.isArray(scopes)) {
     const frozen = Object.freeze([...scopes]);
     return () => frozen;
@@ -69,7 +95,8 @@ export function compileRoute(config: Readonly<RouteConfig>): CompiledRoute {
     prefix,
     config,
     upstream: parseUpstream(config.upstream),
-    scopesFor: compileScopes(config.scopes),
+    scopesFor: compileScopes(config),
+    errorStyle: config.errorStyle ?? (config.preset === 'mlflow' ? 'mlflow' : 'authgate'),
   };
 }
 
@@ -93,12 +120,14 @@ export class RouteTable {
   }
 }
 
+/** The path below the route: the prefix stripped if configured (what presets classify). */
+export function routePath(route: CompiledRoute, path: string): string {
+  if (!route.config.stripPrefix || route.prefix === '/') return path;
+  const rest = path.slice(route.prefix.length);
+  return rest === '' ? '/' : rest;
+}
+
 /** The path sent upstream: prefix stripped if configured, upstream base path prepended. */
 export function upstreamPath(route: CompiledRoute, path: string): string {
-  let rest = path;
-  if (route.config.stripPrefix && route.prefix !== '/') {
-    rest = path.slice(route.prefix.length);
-    if (rest === '') rest = '/';
-  }
-  return route.upstream.basePath + rest;
+  return route.upstream.basePath + routePath(route, path);
 }

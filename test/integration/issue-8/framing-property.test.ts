@@ -27,7 +27,7 @@ interface Generated {
   connection: string;
   requestId: string;
   /** A spoofing attempt that must be refused with 400 before anything is forwarded. */
-  spoof?: string[];
+  spoof?: readonly string[];
 }
 
 const requestArb: fc.Arbitrary<Generated> = fc
