@@ -1,7 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
-/** Tests that start authgate as its own process run the compiled CLI: build it once. */
+/**
+ * Tests that start authgate as its own process run the compiled CLI: build it once. The MLflow
+ * tests run the real, pinned MLflow: install it into its cached virtualenv (a no-op when the
+ * pinned version is there already).
+ */
 export default function globalSetup(): void {
   const root = join(__dirname, '..');
   execFileSync(
@@ -12,4 +16,5 @@ export default function globalSetup(): void {
       stdio: 'inherit',
     },
   );
+  execFileSync('bash', [join(root, 'scripts/install-mlflow.sh')], { cwd: root, stdio: 'inherit' });
 }

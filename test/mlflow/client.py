@@ -1,0 +1,149 @@
+"""Drives the real MLflow Python client against MLFLOW_TRACKING_URI (authgate in the tests).
+
+    client.py flow         the whole user journey; prints the ids, checksums and records
+    client.py try OP ...   one operation; prints its outcome: ok, or the exception's type,
+                           error_code, HTTP status and message, and every warning MLflow logged
+
+The credential comes from the environment as the client reads it: MLFLOW_TRACKING_TOKEN (a JWT
+or an API key, sent as "Authorization: Bearer ...") or MLFLOW_TRACKING_USERNAME/PASSWORD.
+"""
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+warnings.filterwarnings("ignore")
+
+
+class Recorder(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+recorder = Recorder()
+logging.getLogger().addHandler(recorder)
+logging.getLogger("mlflow").addHandler(recorder)
+
+import mlflow  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.entities import Metric, Param, RunTag  # noqa: E402
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_random(path, mb):
+    with open(path, "wb") as f:
+        for _ in range(mb):
+            f.write(os.urandom(1 << 20))
+
+
+def flow():
+    client = MlflowClient()
+    suffix = os.environ.get("FLOW_SUFFIX", str(int(time.time() * 1000)))
+    exp_id = client.create_experiment(f"authgate-flow-{suffix}")
+    run = client.create_run(exp_id, run_name="through-authgate")
+    run_id = run.info.run_id
+    client.log_param(run_id, "alpha", "0.5")
+    client.log_metric(run_id, "loss", 0.25, step=1)
+    now = int(time.time() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric("accuracy", 0.9, now, 0), Metric("accuracy", 0.95, now, 1)],
+        params=[Param("beta", "2")],
+        tags=[RunTag("team", "platform")],
+    )
+    mb = int(os.environ.get("ARTIFACT_MB", "200"))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "model.bin")
+        write_random(src, mb)
+        uploaded = sha256(src)
+        client.log_artifact(run_id, src, artifact_path="model")
+        os.remove(src)
+        dst = os.path.join(tmp, "download")
+        os.mkdir(dst)
+        local = client.download_artifacts(run_id, "model/model.bin", dst)
+        downloaded = sha256(local)
+    model_name = f"authgate-model-{suffix}"
+    client.create_registered_model(model_name)
+    version = client.create_model_version(
+        model_name, source=f"{run.info.artifact_uri}/model", run_id=run_id
+    )
+    client.set_terminated(run_id)
+    found = client.search_runs([exp_id], filter_string="params.alpha = '0.5'")
+    doomed = client.create_run(exp_id, run_name="to-delete")
+    client.delete_run(doomed.info.run_id)
+    return {
+        "experiment_id": exp_id,
+        "run_id": run_id,
+        "deleted_run_id": doomed.info.run_id,
+        "uploaded_sha256": uploaded,
+        "downloaded_sha256": downloaded,
+        "artifact_mb": mb,
+        "model_name": model_name,
+        "model_version": version.version,
+        "search_hits": [r.info.run_id for r in found],
+    }
+
+
+def attempt(op, args):
+    client = MlflowClient()
+    if op == "search":
+        return len(client.search_experiments(max_results=5))
+    if op == "search-runs":
+        return len(client.search_runs([args[0]]))
+    if op == "download":
+        with tempfile.TemporaryDirectory() as tmp:
+            return sha256(client.download_artifacts(args[0], args[1], tmp))
+    if op == "log":
+        client.log_param(args[0], f"p{int(time.time() * 1e6)}", "1")
+        return True
+    if op == "create-run":
+        return client.create_run(args[0]).info.run_id
+    if op == "delete-run":
+        client.delete_run(args[0])
+        return True
+    if op == "create-experiment":
+        return client.create_experiment(f"exp-{int(time.time() * 1e6)}")
+    raise SystemExit(f"unknown op {op}")
+
+
+def main():
+    if sys.argv[1] == "flow":
+        print(json.dumps(flow()))
+        return
+    started = time.monotonic()
+    out = {}
+    try:
+        out["result"] = attempt(sys.argv[2], sys.argv[3:])
+        out["ok"] = True
+    except mlflow.exceptions.MlflowException as e:
+        out.update(
+            ok=False,
+            type=type(e).__name__,
+            error_code=e.error_code,
+            status=e.get_http_status_code(),
+            message=e.message,
+            body=getattr(e, "json", None),
+        )
+    except Exception as e:  # noqa: BLE001 - reported to the test as is
+        out.update(ok=False, type=type(e).__name__, message=str(e))
+    out["seconds"] = round(time.monotonic() - started, 3)
+    out["warnings"] = recorder.messages
+    print(json.dumps(out))
+
+
+main()
