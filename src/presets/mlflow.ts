@@ -211,3 +211,25 @@ export function mlflowPresetRows(): Array<{
     })),
   ];
 }
+
+/** The preset's rule table as Markdown (docs/mlflow.md embeds it; a test keeps them equal). */
+export function mlflowScopeTable(): string {
+  const lines = [
+    '| # | methods | path (after the API prefix, or from `/`) | needs |',
+    '| -: | ------- | ---------------------------------------- | ----- |',
+  ];
+  mlflowPresetRows().forEach((row, i) => {
+    const pattern = row.pattern.split(FAMILIES).join('<family>');
+    const path = row.prefixed ? `{api,ajax-api}/{2.0,3.0}/${pattern}` : `/${pattern}`;
+    const methods = row.methods === '*' ? 'any' : row.methods.replace(/\|/g, ', ');
+    lines.push(`| ${i + 1} | ${methods} | \`${path.replace(/\|/g, '\\|')}\` | ${row.permission} |`);
+  });
+  lines.push('| — | any | anything else | manage |');
+  lines.push(
+    '',
+    `\`<family>\` is one of ${FAMILIES.split('|')
+      .map((f) => `\`${f}\``)
+      .join(', ')}.`,
+  );
+  return lines.join('\n') + '\n';
+}

@@ -7,7 +7,9 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { loadConfigFile } from '../../../src/config/load';
 import { classifyMlflowRequest } from '../../../src/presets/mlflow';
+import { RouteTable } from '../../../src/routes/route-table';
 import { MLFLOW_VERSION, PYTHON } from '../../helpers/mlflow';
 import { ROOT } from '../../helpers/process';
 
@@ -55,5 +57,17 @@ describe(`the MLflow preset covers MLflow ${MLFLOW_VERSION}`, () => {
           `${e.method} ${e.rule}: MLflow ${e.mlflow_class} (${e.validator}), preset ${classifyMlflowRequest(e.method, e.path).permission}`,
       );
     expect(differ).toEqual([]);
+  });
+
+  it('config/examples/mlflow.yaml sends every path MLflow serves to a preset route', () => {
+    const config = loadConfigFile(join(ROOT, 'config/examples/mlflow.yaml'), {});
+    const routes = new RouteTable(config.routes);
+    const uncovered = endpoints
+      .filter((e) => {
+        const route = routes.match(e.path);
+        return route.config.preset !== 'mlflow' || route.config.auth !== 'required';
+      })
+      .map((e) => `${e.method} ${e.rule}`);
+    expect(uncovered).toEqual([]);
   });
 });
