@@ -54,6 +54,8 @@ const TOP_LEVEL: readonly Rule[] = [
   ['GET', 'favicon.ico', 'read'],
   ['GET', 'health', 'read'],
   ['GET', 'version', 'read'],
+  // MLflow's basic-auth sign-up page (MLflow guards it like creating a user).
+  ['GET', 'signup', 'edit'],
   ['GET', 'get-artifact', 'read'],
   ['GET', 'model-versions/get-artifact', 'read'],
   // GraphQL serves the UI's read queries (MLflow guards it as a read when its auth is on).
@@ -67,6 +69,19 @@ const TOP_LEVEL: readonly Rule[] = [
 
 /** Paths after the API prefix. Order matters: exceptions first, then verbs, then methods. */
 const API: readonly Rule[] = [
+  // MLflow's basic-auth app: users, roles, permissions. Reading oneself and signing up as
+  // MLflow allows; every other change to users, roles or grants is manage.
+  ['GET', 'mlflow/users/current', 'read'],
+  ['GET', 'mlflow/users/current/permissions', 'read'],
+  ['POST', 'mlflow/users/create|create-ui', 'edit'],
+  ['PATCH', 'mlflow/users/update-password', 'edit'],
+  ['GET', 'mlflow/users/get|list', 'read'],
+  ['GET', 'mlflow/users/permissions/get|list', 'read'],
+  ['GET', 'mlflow/users/roles/list', 'read'],
+  ['GET', 'mlflow/roles/get|list', 'read'],
+  ['GET', 'mlflow/roles/permissions/list', 'read'],
+  ['*', 'mlflow/users/**', 'manage'],
+  ['*', 'mlflow/roles/**', 'manage'],
   // Admin-only in MLflow.
   ['*', 'mlflow/webhooks/**', 'manage'],
   ['GET', 'mlflow/workspaces/**', 'read'],

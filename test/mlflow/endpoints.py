@@ -12,10 +12,31 @@ import warnings
 
 warnings.filterwarnings("ignore")
 
+import atexit  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+# MLflow's basic-auth app adds its own endpoints (users, roles, permissions) to the server; it
+# needs a config and a user store to be created: throw-away ones.
+_tmp = tempfile.mkdtemp(prefix="authgate-mlflow-auth-")
+atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
+with open(os.path.join(_tmp, "basic_auth.ini"), "w") as _f:
+    _f.write(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{_tmp}/basic_auth.db\n"
+        "admin_username = admin\nadmin_password = enumeration-only-password-0123\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+os.environ["MLFLOW_AUTH_CONFIG_PATH"] = os.path.join(_tmp, "basic_auth.ini")
+os.environ.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", "enumeration-only")
+
 import flask  # noqa: E402
 import mlflow  # noqa: E402
 from mlflow.server import app  # noqa: E402
 from mlflow.server import auth  # noqa: E402
+
+auth.create_app(app)
 
 
 MANAGE = {"delete", "manage", "admin", "revoke", "grant", "owner", "restore"}
