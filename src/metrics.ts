@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuthObserver } from './auth/observer';
+import type { Principal } from './request-scope';
 import { HTTP_METHODS } from './config/schema';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
@@ -143,7 +144,7 @@ export class Metrics implements AuthObserver {
   jwksRefresh(issuer: string, result: 'success' | 'failure'): void {
     this.jwksRefreshes.labels(issuer, result).inc();
   }
-  tokenValidation(authMethod: 'jwt' | 'api_key', seconds: number): void {
+  tokenValidation(authMethod: Principal['authMethod'], seconds: number): void {
     this.tokenValidationDuration.labels(authMethod).observe(seconds);
   }
   apiKeyCache(layer: 'memory' | 'redis', result: 'hit' | 'miss' | 'negative_hit' | 'error'): void {

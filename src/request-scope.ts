@@ -12,7 +12,7 @@ export interface Principal {
   userId: string;
   tenantIds: readonly string[];
   scopes: readonly string[];
-  authMethod: 'jwt' | 'api_key';
+  authMethod: 'jwt' | 'api_key' | 'alb_oidc';
   /** epoch seconds, when known */
   expiresAt?: number;
   /** issuer name for JWTs */

@@ -1,10 +1,12 @@
 /**
- * Builds the authenticators from config, in the order they are asked: JWT, then API keys.
+ * Builds the authenticators from config, in the order they are asked: the ALB's OIDC identity,
+ * JWT, then API keys.
  */
 import type { Clock } from '../clock';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import { connectRedis, type RedisHandle } from '../redis';
+import { AlbOidcAuthenticator } from './alb-oidc';
 import { ApiKeyAuthenticator } from './api-key';
 import type { Authenticator } from './authenticator';
 import { JwtAuthenticator } from './jwt';
@@ -29,6 +31,15 @@ export interface AuthLayerOptions {
 export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOptions): AuthLayer {
   const observer = options.observer ?? NOOP_OBSERVER;
   const authenticators: Authenticator[] = [];
+  // The ALB's identity first: a browser behind ALB OIDC carries nothing else (DESIGN §12).
+  const albOidc = config.auth.albOidc
+    ? new AlbOidcAuthenticator(config.auth.albOidc, {
+        logger: options.logger,
+        observer,
+        clock: options.clock,
+      })
+    : undefined;
+  if (albOidc) authenticators.push(albOidc);
   const jwt =
     config.auth.jwt.issuers.length > 0
       ? new JwtAuthenticator(config.auth.jwt, {

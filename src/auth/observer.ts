@@ -2,9 +2,10 @@
  * What the auth layer reports as it works; the metrics module implements it (DESIGN §7).
  * Labels passed here are bounded: issuer names from config, fixed result words.
  */
+import type { Principal } from '../request-scope';
 export interface AuthObserver {
   jwksRefresh(issuer: string, result: 'success' | 'failure'): void;
-  tokenValidation(authMethod: 'jwt' | 'api_key', seconds: number): void;
+  tokenValidation(authMethod: Principal['authMethod'], seconds: number): void;
   apiKeyCache(layer: 'memory' | 'redis', result: 'hit' | 'miss' | 'negative_hit' | 'error'): void;
   authServiceRequest(result: 'valid' | 'invalid' | 'error' | 'timeout' | 'circuit_open'): void;
   authServiceUp(up: boolean): void;

@@ -366,6 +366,52 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
       apiKeys: apiKeysSchema.optional(),
+      albOidc: z
+        .strictObject({
+          keysUrl: httpUrl.describe(
+            "The ALB's public-key endpoint; the key for a token is fetched from keysUrl/<kid> (https://public-keys.auth.elb.<region>.amazonaws.com).",
+          ),
+          signers: z
+            .array(z.string().min(1))
+            .min(1)
+            .describe(
+              'ARNs of the load balancers whose tokens are accepted (the `signer` header claim).',
+            ),
+          issuer: z.string().min(1).optional().describe('When set, the `iss` claim must equal it.'),
+          clientId: z
+            .string()
+            .min(1)
+            .optional()
+            .describe('When set, the `client` header claim must equal it.'),
+          claims: z
+            .strictObject({
+              userId: z.string().min(1).default('sub').describe('Claim holding the user id.'),
+              tenants: z
+                .string()
+                .min(1)
+                .optional()
+                .describe('Claim holding tenant ids (list or string).'),
+              scopes: z
+                .string()
+                .min(1)
+                .optional()
+                .describe('Claim holding scopes, e.g. a groups claim (list or string).'),
+            })
+            .prefault({}),
+          scopes: z
+            .array(z.string().min(1))
+            .default([])
+            .describe('Scopes every ALB-authenticated user has (e.g. [mlflow:read]).'),
+          clockToleranceSec: int(0, 600).default(30).describe('Leeway for exp.'),
+          timeoutMs: int(1, 60_000).default(2000).describe('Key fetch timeout.'),
+          minFetchIntervalMs: int(0, 3_600_000)
+            .default(1000)
+            .describe('At most one fetch of a key not seen before in this interval (kid floods).'),
+        })
+        .optional()
+        .describe(
+          "Verify the ALB's x-amzn-oidc-data (DESIGN §12); first in the authenticator order.",
+        ),
       failedAuthGuard: z
         .strictObject({
           maxFailures: int(0, 1_000_000)
@@ -407,7 +453,9 @@ export function crossFieldProblems(input: unknown): CrossProblem[] {
   const auth = asObject(raw.auth);
   const issuers = asObject(auth.jwt).issuers;
   const hasAuthenticator =
-    (Array.isArray(issuers) && issuers.length > 0) || auth.apiKeys !== undefined;
+    (Array.isArray(issuers) && issuers.length > 0) ||
+    auth.apiKeys !== undefined ||
+    auth.albOidc !== undefined;
   const names = new Map<string, number>();
   const prefixes = new Map<string, number>();
   routes.forEach((value, i) => {
@@ -432,7 +480,7 @@ export function crossFieldProblems(input: unknown): CrossProblem[] {
     if ((mode === 'required' || mode === 'optional') && !hasAuthenticator) {
       problems.push({
         path: ['routes', i, 'auth'],
-        message: `is "${String(mode)}" but auth.jwt.issuers and auth.apiKeys configure no authenticator`,
+        message: `is "${String(mode)}" but auth.jwt.issuers, auth.apiKeys and auth.albOidc configure no authenticator`,
       });
     }
   });

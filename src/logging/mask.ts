@@ -14,6 +14,8 @@ export const SENSITIVE_HEADERS: readonly string[] = [
   'cookie',
   'set-cookie',
   'x-api-key',
+  'x-amzn-oidc-data',
+  'x-amzn-oidc-accesstoken',
 ];
 
 export const SENSITIVE_QUERY_PARAMS: readonly string[] = [
