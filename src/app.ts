@@ -76,8 +76,15 @@ export interface App {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** CONNECT: authgate is no forward proxy; answered 405 on the socket. */
   handleConnect(req: IncomingMessage, socket: Duplex): void;
-  /** Readiness goes 503; new requests on open connections get 503 SHUTTING_DOWN. */
+  /**
+   * Readiness goes 503 (DESIGN §8); every request is still served, so the load balancer can
+   * deregister this instance without a single request refused.
+   */
   startDraining(): void;
+  /** The listener is closing: responses carry `Connection: close`. */
+  startClosing(): void;
+  /** Past the grace period: requests still arriving get 503 SHUTTING_DOWN. */
+  stop(): void;
   readonly draining: boolean;
   inFlight(): number;
   /** Resolves once no request is in flight. */
@@ -118,6 +125,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   });
   const { healthPath, readyPath } = config.server;
   let draining = false;
+  let closing = false;
+  let stopped = false;
   let inFlight = 0;
   let idleWaiters: Array<() => void> = [];
   /** Upgraded sockets: no longer tracked by the HTTP server, so closed by us on shutdown. */
@@ -234,7 +243,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     scope: RequestScope,
     upgrade: boolean,
   ): Promise<CompiledRoute> {
-    if (draining) throw new AuthgateError('SHUTTING_DOWN', { reason: 'draining' });
+    if (stopped) throw new AuthgateError('SHUTTING_DOWN', { reason: 'stopped' });
     const target = normalizeRequestTarget(req.url ?? '/');
     scope.path = target.path;
     scope.search = target.search;
@@ -392,7 +401,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       responseTimeoutMs: route.config.timeouts.responseMs,
       responseHeaders: ['X-Request-ID', scope.requestId],
       dropResponseHeaders: RESPONSE_DROP,
-      closeConnection: () => draining,
+      closeConnection: () => closing,
       replaceStatuses: UPSTREAM_AUTH_STATUSES,
       replaceResponse: replaceUpstreamAuth,
       stats: scope,
@@ -430,7 +439,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     if (scope.aborted || res.destroyed) return;
     sendError(req, res, err, {
       requestId: scope.requestId,
-      close: draining,
+      close: closing,
       style: scope.route?.errorStyle,
     });
   }
@@ -561,6 +570,15 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
 
     startDraining() {
       draining = true;
+    },
+    startClosing() {
+      draining = true;
+      closing = true;
+    },
+    stop() {
+      draining = true;
+      closing = true;
+      stopped = true;
     },
     get draining() {
       return draining;

@@ -135,7 +135,12 @@ export async function startServer(
 
   const shutdown = (): Promise<boolean> => {
     shuttingDown ??= (async () => {
+      // DESIGN §8: readiness 503 at once while everything is still served for drainDelayMs
+      // (the load balancer deregisters us meanwhile); then stop accepting, close idle
+      // keep-alive connections, and give requests in flight shutdownGraceMs to finish.
       app.startDraining();
+      await new Promise((resolve) => setTimeout(resolve, config.server.drainDelayMs));
+      app.startClosing();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
@@ -146,6 +151,7 @@ export async function startServer(
         }),
       ]);
       clearTimeout(timer);
+      app.stop();
       server.closeAllConnections();
       app.close(); // WebSocket tunnels and upstream pools
       await closed;

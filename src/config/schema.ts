@@ -295,9 +295,14 @@ export const configSchema = z.strictObject({
       internalNetworks: cidrList.describe(
         'Callers trusted to pass X-User-ID through (internal hop).',
       ),
+      drainDelayMs: int(0, 600_000)
+        .default(5000)
+        .describe(
+          'On SIGTERM: /readyz answers 503 while every request is still served for this long (load balancer deregistration), then the listener closes.',
+        ),
       shutdownGraceMs: int(0, 600_000)
         .default(25_000)
-        .describe('On SIGTERM: how long requests in flight may take to finish.'),
+        .describe('After the drain delay: how long requests in flight may take to finish.'),
       headersTimeoutMs: int(1000, 600_000).default(10_000).describe('Slowloris guard.'),
       keepAliveTimeoutMs: int(1000, 3_600_000)
         .default(65_000)

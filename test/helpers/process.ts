@@ -47,7 +47,9 @@ export async function spawnProxy(
   env: NodeJS.ProcessEnv = {},
 ): Promise<ProxyProcess> {
   // Never the default 9090 (Prometheus' own port): the scrape shares the main listener.
-  const file = writeConfig({ metrics: { port: 0 }, ...config });
+  // Drain tests set drainDelayMs themselves; the rest stop at once.
+  const server = { drainDelayMs: 0, ...(config.server as Record<string, unknown> | undefined) };
+  const file = writeConfig({ metrics: { port: 0 }, ...config, server });
   const child = spawn(process.execPath, [CLI, 'serve', '--config', file], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...env },

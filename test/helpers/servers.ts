@@ -136,7 +136,9 @@ export async function startProxy(
   deps: Partial<AppDependencies> = {},
   env: NodeJS.ProcessEnv = {},
 ): Promise<TestProxy> {
-  const config = parseConfig(rawConfig, env);
+  // Tests close their proxies at once; drain tests set drainDelayMs themselves.
+  const server = { drainDelayMs: 0, ...(rawConfig.server as Record<string, unknown> | undefined) };
+  const config = parseConfig({ ...rawConfig, server }, env);
   const logs = new LogCapture();
   const logger = createLoggerFromConfig(config, logs);
   const running = await startServer(

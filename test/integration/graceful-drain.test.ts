@@ -34,9 +34,9 @@ describe('graceful drain on SIGTERM (real process)', () => {
     await new Promise((r) => upstream.close(r));
   });
 
-  it('finishes requests in flight, refuses new connections, exits 0', async () => {
+  it('readiness 503 at once, every request served for drainDelayMs, then the listener closes; in-flight requests finish; exit 0', async () => {
     const proxy = await spawnProxy({
-      server: { port: 0, host: '127.0.0.1', shutdownGraceMs: 10_000 },
+      server: { port: 0, host: '127.0.0.1', drainDelayMs: 1000, shutdownGraceMs: 10_000 },
       routes: [route(`http://127.0.0.1:${upstreamPort}`)],
     });
     const inUpstream = new Promise<void>((r) => (arrived = r));
@@ -45,7 +45,13 @@ describe('graceful drain on SIGTERM (real process)', () => {
     proxy.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
 
+    // the drain delay: not ready, but new connections and requests are still served
+    expect((await get(`${proxy.url}/readyz`)).status).toBe(503);
+    expect((await get(`${proxy.url}/healthz`)).status).toBe(200);
+    const during = get(`${proxy.url}/during-delay`);
+    await new Promise((r) => setTimeout(r, 1200));
     await expect(get(`${proxy.url}/new`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect(await during).toEqual({ status: 200, body: 'done /during-delay' });
     const results = await Promise.all(inFlight);
     expect(results.map((r) => r.status)).toEqual([200, 200]);
     expect(results.map((r) => r.body).sort()).toEqual(['done /slow-1', 'done /slow-2']);
@@ -71,7 +77,7 @@ describe('graceful drain on SIGTERM (real process)', () => {
 });
 
 describe('draining state (in process)', () => {
-  it('readiness goes 503 and requests on open connections get 503 SHUTTING_DOWN', async () => {
+  it('while draining, readiness is 503 and requests are still served; once closing, responses close the connection', async () => {
     const upstream = await startUpstream();
     const proxy = await startProxy({ routes: [route(upstream.url)] });
     try {
@@ -81,10 +87,16 @@ describe('draining state (in process)', () => {
       expect(ready.status).toBe(503);
       expect(ready.body).toEqual({ status: 'draining' });
       expect((await supertest(proxy.url).get('/healthz')).status).toBe(200);
-      const res = await supertest(proxy.url).get('/x');
-      expect(res.status).toBe(503);
-      expect(res.body.error_code).toBe('SHUTTING_DOWN');
-      expect(res.headers.connection).toBe('close');
+      const served = await supertest(proxy.url).get('/x');
+      expect(served.status).toBe(200);
+      proxy.running.app.startClosing();
+      const closing = await supertest(proxy.url).get('/x');
+      expect(closing.status).toBe(200);
+      expect(closing.headers.connection).toBe('close');
+      proxy.running.app.stop();
+      const stopped = await supertest(proxy.url).get('/x');
+      expect(stopped.status).toBe(503);
+      expect(stopped.body.error_code).toBe('SHUTTING_DOWN');
     } finally {
       await proxy.close();
       await upstream.close();
