@@ -36,8 +36,11 @@ export interface RunningServer {
   readonly metrics: Metrics;
   /** The auth layer built from config (absent when authenticators were injected). */
   readonly auth: AuthLayer | undefined;
-  /** Drains and closes; resolves true when every request finished within the grace period. */
-  shutdown(): Promise<boolean>;
+  /**
+   * Drains and closes; resolves true when every request finished within the grace period.
+   * `drainDelayMs` overrides the configured delay (0 for an interactive Ctrl-C).
+   */
+  shutdown(drainDelayMs?: number): Promise<boolean>;
 }
 
 export function createHttpServer(config: Readonly<Config>, app: App): Server {
@@ -133,13 +136,13 @@ export async function startServer(
   const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : port;
   let shuttingDown: Promise<boolean> | undefined;
 
-  const shutdown = (): Promise<boolean> => {
+  const shutdown = (drainDelayMs = config.server.drainDelayMs): Promise<boolean> => {
     shuttingDown ??= (async () => {
       // DESIGN §8: readiness 503 at once while everything is still served for drainDelayMs
       // (the load balancer deregisters us meanwhile); then stop accepting, close idle
       // keep-alive connections, and give requests in flight shutdownGraceMs to finish.
       app.startDraining();
-      await new Promise((resolve) => setTimeout(resolve, config.server.drainDelayMs));
+      await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
       app.startClosing();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

@@ -81,9 +81,11 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
     logger.info('draining', {
       signal,
       in_flight: running.app.inFlight(),
+      drain_delay_ms: signal === 'SIGINT' ? 0 : config.server.drainDelayMs,
       grace_ms: config.server.shutdownGraceMs,
     });
-    void running.shutdown().then(async (drained) => {
+    // Ctrl-C is a person at a terminal, not a load balancer: no drain delay.
+    void running.shutdown(signal === 'SIGINT' ? 0 : undefined).then(async (drained) => {
       logger.info('stopped', { drained });
       await demo?.close();
       process.exit(0);
