@@ -17,6 +17,7 @@
 import type { ApiKeysConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
 import type { Logger } from '../logging/logger';
+import { systemClock, type Clock } from '../clock';
 import { CircuitBreaker } from './circuit-breaker';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
 
@@ -121,13 +122,80 @@ export class ApiKeyService {
   readonly breaker: CircuitBreaker;
   private readonly observer: AuthObserver;
 
+  private probing: Promise<boolean> | undefined;
+  private up: boolean | undefined;
+  private stopProbe: (() => void) | undefined;
+
   constructor(
     private readonly config: Readonly<ApiKeysConfig>,
     observer?: AuthObserver,
     private readonly logger?: Logger,
+    private readonly clock: Clock = systemClock,
   ) {
     this.observer = observer ?? NOOP_OBSERVER;
-    this.breaker = new CircuitBreaker(5, 10_000);
+    this.breaker = new CircuitBreaker(
+      5,
+      10_000,
+      () => clock.now(),
+      (state, failures) => {
+        const fields = { url: config.validateUrl, failures };
+        if (state === 'open')
+          logger?.warn('auth service circuit open: API keys answer 503', fields);
+        else if (state === 'half_open')
+          logger?.info('auth service circuit half-open: probing', fields);
+        else logger?.info('auth service circuit closed', fields);
+      },
+    );
+  }
+
+  /** Records the service's health; one log line per change (issue 10.5). */
+  private setUp(up: boolean, reason?: string): void {
+    this.observer.authServiceUp(up);
+    if (this.up === up) return;
+    const first = this.up === undefined;
+    this.up = up;
+    if (!up) this.logger?.warn('auth service down', { url: this.config.validateUrl, reason });
+    else if (!first) this.logger?.info('auth service up', { url: this.config.validateUrl });
+  }
+
+  /**
+   * Starts the active probe: every probeIntervalSec a known-bad key is validated, so
+   * `authgate_auth_service_up` follows the service even when every real key is cached.
+   */
+  startProbe(): void {
+    if (this.config.probeIntervalSec === 0 || this.stopProbe) return;
+    this.stopProbe = this.clock.every(this.config.probeIntervalSec * 1000, () => void this.probe());
+  }
+
+  stop(): void {
+    this.stopProbe?.();
+    this.stopProbe = undefined;
+  }
+
+  /** One probe (joins one in flight); resolves whether the service answered per contract. */
+  probe(): Promise<boolean> {
+    this.probing ??= (async () => {
+      try {
+        const res = await fetch(this.config.validateUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          // A key no service knows: any verdict (200 or 4xx) means the service is up.
+          body: JSON.stringify({ api_key: `${this.config.prefixes[0]}authgate-health-probe` }),
+          signal: AbortSignal.timeout(this.config.timeoutMs),
+          redirect: 'error',
+        });
+        await res.body?.cancel().catch(() => undefined);
+        const up = res.status < 500;
+        this.setUp(up, up ? undefined : `status ${res.status}`);
+        return up;
+      } catch (err) {
+        this.setUp(false, (err as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable');
+        return false;
+      }
+    })().finally(() => {
+      this.probing = undefined;
+    });
+    return this.probing;
   }
 
   private breached(field: string): KeyVerdict {
@@ -187,7 +255,7 @@ export class ApiKeyService {
       try {
         const verdict = await this.attempt(apiKey);
         this.breaker.success();
-        this.observer.authServiceUp(true);
+        this.setUp(true);
         this.observer.authServiceRequest(verdict.valid ? 'valid' : 'invalid');
         return verdict;
       } catch (err) {
@@ -197,7 +265,7 @@ export class ApiKeyService {
     }
     if (last?.serviceDown !== false) {
       this.breaker.failure();
-      if (this.breaker.state !== 'closed') this.observer.authServiceUp(false);
+      if (this.breaker.state !== 'closed') this.setUp(false, last?.kind);
     } else {
       // Answered, only not now (408/429): the service is up, the breaker not involved.
       this.breaker.release();

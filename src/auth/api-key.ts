@@ -6,6 +6,7 @@
  * publishes the key id, and every instance drops it from its LRU.
  */
 import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock';
 import { hmacSha256 } from './fast-hmac';
 import { LRUCache } from 'lru-cache';
 import type { ApiKeysConfig } from '../config/schema';
@@ -56,6 +57,8 @@ export interface ApiKeyAuthenticatorOptions {
   observer?: AuthObserver;
   redis?: RedisHandle;
   now?: () => number;
+  /** Drives the auth-service probe timer (system clock when absent). */
+  clock?: Clock;
 }
 
 export class ApiKeyAuthenticator implements Authenticator {
@@ -76,7 +79,7 @@ export class ApiKeyAuthenticator implements Authenticator {
   ) {
     this.observer = options.observer ?? NOOP_OBSERVER;
     this.now = options.now ?? Date.now;
-    this.service = new ApiKeyService(config, this.observer, options.logger);
+    this.service = new ApiKeyService(config, this.observer, options.logger, options.clock);
     this.hashSecret = config.hashSecret ? Buffer.from(config.hashSecret) : randomBytes(32);
     this.idOf = hmacSha256(this.hashSecret);
     if (options.redis && !config.hashSecret) {

@@ -58,6 +58,7 @@ export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOpti
         observer,
         redis,
         now: options.clock && (() => options.clock!.now()),
+        clock: options.clock,
       })
     : undefined;
   if (apiKeys) authenticators.push(apiKeys);
@@ -67,10 +68,12 @@ export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOpti
     apiKeys,
     redis,
     async warmUp() {
+      apiKeys?.service.startProbe();
       await jwt?.warmUp();
     },
     async close() {
       jwt?.close();
+      apiKeys?.service.stop();
       await redis?.close();
     },
   };

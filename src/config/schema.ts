@@ -273,6 +273,11 @@ const apiKeysSchema = z.strictObject({
     .describe('How long a valid key is cached (never past its expires_at).'),
   negativeCacheTtlSec: int(1, 3600).default(30).describe('How long an invalid key is cached.'),
   timeoutMs: int(1, 60_000).default(2000).describe('Per attempt.'),
+  probeIntervalSec: int(0, 3600)
+    .default(15)
+    .describe(
+      'Every this often a known-bad key is validated, so authgate_auth_service_up follows the service; 0 turns the probe off.',
+    ),
   retries: int(0, 5)
     .default(2)
     .describe('Extra attempts on timeouts and 5xx, with backoff and jitter.'),

@@ -138,7 +138,10 @@ export async function startProxy(
 ): Promise<TestProxy> {
   // Tests close their proxies at once; drain tests set drainDelayMs themselves.
   const server = { drainDelayMs: 0, ...(rawConfig.server as Record<string, unknown> | undefined) };
-  const config = parseConfig({ ...rawConfig, server }, env);
+  // The auth-service probe would add calls to tests that count them; probe tests turn it on.
+  const auth = { ...(rawConfig.auth as Record<string, unknown> | undefined) };
+  if (auth.apiKeys) auth.apiKeys = { probeIntervalSec: 0, ...(auth.apiKeys as object) };
+  const config = parseConfig({ ...rawConfig, server, auth }, env);
   const logs = new LogCapture();
   const logger = createLoggerFromConfig(config, logs);
   const running = await startServer(
