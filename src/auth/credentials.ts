@@ -33,7 +33,7 @@ export interface CredentialRules {
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
 const BEARER_SCHEME = /^bearer(?![A-Za-z0-9!#$%&'*+.^_`|~-])/i;
 /** IANA HTTP authentication schemes (and a few common private ones) that may be logged by name. */
-const KNOWN_SCHEMES: ReadonlySet<string> = new Set([
+export const KNOWN_SCHEMES: ReadonlySet<string> = new Set([
   'basic',
   'digest',
   'negotiate',
