@@ -166,20 +166,37 @@ export class Metrics implements AuthObserver {
     res: ServerResponse,
     bearerToken: string | undefined,
   ): Promise<void> {
-    if (bearerToken !== undefined) {
-      const given = Buffer.from(req.headers.authorization ?? '');
-      const expected = Buffer.from(`Bearer ${bearerToken}`);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        res.writeHead(401, {
-          'Content-Type': 'text/plain',
-          'WWW-Authenticate': 'Bearer realm="authgate-metrics"',
-        });
-        res.end('unauthorized\n');
-        return;
-      }
+    await serveScrape(req, res, bearerToken, async () => ({
+      body: await this.registry.metrics(),
+      contentType: this.registry.contentType,
+    }));
+  }
+}
+
+/** Answers one scrape: the bearer token checked in constant time, then the exposition. */
+export async function serveScrape(
+  req: IncomingMessage,
+  res: ServerResponse,
+  bearerToken: string | undefined,
+  exposition: () => Promise<{ body: string; contentType: string }>,
+): Promise<void> {
+  if (bearerToken !== undefined) {
+    const given = Buffer.from(req.headers.authorization ?? '');
+    const expected = Buffer.from(`Bearer ${bearerToken}`);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      res.writeHead(401, {
+        'Content-Type': 'text/plain',
+        'WWW-Authenticate': 'Bearer realm="authgate-metrics"',
+      });
+      res.end('unauthorized\n');
+      return;
     }
-    const body = await this.registry.metrics();
-    res.writeHead(200, { 'Content-Type': this.registry.contentType, 'Cache-Control': 'no-store' });
+  }
+  try {
+    const { body, contentType } = await exposition();
+    res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
     res.end(body);
+  } catch {
+    res.writeHead(503, { 'Content-Type': 'text/plain' }).end('metrics unavailable\n');
   }
 }

@@ -78,7 +78,13 @@ export function createHttpServer(config: Readonly<Config>, app: App): Server {
 export async function startServer(
   config: Readonly<Config>,
   deps: AppDependencies,
-  listen: { port?: number; host?: string; metricsPort?: number } = {},
+  listen: {
+    port?: number;
+    host?: string;
+    metricsPort?: number;
+    /** false: no metrics listener here (a cluster worker: the primary serves the aggregate). */
+    metricsListener?: boolean;
+  } = {},
 ): Promise<RunningServer> {
   const metrics = deps.metrics ?? new Metrics(authgateVersion());
   const auth = deps.authenticators
@@ -114,7 +120,7 @@ export async function startServer(
   const port = (server.address() as AddressInfo).port;
   const wantMetricsPort = listen.metricsPort ?? config.metrics.port;
   let metricsServer: Server | undefined;
-  if (config.metrics.port !== 0) {
+  if (config.metrics.port !== 0 && listen.metricsListener !== false) {
     metricsServer = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method === 'GET' && path === config.metrics.path) {

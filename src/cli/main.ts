@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { apiKeyCommand } from './api-key';
 import { checkConfigCommand } from './check-config';
@@ -6,7 +7,7 @@ import { serveCommand } from './serve';
 import { tokenCommand } from './token';
 
 const USAGE = `usage:
-  authgate serve [--config FILE] [--workers N] [--demo]
+  authgate serve [--config FILE] [--workers N|auto] [--demo]
   authgate check-config [--config FILE]
   authgate diagnose [--config FILE]    (checks Redis, JWKS URIs, the API-key service, upstreams)
   authgate token decode [JWT]          (reads stdin without an argument; never verifies)
@@ -28,9 +29,14 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
           demo: { type: 'boolean', default: false },
         },
       });
-      const workers = values.workers === undefined ? 1 : Number(values.workers);
+      const workers =
+        values.workers === undefined
+          ? 1
+          : values.workers === 'auto'
+            ? availableParallelism()
+            : Number(values.workers);
       if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
-        console.error('authgate: --workers must be a whole number from 1 to 64');
+        console.error('authgate: --workers must be "auto" or a whole number from 1 to 64');
         return 2;
       }
       return serveCommand({ configFlag: values.config, workers, demo: values.demo });

@@ -1,10 +1,12 @@
 import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, formatPath, loadConfigFile, resolveConfigPath } from '../config/load';
 import { configWarnings, type Config } from '../config/schema';
 import { startDemoUpstream } from '../demo/demo-upstream';
 import { createLoggerFromConfig } from '../logging/logger';
 import { startServer } from '../server';
+import { runPrimary } from './cluster';
 import { printDemoBanner } from './demo-banner';
 
 export interface ServeOptions {
@@ -24,30 +26,7 @@ function loadOrReport(file: string): Readonly<Config> | undefined {
   }
 }
 
-/** Primary of `--workers N`: forks workers, forwards SIGTERM/SIGINT, exits when they have. */
-async function runPrimary(workers: number): Promise<number | undefined> {
-  for (let i = 0; i < workers; i++) cluster.fork();
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    stopping = true;
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-  cluster.on('exit', (worker, code) => {
-    if (!stopping) {
-      console.error(`authgate: worker ${worker.process.pid} exited (${code}); starting another`);
-      cluster.fork();
-    } else if (Object.keys(cluster.workers ?? {}).length === 0) {
-      process.exit(0);
-    }
-  });
-  return undefined;
-}
-
 export async function serveCommand(options: ServeOptions): Promise<number | undefined> {
-  if (options.workers > 1 && cluster.isPrimary) return runPrimary(options.workers);
-
   const demo = options.demo
     ? await startDemoUpstream(Number(process.env.AUTHGATE_DEMO_PORT ?? 0))
     : undefined;
@@ -63,9 +42,24 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
     return 1;
   }
   const logger = createLoggerFromConfig(config);
+  if (options.workers > 1 && cluster.isPrimary) {
+    await demo?.close();
+    return runPrimary(config, options.workers, logger);
+  }
   for (const w of configWarnings(config))
     logger.warn('config warning', { path: formatPath(w.path), reason: w.message });
-  const running = await startServer(config, { logger });
+  // A cluster worker leaves /metrics to the primary, which serves the aggregate of all workers.
+  const running = await startServer(
+    config,
+    { logger },
+    { metricsListener: !(cluster.isWorker && config.metrics.port !== 0) },
+  );
+  if (cluster.isWorker) {
+    // prom-client answers the primary's aggregation requests from these registries; its IPC
+    // listener is installed when an AggregatorRegistry is constructed.
+    AggregatorRegistry.setRegistries([running.metrics.registry]);
+    new AggregatorRegistry();
+  }
   logger.info('listening', {
     port: running.port,
     metrics_port: running.metricsPort,

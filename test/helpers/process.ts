@@ -45,12 +45,13 @@ export function runCli(
 export async function spawnProxy(
   config: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
+  extraArgs: string[] = [],
 ): Promise<ProxyProcess> {
   // Never the default 9090 (Prometheus' own port): the scrape shares the main listener.
   // Drain tests set drainDelayMs themselves; the rest stop at once.
   const server = { drainDelayMs: 0, ...(config.server as Record<string, unknown> | undefined) };
   const file = writeConfig({ metrics: { port: 0 }, ...config, server });
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', file], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', file, ...extraArgs], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...env },
   });
