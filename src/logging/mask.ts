@@ -70,6 +70,10 @@ export type Scrubber = (text: string) => string;
 /** Secrets in one value that get a correlatable fingerprint; later ones are masked plainly. */
 const MAX_FINGERPRINTS_PER_VALUE = 8;
 
+/** Candidate secret shapes and masks one value may hold before it is masked whole. */
+export const MAX_SHAPES_PER_VALUE = 64;
+const SHAPE_FLOOD = new Error('too many secret-shaped parts');
+
 /** Longest string value a log line keeps (after scrubbing); the rest is cut and counted. */
 export const MAX_LOGGED_CHARS = 4096;
 
@@ -91,10 +95,30 @@ export function capLength(text: string): string {
 const isSegmentChar = (c: number): boolean =>
   (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 95;
 
-/** End of the run of base64url characters starting at `i`. */
+const NOT_SEGMENT = /[^\w-]/g;
+
+/** End of the run of base64url characters starting at `i` (a native scan, one pass). */
 function segmentEnd(text: string, i: number): number {
-  while (i < text.length && isSegmentChar(text.charCodeAt(i))) i++;
-  return i;
+  NOT_SEGMENT.lastIndex = i;
+  return NOT_SEGMENT.exec(text)?.index ?? text.length;
+}
+
+/**
+ * `text.replace(re, fn)` that calls `fn` as it finds each match. V8's global replace finds every
+ * match before the first callback runs, so a callback that gives up (the shape budget) would
+ * not save the scan.
+ */
+function replaceEach(text: string, re: RegExp, fn: (m: RegExpExecArray) => string): string {
+  re.lastIndex = 0;
+  let out = '';
+  let copied = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    out += text.slice(copied, m.index) + fn(m);
+    copied = re.lastIndex;
+    if (m[0] === '') re.lastIndex++;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }
 
 /**
@@ -102,13 +126,18 @@ function segmentEnd(text: string, i: number): number {
  * scanned once: when a candidate fails, every later "eyJ" in the same first segment fails at
  * the same place, so the scan resumes after that segment.
  */
-export function maskJwts(text: string, mask: (secret: string) => string = masked): string {
+export function maskJwts(
+  text: string,
+  mask: (secret: string) => string = masked,
+  candidate: () => void = () => undefined,
+): string {
   let out = '';
   let copied = 0;
   let from = 0;
   for (;;) {
     const start = text.indexOf('eyJ', from);
     if (start === -1) break;
+    candidate();
     const first = segmentEnd(text, start + 3);
     from = first;
     if (first - start < 5 || text.charCodeAt(first) !== 46) continue;
@@ -140,13 +169,18 @@ const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13);
  * run of scheme characters before it (starting with a letter at a word boundary), the userinfo
  * everything up to "@" without "/" or whitespace. Runs between two "://" never overlap.
  */
-export function maskUserinfo(text: string, mask: (secret: string) => string = masked): string {
+export function maskUserinfo(
+  text: string,
+  mask: (secret: string) => string = masked,
+  candidate: () => void = () => undefined,
+): string {
   let out = '';
   let copied = 0;
   let from = 0;
   for (;;) {
     const sep = text.indexOf('://', from);
     if (sep === -1) break;
+    candidate();
     from = sep + 3;
     let start = sep;
     while (start > copied && isSchemeChar(text.charCodeAt(start - 1))) start--;
@@ -188,19 +222,33 @@ export function createScrubber(
       ? new RegExp(`(?:${apiKeyPrefixes.map(escapeRegExp).join('|')})[\\w-]+`, 'g')
       : undefined;
   return (text) => {
-    // Fingerprints cost a hash each: a value crafted to hold thousands of secret shapes gets
-    // fingerprints for the first few only, the rest are masked plainly.
+    // Every candidate shape and every mask spends from one budget per value. An ordinary value
+    // spends a handful; one crafted to hold hundreds of shapes is replaced whole as soon as the
+    // budget runs out, so its cost stays that of an ordinary value (issue 8.5).
+    let budget = MAX_SHAPES_PER_VALUE;
+    const spend = (): void => {
+      if (--budget < 0) throw SHAPE_FLOOD;
+    };
+    // Fingerprints cost a hash each: only the first few secrets get one.
     let fingerprints = MAX_FINGERPRINTS_PER_VALUE;
-    const mask = (secret: string): string => (fingerprints-- > 0 ? masked(secret) : '[masked]');
-    let out = maskJwts(text, mask);
-    if (apiKey) out = out.replace(apiKey, mask);
-    out = out.replace(authScheme, (_m, scheme: string, cred: string) =>
-      cred.startsWith('[masked') ? `${scheme} ${cred}` : `${scheme} ${mask(cred)}`,
-    );
-    out = out.replace(query, (_m, head: string, value: string) =>
-      value.startsWith('[masked') ? head + value : head + mask(value),
-    );
-    return maskUserinfo(out, mask);
+    const mask = (secret: string): string => {
+      spend();
+      return fingerprints-- > 0 ? masked(secret) : '[masked]';
+    };
+    try {
+      let out = maskJwts(text, mask, spend);
+      if (apiKey) out = replaceEach(out, apiKey, (m) => mask(m[0]));
+      out = replaceEach(out, authScheme, ([, scheme, cred]) =>
+        cred!.startsWith('[masked') ? `${scheme} ${cred}` : `${scheme} ${mask(cred!)}`,
+      );
+      out = replaceEach(out, query, ([, head, value]) =>
+        value!.startsWith('[masked') ? head! + value : head! + mask(value!),
+      );
+      return maskUserinfo(out, mask, spend);
+    } catch (err) {
+      if (err !== SHAPE_FLOOD) throw err;
+      return `[masked: ${text.length} chars with more than ${MAX_SHAPES_PER_VALUE} secret-shaped parts]`;
+    }
   };
 }
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   MAX_LOGGED_CHARS,
+  MAX_SHAPES_PER_VALUE,
   createMasker,
   createScrubber,
   fingerprint,
@@ -131,6 +132,21 @@ describe('issue 8.5: log scrubbing in linear time', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('a value crafted to hold more secret shapes than the budget is masked whole', () => {
+    const scrub = createScrubber(['hok_live_']);
+    const crafted = Array.from(
+      { length: MAX_SHAPES_PER_VALUE + 1 },
+      (_, i) => `Bearer tok${i}secret`,
+    ).join(' ');
+    const out = scrub(crafted);
+    expect(out).toBe(
+      `[masked: ${crafted.length} chars with more than ${MAX_SHAPES_PER_VALUE} secret-shaped parts]`,
+    );
+    // below the budget every secret is masked in place, with its surroundings kept
+    const few = 'a Bearer tok1secret b Bearer tok2secret c';
+    expect(scrub(few)).toMatch(/^a Bearer \[masked [^\]]+\] b Bearer \[masked [^\]]+\] c$/);
   });
 
   it('caps every logged string value after scrubbing', () => {
