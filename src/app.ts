@@ -34,7 +34,6 @@ import {
 } from './headers/forwarded';
 import { hasBody, requestFraming } from './headers/framing';
 import { checkGuardedHeaders, compileHeaderGuard } from './headers/guarded';
-import { ALB_IDENTITY_HEADERS, refuseUntrustedAlbHeaders } from './headers/alb';
 import { stripHopByHop, type RawHeaders } from './headers/hop-by-hop';
 import { decideRequestId } from './headers/request-id';
 import { logAccess, responseStatus } from './logging/access-log';
@@ -121,7 +120,6 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   const headerGuard = compileHeaderGuard({
     tenantHeaders: config.routes.map((r) => r.tenantHeader),
     apiKeyHeader: apiKeys?.header,
-    identityHeaders: ALB_IDENTITY_HEADERS,
   });
   const { healthPath, readyPath } = config.server;
   let draining = false;
@@ -248,8 +246,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     scope.path = target.path;
     scope.search = target.search;
     scope.framing = requestFraming(scope.rawHeaders);
-    checkGuardedHeaders(scope.rawHeaders, headerGuard);
-    refuseUntrustedAlbHeaders(scope.rawHeaders, trustedProxies.has(scope.peerIp));
+    checkGuardedHeaders(scope.rawHeaders, headerGuard, trustedProxies.has(scope.peerIp));
     refuseQueryToken(target.search);
     scope.credentials = extractCredentials(scope.rawHeaders, credentialRules);
     if (logger.isDebugEnabled()) {

@@ -176,14 +176,8 @@ export class ApiKeyService {
   probe(): Promise<boolean> {
     this.probing ??= (async () => {
       try {
-        const res = await fetch(this.config.validateUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json' },
-          // A key no service knows: any verdict (200 or 4xx) means the service is up.
-          body: JSON.stringify({ api_key: `${this.config.prefixes[0]}authgate-health-probe` }),
-          signal: AbortSignal.timeout(this.config.timeoutMs),
-          redirect: 'error',
-        });
+        // A key no service knows: a verdict on it (200 or 4xx) means the service is up.
+        const res = await this.post(`${this.config.prefixes[0]}authgate-health-probe`);
         await res.body?.cancel().catch(() => undefined);
         const up = res.status < 500;
         this.setUp(up, up ? undefined : `status ${res.status}`);
@@ -206,16 +200,21 @@ export class ApiKeyService {
     return INVALID;
   }
 
+  /** One call of the validate endpoint (DESIGN §3 contract). */
+  private post(apiKey: string): Promise<Response> {
+    return fetch(this.config.validateUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ api_key: apiKey }),
+      signal: AbortSignal.timeout(this.config.timeoutMs),
+      redirect: 'error',
+    });
+  }
+
   private async attempt(apiKey: string): Promise<KeyVerdict> {
     let res: Response;
     try {
-      res = await fetch(this.config.validateUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({ api_key: apiKey }),
-        signal: AbortSignal.timeout(this.config.timeoutMs),
-        redirect: 'error',
-      });
+      res = await this.post(apiKey);
     } catch (err) {
       const name = (err as Error).name;
       const timeout = name === 'TimeoutError' || name === 'AbortError';

@@ -6,7 +6,9 @@
  *    refused (400);
  *  - a client cannot remove it by listing it in `Connection`;
  *  - single-valued identity headers may appear once and hold no comma list, since an upstream
- *    that joins or splits repeats would see another identity than the one authgate checked.
+ *    that joins or splits repeats would see another identity than the one authgate checked;
+ *  - headers only the load balancer may send (`x-amzn-oidc-*`, DESIGN §12) are refused from a
+ *    peer outside `server.trustedProxies` — never trusted, never forwarded for an upstream to trust.
  */
 import { AuthgateError } from '../errors';
 import type { RawHeaders } from './hop-by-hop';
@@ -18,6 +20,8 @@ export interface HeaderGuard {
   readonly underscoreGuarded: ReadonlySet<string>;
   /** Lower-cased names that must appear at most once, without a comma list. */
   readonly singleValued: ReadonlySet<string>;
+  /** Lower-cased name prefixes accepted only from a trusted proxy. */
+  readonly trustedOnlyPrefixes: readonly string[];
 }
 
 export interface HeaderGuardSources {
@@ -28,6 +32,13 @@ export interface HeaderGuardSources {
   /** More headers authgate decides on (e.g. the ALB's identity headers). */
   identityHeaders?: readonly string[];
 }
+
+/** The identity an AWS ALB's OIDC sign-in forwards. */
+export const ALB_IDENTITY_HEADERS: readonly string[] = [
+  'x-amzn-oidc-data',
+  'x-amzn-oidc-identity',
+  'x-amzn-oidc-accesstoken',
+];
 
 /** Always guarded, whatever the configuration says (X-API-Key: the default API-key header). */
 export const IDENTITY_HEADERS: readonly string[] = [
@@ -49,12 +60,14 @@ export function compileHeaderGuard(sources: HeaderGuardSources): HeaderGuard {
     ...IDENTITY_HEADERS,
     ...tenants,
     ...lower(sources.apiKeyHeader ? [sources.apiKeyHeader] : []),
+    ...ALB_IDENTITY_HEADERS,
     ...lower(sources.identityHeaders ?? []),
   ];
   return {
     connectionProtected: new Set([...decided, ...FRAMING_HEADERS]),
     underscoreGuarded: new Set(decided),
     singleValued: new Set(['x-user-id', ...tenants]),
+    trustedOnlyPrefixes: ['x-amzn-oidc-'],
   };
 }
 
@@ -67,9 +80,14 @@ function bad(message: string, reason: string): AuthgateError {
 
 /**
  * Refuses ambiguous identity headers before anything else looks at them: two `Authorization`
- * headers, `_` spellings of guarded names, repeated or comma-listed single-valued headers.
+ * headers, `_` spellings of guarded names, repeated or comma-listed single-valued headers, and
+ * load-balancer headers from a peer that is not a trusted proxy. One pass over the headers.
  */
-export function checkGuardedHeaders(raw: RawHeaders, guard: HeaderGuard): void {
+export function checkGuardedHeaders(
+  raw: RawHeaders,
+  guard: HeaderGuard,
+  peerTrusted = false,
+): void {
   let authorizations = 0;
   let seen: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -79,6 +97,9 @@ export function checkGuardedHeaders(raw: RawHeaders, guard: HeaderGuard): void {
       if (++authorizations > 1)
         throw bad('Only one Authorization header is allowed.', 'duplicate_authorization');
       continue;
+    }
+    if (!peerTrusted && guard.trustedOnlyPrefixes.some((p) => lower.startsWith(p))) {
+      throw bad(`${name} is only accepted from the load balancer.`, 'untrusted_alb_header');
     }
     if (lower.includes('_')) {
       if (guard.underscoreGuarded.has(lower.replace(/_/g, '-'))) {

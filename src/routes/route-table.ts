@@ -57,35 +57,30 @@ function compileScopes(
   config: Readonly<RouteConfig>,
 ): (method: string, path: string) => readonly string[] | typeof METHOD_NOT_GRANTED {
   const scopes = config.scopes;
-  if (config.preset === 'mlflow') {
-    // Explicit scopes override the preset: a list for every method, a map per listed method.
-    if (Array.isArray(scopes) && scopes.length > 0) {
-      const frozen = Object.freeze([...scopes]);
-      return () => frozen;
-    }
-    const table = new Map<string, readonly string[]>();
-    if (!Array.isArray(scopes))
-      for (const [method, list] of Object.entries(scopes))
-        table.set(method, Object.freeze([...list]));
-    const names = config.presetScopes;
-    const byPermission = {
-      read: Object.freeze([names.read]),
-      edit: Object.freeze([names.edit]),
-      manage: Object.freeze([names.manage]),
-    };
-    return (method, path) =>
-      table.get(method) ??
-      table.get('*') ??
-      byPermission[classifyMlflowRequest(method, path).permission];
-  }
-  if (Array.isArray(scopes)) {
+  const preset = config.preset === 'mlflow';
+  // A list applies to every method (with a preset too: explicit scopes override it).
+  if (Array.isArray(scopes) && (!preset || scopes.length > 0)) {
     const frozen = Object.freeze([...scopes]);
     return () => frozen;
   }
   const table = new Map<string, readonly string[]>();
-  for (const [method, list] of Object.entries(scopes)) table.set(method, Object.freeze([...list]));
-  const fallback = table.get('*') ?? METHOD_NOT_GRANTED;
-  return (method) => table.get(method) ?? fallback;
+  if (!Array.isArray(scopes))
+    for (const [method, list] of Object.entries(scopes))
+      table.set(method, Object.freeze([...list]));
+  const listed = table.get('*');
+  if (!preset) {
+    const fallback = listed ?? METHOD_NOT_GRANTED;
+    return (method) => table.get(method) ?? fallback;
+  }
+  // The preset decides every method the map does not list.
+  const names = config.presetScopes;
+  const byPermission = {
+    read: Object.freeze([names.read]),
+    edit: Object.freeze([names.edit]),
+    manage: Object.freeze([names.manage]),
+  };
+  return (method, path) =>
+    table.get(method) ?? listed ?? byPermission[classifyMlflowRequest(method, path).permission];
 }
 
 export function compileRoute(config: Readonly<RouteConfig>): CompiledRoute {

@@ -34,6 +34,15 @@ describe('checkGuardedHeaders', () => {
     else expect(run).toThrow(expect.objectContaining({ status: 400 }));
   });
 
+  it('x-amzn-oidc-* only from a trusted proxy (any case)', () => {
+    for (const name of ['x-amzn-oidc-data', 'X-Amzn-Oidc-Identity', 'x-amzn-oidc-anything']) {
+      expect(() => checkGuardedHeaders([name, 'v'], guard, false)).toThrow(
+        expect.objectContaining({ status: 400, reason: 'untrusted_alb_header' }),
+      );
+      expect(() => checkGuardedHeaders([name, 'v'], guard, true)).not.toThrow();
+    }
+  });
+
   it('property: a guarded header survives any Connection list', () => {
     const guarded = [...guard.connectionProtected];
     fc.assert(
