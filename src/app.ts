@@ -122,9 +122,13 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     apiKeyHeader: apiKeys?.header,
   });
   const { healthPath, readyPath } = config.server;
-  let draining = false;
-  let closing = false;
-  let stopped = false;
+  /** Shutdown phases, in order (DESIGN §8): each implies the ones before it. */
+  const PHASES = ['serving', 'draining', 'closing', 'stopped'] as const;
+  let phase = 0;
+  const past = (p: (typeof PHASES)[number]): boolean => phase >= PHASES.indexOf(p);
+  const enter = (p: (typeof PHASES)[number]): void => {
+    phase = Math.max(phase, PHASES.indexOf(p));
+  };
   let inFlight = 0;
   let idleWaiters: Array<() => void> = [];
   /** Upgraded sockets: no longer tracked by the HTTP server, so closed by us on shutdown. */
@@ -241,7 +245,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     scope: RequestScope,
     upgrade: boolean,
   ): Promise<CompiledRoute> {
-    if (stopped) throw new AuthgateError('SHUTTING_DOWN', { reason: 'stopped' });
+    if (past('stopped')) throw new AuthgateError('SHUTTING_DOWN', { reason: 'stopped' });
     const target = normalizeRequestTarget(req.url ?? '/');
     scope.path = target.path;
     scope.search = target.search;
@@ -398,7 +402,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       responseTimeoutMs: route.config.timeouts.responseMs,
       responseHeaders: ['X-Request-ID', scope.requestId],
       dropResponseHeaders: RESPONSE_DROP,
-      closeConnection: () => closing,
+      closeConnection: () => past('closing'),
       replaceStatuses: UPSTREAM_AUTH_STATUSES,
       replaceResponse: replaceUpstreamAuth,
       stats: scope,
@@ -436,7 +440,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     if (scope.aborted || res.destroyed) return;
     sendError(req, res, err, {
       requestId: scope.requestId,
-      close: closing,
+      close: past('closing'),
       style: scope.route?.errorStyle,
     });
   }
@@ -458,7 +462,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         const path = healthPathOf(url);
         if (path === healthPath) return sendHealth(res, 200, 'ok', scope.requestId);
         if (path === readyPath) {
-          return draining
+          return past('draining')
             ? sendHealth(res, 503, 'draining', scope.requestId)
             : sendHealth(res, 200, 'ready', scope.requestId);
         }
@@ -565,20 +569,11 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       });
     },
 
-    startDraining() {
-      draining = true;
-    },
-    startClosing() {
-      draining = true;
-      closing = true;
-    },
-    stop() {
-      draining = true;
-      closing = true;
-      stopped = true;
-    },
+    startDraining: () => enter('draining'),
+    startClosing: () => enter('closing'),
+    stop: () => enter('stopped'),
     get draining() {
-      return draining;
+      return past('draining');
     },
     inFlight: () => inFlight,
     idle() {
