@@ -38,7 +38,12 @@ import { stripHopByHop, type RawHeaders } from './headers/hop-by-hop';
 import { decideRequestId } from './headers/request-id';
 import { logAccess, responseStatus } from './logging/access-log';
 import { methodLabel, type Metrics } from './metrics';
-import { RateLimiter, rateLimitedError } from './rate-limit';
+import {
+  RateLimiter,
+  rateLimitHeaders,
+  rateLimitRule,
+  rateLimitedError,
+} from './rate-limit';
 import type { Logger } from './logging/logger';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';
@@ -96,10 +101,16 @@ const DROP_WITH_NEW_REQUEST_ID: ReadonlySet<string> = new Set([
   'x-request-id',
 ]);
 const RESPONSE_DROP: ReadonlySet<string> = new Set(['x-request-id']);
+/** On a rate-limited route authgate's RateLimit fields replace the upstream's. */
+const RESPONSE_DROP_LIMITED: ReadonlySet<string> = new Set([
+  'x-request-id',
+  'ratelimit',
+  'ratelimit-policy',
+]);
 
 export function createApp(config: Readonly<Config>, deps: AppDependencies): App {
   const { logger, metrics } = deps;
-  const rateLimiter = deps.rateLimiter ?? new RateLimiter(undefined);
+  const rateLimiter = deps.rateLimiter ?? new RateLimiter();
   const failedAuthGuard =
     deps.failedAuthGuard ?? new FailedAuthGuard(config.auth.failedAuthGuard, undefined);
   // With metrics.port 0 the scrape is served on the main listener.
@@ -164,6 +175,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       clientIp: peerIp,
       search: '',
       addHeaders: [],
+      responseHeaders: [],
       bytesIn: 0,
       bytesOut: 0,
       aborted: false,
@@ -289,15 +301,15 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
           : scope.clientIp;
     // Without a principal or tenant, the caller's address is the only fair key.
     const decision = await rateLimiter.hit(
-      route.name,
+      rateLimitRule(route.name, limit),
       limit.by,
       subject ?? `ip:${scope.clientIp}`,
-      limit.requestsPerMinute,
     );
     if (!decision.allowed) {
       metrics?.rateLimited.labels(route.name, limit.by).inc();
-      throw rateLimitedError(decision.retryAfterSec);
+      throw rateLimitedError(decision, route.name);
     }
+    scope.responseHeaders.push(...rateLimitHeaders(route.name, decision));
   }
 
   async function authenticateAndAuthorize(
@@ -400,8 +412,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       hasBody: scope.framing !== undefined && hasBody(scope.framing),
       connectTimeoutMs: route.config.timeouts.connectMs,
       responseTimeoutMs: route.config.timeouts.responseMs,
-      responseHeaders: ['X-Request-ID', scope.requestId],
-      dropResponseHeaders: RESPONSE_DROP,
+      responseHeaders: ['X-Request-ID', scope.requestId, ...scope.responseHeaders],
+      dropResponseHeaders: scope.responseHeaders.length > 0 ? RESPONSE_DROP_LIMITED : RESPONSE_DROP,
       closeConnection: () => past('closing'),
       replaceStatuses: UPSTREAM_AUTH_STATUSES,
       replaceResponse: replaceUpstreamAuth,
@@ -532,7 +544,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
             path: upstreamPath(route, scope.path ?? '/') + scope.search,
             headers: upstreamHeaders(req, scope, route, true),
             connectTimeoutMs: route.config.timeouts.connectMs,
-            responseHeaders: ['X-Request-ID', scope.requestId],
+            responseHeaders: ['X-Request-ID', scope.requestId, ...scope.responseHeaders],
           }),
         )
         .then(

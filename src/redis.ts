@@ -2,23 +2,76 @@
  * The shared Redis connection. Redis is an accelerator, never a dependency of a decision:
  * commands fail fast (no offline queue, short timeout) so a Redis outage degrades to the
  * in-process cache and the auth service instead of stalling requests.
+ *
+ * One node (`redis.url`), Sentinel (`redis.sentinel`: ioredis asks the sentinels for the master
+ * and follows failovers) or Cluster (`redis.cluster`): keys used together in one script or MGET
+ * share a hash tag (`{...}`), so every command stays on one slot.
  */
-import { Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Config } from './config/schema';
 import type { Logger } from './logging/logger';
 import type { AuthObserver } from './auth/observer';
 
+export type RedisClient = Redis | Cluster;
+export type RedisConfig = Config['redis'];
+
 export interface RedisHandle {
-  client: Redis;
+  client: RedisClient;
   /** A second connection in subscriber mode (pub/sub needs its own). */
-  subscriber: Redis;
+  subscriber: RedisClient;
   prefix: string;
   isUp(): boolean;
   close(): Promise<void>;
 }
 
+/** Whether `config.redis` names a Redis at all (url, sentinel or cluster). */
+export function redisConfigured(config: RedisConfig): boolean {
+  return config.url !== undefined || config.sentinel !== undefined || config.cluster !== undefined;
+}
+
+/** Where the config points, for log lines and diagnose (never a password). */
+export function describeRedis(config: RedisConfig): string {
+  if (config.sentinel)
+    return `sentinel ${config.sentinel.name} via ${config.sentinel.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  if (config.cluster)
+    return `cluster ${config.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  if (!config.url) return 'none';
+  try {
+    const u = new URL(config.url);
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return 'redis';
+  }
+}
+
+/** A client for `config` (the caller must have checked `redisConfigured`). */
+export function createRedisClient(
+  config: RedisConfig,
+  options: RedisOptions & { enableOfflineQueue?: boolean },
+): RedisClient {
+  if (config.cluster) {
+    const { retryStrategy, enableOfflineQueue, ...redisOptions } = options;
+    return new Cluster(config.cluster.nodes, {
+      enableOfflineQueue,
+      clusterRetryStrategy: retryStrategy,
+      redisOptions: { ...redisOptions, password: config.cluster.password },
+    });
+  }
+  if (config.sentinel) {
+    return new Redis({
+      ...options,
+      name: config.sentinel.name,
+      sentinels: config.sentinel.sentinels,
+      password: config.sentinel.password,
+      sentinelPassword: config.sentinel.sentinelPassword,
+    });
+  }
+  return new Redis(config.url!, options);
+}
+
 export function connectRedis(
-  url: string,
-  prefix: string,
+  config: RedisConfig,
   logger: Logger,
   observer: AuthObserver,
 ): RedisHandle {
@@ -31,16 +84,21 @@ export function connectRedis(
     connectTimeout: 1000,
     retryStrategy: (times: number) => (closing ? null : Math.min(times * 200, 2000)),
   };
-  const client = new Redis(url, options);
+  const client = createRedisClient(config, options);
   // The subscriber keeps its subscription across reconnects, so it may queue while offline.
-  const subscriber = new Redis(url, {
+  const subscriber = createRedisClient(config, {
     ...options,
     enableOfflineQueue: true,
     commandTimeout: undefined,
   });
+  const target = describeRedis(config);
   let up = false;
+  let lastError = 'connection closed';
   const setUp = (value: boolean): void => {
-    if (value !== up) logger[value ? 'info' : 'warn'](value ? 'redis up' : 'redis down', {});
+    if (value !== up) {
+      if (value) logger.info('redis up', { redis: target });
+      else logger.warn('redis down', { redis: target, reason: lastError });
+    }
     up = value;
     observer.redisUp(value);
   };
@@ -50,13 +108,14 @@ export function connectRedis(
   client.on('close', () => setUp(false));
   // ioredis error text can carry command arguments; log only the code.
   client.on('error', (err: NodeJS.ErrnoException) => {
+    lastError = err.code ?? err.name;
     if (up) logger.warn('redis error', { code: err.code ?? err.name });
   });
   subscriber.on('error', () => undefined);
   return {
     client,
     subscriber,
-    prefix,
+    prefix: config.keyPrefix,
     isUp: () => up && client.status === 'ready',
     async close() {
       closing = true;
@@ -64,4 +123,29 @@ export function connectRedis(
       subscriber.disconnect();
     },
   };
+}
+
+const shas = new Map<string, string>();
+
+/**
+ * Runs a Lua script in one round trip: EVALSHA, and EVAL only when the server does not know the
+ * script yet (after a restart or a failover). Works on a node, Sentinel and Cluster alike.
+ */
+export async function evalScript(
+  client: RedisClient,
+  script: string,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  let sha = shas.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script).digest('hex');
+    shas.set(script, sha);
+  }
+  try {
+    return await client.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return client.eval(script, keys.length, ...keys, ...args);
+  }
 }

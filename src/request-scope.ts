@@ -40,6 +40,8 @@ export interface RequestScope {
   tenantId?: string;
   /** Headers the authorisation stage wants added to the upstream request (e.g. X-User-ID). */
   addHeaders: RawHeaders;
+  /** Headers added to the client response (e.g. the RateLimit fields). */
+  responseHeaders: RawHeaders;
   errorCode?: ErrorCode;
   errorReason?: string;
   upstreamStatus?: number;

@@ -95,11 +95,15 @@ export async function startServer(
         clock: deps.clock,
       });
   await auth?.warmUp();
+  const rateLimiter =
+    deps.rateLimiter ??
+    new RateLimiter({ redis: auth?.redis, clock: deps.clock, logger: deps.logger });
+  // Only rate-limited routes need to know how many processes share the limits.
+  if (config.routes.some((r) => r.rateLimit !== undefined)) rateLimiter.start();
   const app = createApp(config, {
     ...deps,
     metrics,
-    rateLimiter:
-      deps.rateLimiter ?? new RateLimiter(auth?.redis, deps.clock && (() => deps.clock!.now())),
+    rateLimiter,
     failedAuthGuard:
       deps.failedAuthGuard ??
       new FailedAuthGuard(
@@ -133,6 +137,7 @@ export async function startServer(
       metricsServer!.once('error', (err) => {
         server.close();
         app.close();
+        rateLimiter.stop();
         void auth?.close();
         reject(err);
       });
@@ -168,6 +173,7 @@ export async function startServer(
         metricsServer.closeAllConnections();
         await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
       }
+      rateLimiter.stop();
       await auth?.close();
       return drained;
     })();

@@ -12,7 +12,7 @@ import { LRUCache } from 'lru-cache';
 import type { ApiKeysConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
 import type { Logger } from '../logging/logger';
-import type { RedisHandle } from '../redis';
+import { evalScript, type RedisHandle } from '../redis';
 import type { Principal, RequestScope } from '../request-scope';
 import { ApiKeyService, parseVerdict, verdictToJson, type KeyVerdict } from './api-key-service';
 import { NOT_RESPONSIBLE, type AuthResult, type Authenticator } from './authenticator';
@@ -30,13 +30,14 @@ export function apiKeyId(hashSecret: Buffer | string, apiKey: string): string {
   return hmacSha256(hashSecret)(apiKey);
 }
 
+/** The id in braces is a Redis Cluster hash tag: a key's entry and generation share a slot. */
 export function redisKeyFor(prefix: string, id: string): string {
-  return `${prefix}apikey:${id}`;
+  return `${prefix}apikey:{${id}}`;
 }
 
 /** Revocation generation of a key id: bumped by every revocation, checked by every write. */
 export function generationKeyFor(prefix: string, id: string): string {
-  return `${prefix}apikey-gen:${id}`;
+  return `${prefix}apikey-gen:{${id}}`;
 }
 
 /** How long a revocation generation is remembered: longer than any cached verdict lives. */
@@ -220,14 +221,11 @@ export class ApiKeyAuthenticator implements Authenticator {
     // Without the generation read before the lookup, a write could undo a revocation: skip it.
     if (!redis?.isUp() || ttl <= 0 || generation === undefined) return;
     try {
-      await redis.client.eval(
+      await evalScript(
+        redis.client,
         SET_IF_GENERATION,
-        2,
-        redisKeyFor(redis.prefix, id),
-        generationKeyFor(redis.prefix, id),
-        generation,
-        JSON.stringify(verdictToJson(verdict)),
-        ttl,
+        [redisKeyFor(redis.prefix, id), generationKeyFor(redis.prefix, id)],
+        [generation, JSON.stringify(verdictToJson(verdict)), ttl],
       );
     } catch {
       this.observer.apiKeyCache('redis', 'error');

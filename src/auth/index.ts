@@ -5,7 +5,7 @@
 import type { Clock } from '../clock';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logging/logger';
-import { connectRedis, type RedisHandle } from '../redis';
+import { connectRedis, redisConfigured, type RedisHandle } from '../redis';
 import { AlbOidcAuthenticator } from './alb-oidc';
 import { ApiKeyAuthenticator } from './api-key';
 import type { Authenticator } from './authenticator';
@@ -49,8 +49,8 @@ export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOpti
         })
       : undefined;
   if (jwt) authenticators.push(jwt);
-  const redis = config.redis.url
-    ? connectRedis(config.redis.url, config.redis.keyPrefix, options.logger, observer)
+  const redis = redisConfigured(config.redis)
+    ? connectRedis(config.redis, options.logger, observer)
     : undefined;
   const apiKeys = config.auth.apiKeys
     ? new ApiKeyAuthenticator(config.auth.apiKeys, {

@@ -2,9 +2,9 @@
  * `authgate api-key revoke`: reads one key from stdin (never from argv, which `ps` shows),
  * deletes its cache entry in Redis and tells every running instance to drop it.
  */
-import { Redis } from 'ioredis';
 import { apiKeyId, revokeInRedis } from '../auth/api-key';
 import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
+import { createRedisClient, redisConfigured } from '../redis';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -32,9 +32,9 @@ export async function apiKeyCommand(
     throw err;
   }
   const apiKeys = config.auth.apiKeys;
-  if (!apiKeys || !config.redis.url || !apiKeys.hashSecret) {
+  if (!apiKeys || !redisConfigured(config.redis) || !apiKeys.hashSecret) {
     console.error(
-      'authgate: revocation needs auth.apiKeys with hashSecret and redis.url (shared by the instances)',
+      'authgate: revocation needs auth.apiKeys with hashSecret and redis (url, sentinel or cluster, shared by the instances)',
     );
     return 1;
   }
@@ -43,7 +43,7 @@ export async function apiKeyCommand(
     console.error('authgate: no key on stdin');
     return 1;
   }
-  const client = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const client = createRedisClient(config.redis, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await client.connect();
     const receivers = await revokeInRedis(

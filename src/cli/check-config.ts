@@ -1,3 +1,4 @@
+import { describeRedis, redisConfigured } from '../redis';
 import { ConfigError, formatPath, loadConfigFile, resolveConfigPath } from '../config/load';
 import { configWarnings } from '../config/schema';
 
@@ -8,7 +9,7 @@ export function checkConfigCommand(configFlag: string | undefined): number {
     const config = loadConfigFile(file);
     console.log(
       `${file}: OK — ${config.routes.length} route(s), ${config.auth.jwt.issuers.length} JWT issuer(s), ` +
-        `API keys ${config.auth.apiKeys ? 'on' : 'off'}, Redis ${config.redis.url ? 'on' : 'off (in-process stores)'}`,
+        `API keys ${config.auth.apiKeys ? 'on' : 'off'}, Redis ${redisConfigured(config.redis) ? `on (${describeRedis(config.redis)})` : 'off (in-process stores)'}`,
     );
     for (const w of configWarnings(config))
       console.log(`  warning: ${formatPath(w.path)}: ${w.message}`);

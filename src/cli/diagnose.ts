@@ -5,7 +5,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Redis } from 'ioredis';
+import { createRedisClient, describeRedis, redisConfigured, type RedisConfig } from '../redis';
 import { parseJwks } from '../auth/jwks';
 import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
 import type { Config } from '../config/schema';
@@ -26,8 +26,8 @@ function failure(err: unknown): string {
   return scrub(e.code ?? e.name ?? 'error') + (e.message && !e.code ? `: ${scrub(e.message)}` : '');
 }
 
-async function checkRedis(url: string): Promise<Check> {
-  const client = new Redis(url, {
+async function checkRedis(config: RedisConfig): Promise<Check> {
+  const client = createRedisClient(config, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     connectTimeout: TIMEOUT_MS,
@@ -40,7 +40,7 @@ async function checkRedis(url: string): Promise<Check> {
     return {
       name: 'redis',
       ok: true,
-      detail: `PONG in ${(performance.now() - started).toFixed(1)} ms`,
+      detail: `PONG from ${describeRedis(config)} in ${(performance.now() - started).toFixed(1)} ms`,
     };
   } catch (err) {
     return { name: 'redis', ok: false, detail: failure(err) };
@@ -124,7 +124,7 @@ export async function diagnoseCommand(configFlag: string | undefined): Promise<n
     throw err;
   }
   const checks: Array<Promise<Check>> = [];
-  if (config.redis.url) checks.push(checkRedis(config.redis.url));
+  if (redisConfigured(config.redis)) checks.push(checkRedis(config.redis));
   for (const issuer of config.auth.jwt.issuers) {
     if (issuer.jwksUri) checks.push(checkJwks(issuer.issuer, issuer.jwksUri));
   }

@@ -176,6 +176,11 @@ const issuerSchema = z
     }
   });
 
+const redisNode = z.strictObject({
+  host: z.string().min(1).describe('Host name or address.'),
+  port: int(1, 65_535).describe('Port.'),
+});
+
 const routeSchema = z.strictObject({
   name: z
     .string()
@@ -248,13 +253,25 @@ const routeSchema = z.strictObject({
   rateLimit: z
     .strictObject({
       requestsPerMinute: int(1, 10_000_000).describe('Sustained rate per key.'),
+      burst: int(1, 10_000_000)
+        .optional()
+        .describe(
+          'Requests a key may make at once (GCRA burst); default requestsPerMinute, i.e. a full minute of quota.',
+        ),
       by: z
         .enum(['principal', 'tenant', 'ip'])
         .default('principal')
         .describe('What a limit is counted per.'),
+      fallbackRequestsPerMinute: int(1, 10_000_000)
+        .optional()
+        .describe(
+          'Per-process rate while Redis is unreachable. Default: requestsPerMinute divided by the number of authgate processes last seen sharing Redis.',
+        ),
     })
     .optional()
-    .describe('Absent: no rate limit.'),
+    .describe(
+      'Absent: no rate limit. GCRA, shared through Redis (one atomic call per request), with RateLimit-Policy/RateLimit headers.',
+    ),
 });
 
 const apiKeysSchema = z.strictObject({
@@ -353,6 +370,31 @@ export const configSchema = z.strictObject({
         .optional()
         .describe('Absent: in-process stores (single instance only).'),
       keyPrefix: z.string().default('authgate:').describe('Prefix of every Redis key.'),
+      sentinel: z
+        .strictObject({
+          name: z.string().min(1).describe('The master group name the sentinels monitor.'),
+          sentinels: z
+            .array(redisNode)
+            .min(1)
+            .describe('Sentinel addresses, tried in order.'),
+          password: z
+            .string()
+            .optional()
+            .describe('Password of the Redis master and replicas (use ${VAR}).'),
+          sentinelPassword: z.string().optional().describe('Password of the sentinels themselves.'),
+        })
+        .optional()
+        .describe('Redis through Sentinel (instead of url): ioredis follows failovers.'),
+      cluster: z
+        .strictObject({
+          nodes: z.array(redisNode).min(1).describe('Seed nodes of the cluster.'),
+          password: z.string().optional().describe('Cluster password (use ${VAR}).'),
+        })
+        .optional()
+        .describe('Redis Cluster (instead of url): keys that go together share a hash tag.'),
+    })
+    .refine((r) => [r.url, r.sentinel, r.cluster].filter((v) => v !== undefined).length <= 1, {
+      message: 'set at most one of url, sentinel and cluster',
     })
     .prefault({}),
   auth: z

@@ -28,15 +28,7 @@ async function statusOf(
   return (await (tenant === undefined ? req : req.set('X-Tenant-ID', tenant))).status;
 }
 
-/** Windows are whole minutes: start each case well inside one, so it cannot straddle two. */
-async function awayFromWindowEdge(): Promise<void> {
-  const intoWindow = Date.now() % 60_000;
-  if (intoWindow > 55_000) await new Promise((r) => setTimeout(r, 60_000 - intoWindow + 50));
-}
-
 describe('per-route rate limits', () => {
-  beforeEach(awayFromWindowEdge);
-
   let upstream: TestUpstream;
   let a: TestProxy;
   let b: TestProxy;
