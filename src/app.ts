@@ -38,12 +38,7 @@ import { stripHopByHop, type RawHeaders } from './headers/hop-by-hop';
 import { decideRequestId } from './headers/request-id';
 import { logAccess, responseStatus } from './logging/access-log';
 import { methodLabel, type Metrics } from './metrics';
-import {
-  RateLimiter,
-  rateLimitHeaders,
-  rateLimitRule,
-  rateLimitedError,
-} from './rate-limit';
+import { RateLimiter, rateLimitHeaders, rateLimitRule, rateLimitedError } from './rate-limit';
 import type { Logger } from './logging/logger';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';

@@ -114,13 +114,21 @@ export async function startServer(
     authenticators: deps.authenticators ?? auth?.authenticators,
   });
   const server = createHttpServer(config, app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port ?? config.server.port, listen.host ?? config.server.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port ?? config.server.port, listen.host ?? config.server.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    // Nothing may keep a process alive that could not listen (Redis, timers, pools).
+    app.close();
+    rateLimiter.stop();
+    await auth?.close();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const wantMetricsPort = listen.metricsPort ?? config.metrics.port;
   let metricsServer: Server | undefined;

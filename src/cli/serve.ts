@@ -49,11 +49,19 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
   for (const w of configWarnings(config))
     logger.warn('config warning', { path: formatPath(w.path), reason: w.message });
   // A cluster worker leaves /metrics to the primary, which serves the aggregate of all workers.
-  const running = await startServer(
-    config,
-    { logger },
-    { metricsListener: !(cluster.isWorker && config.metrics.port !== 0) },
-  );
+  let running;
+  try {
+    running = await startServer(
+      config,
+      { logger },
+      { metricsListener: !(cluster.isWorker && config.metrics.port !== 0) },
+    );
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    logger.error('could not start', { code: e.code ?? e.name, reason: e.message });
+    await demo?.close();
+    return 1;
+  }
   if (cluster.isWorker) {
     // prom-client answers the primary's aggregation requests from these registries; its IPC
     // listener is installed when an AggregatorRegistry is constructed.

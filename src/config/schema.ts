@@ -373,10 +373,7 @@ export const configSchema = z.strictObject({
       sentinel: z
         .strictObject({
           name: z.string().min(1).describe('The master group name the sentinels monitor.'),
-          sentinels: z
-            .array(redisNode)
-            .min(1)
-            .describe('Sentinel addresses, tried in order.'),
+          sentinels: z.array(redisNode).min(1).describe('Sentinel addresses, tried in order.'),
           password: z
             .string()
             .optional()

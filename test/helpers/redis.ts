@@ -22,8 +22,10 @@ export async function redisKeys(prefix: string): Promise<Array<[string, string |
 }
 
 /** A private redis-server process (to be killed mid-test: "Redis down mid-traffic"). */
-export async function startPrivateRedis(): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = await freePort();
+export async function startPrivateRedis(
+  atPort?: number,
+): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const port = atPort ?? (await freePort());
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -50,6 +52,7 @@ export async function startPrivateRedis(): Promise<{ url: string; stop(): Promis
   }
   return {
     url,
+    port,
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
