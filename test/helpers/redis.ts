@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './servers';
 
@@ -59,4 +62,138 @@ export async function startPrivateRedis(
         child.kill('SIGKILL');
       }),
   };
+}
+
+function spawnRedis(args: string[]): ChildProcess {
+  return spawn('redis-server', args, { stdio: 'ignore' });
+}
+
+async function untilTrue(what: string, probe: () => Promise<boolean>, tries = 100): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    try {
+      if (await probe()) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not come up`);
+}
+
+async function ask(port: number, ...command: [string, ...string[]]): Promise<unknown> {
+  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null });
+  try {
+    await r.connect();
+    return await r.call(...command);
+  } finally {
+    r.disconnect();
+  }
+}
+
+function stopAll(children: ChildProcess[]): Promise<void> {
+  return Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once('exit', () => resolve());
+          c.kill('SIGKILL');
+        }),
+    ),
+  ).then(() => undefined);
+}
+
+/** A real master plus one real `redis-server --sentinel` monitoring it as `name`. */
+export async function startSentinel(name = 'authgate-test'): Promise<{
+  masterPort: number;
+  sentinelPort: number;
+  stop(): Promise<void>;
+}> {
+  const masterPort = await freePort();
+  const sentinelPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'authgate-sentinel-'));
+  const conf = join(dir, 'sentinel.conf');
+  // Sentinel rewrites its config file, so it must be a writable file of its own.
+  writeFileSync(
+    conf,
+    [
+      `port ${sentinelPort}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      '',
+    ].join('\n'),
+  );
+  const children = [
+    spawnRedis([
+      '--port',
+      String(masterPort),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]),
+    spawnRedis([conf, '--sentinel']),
+  ];
+  await untilTrue('sentinel', async () => {
+    const addr = (await ask(sentinelPort, 'SENTINEL', 'get-master-addr-by-name', name)) as string[];
+    return addr?.[1] === String(masterPort) && (await ask(masterPort, 'PING')) === 'PONG';
+  });
+  return { masterPort, sentinelPort, stop: () => stopAll(children) };
+}
+
+/** A real three-master Redis Cluster on loopback (redis-cli --cluster create). */
+export async function startRedisCluster(): Promise<{ ports: number[]; stop(): Promise<void> }> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'authgate-cluster-'));
+  const children = ports.map((port) =>
+    spawnRedis([
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(dir, `nodes-${port}.conf`),
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]),
+  );
+  await untilTrue('cluster nodes', async () => {
+    for (const p of ports) if ((await ask(p, 'PING')) !== 'PONG') return false;
+    return true;
+  });
+  await new Promise<void>((resolve, reject) => {
+    const create = spawn(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { stdio: 'ignore' },
+    );
+    create.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`cluster create: ${code}`)),
+    );
+  });
+  await untilTrue('cluster state ok', async () => {
+    for (const p of ports) {
+      const info = String(await ask(p, 'CLUSTER', 'INFO'));
+      if (!info.includes('cluster_state:ok')) return false;
+    }
+    return true;
+  });
+  return { ports, stop: () => stopAll(children) };
 }
