@@ -138,8 +138,8 @@ describe('redis.cluster: a real three-master Redis Cluster', () => {
     );
     fixture.a = await startProxy(config);
     fixture.b = await startProxy(config);
-    for (
     // a fresh cluster may refuse the first slot refresh; ioredis retries
+    for (
       let i = 0;
       i < 300 && ![fixture.a, fixture.b].every((p) => p.running.auth?.redis?.isUp());
       i++
