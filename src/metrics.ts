@@ -95,6 +95,12 @@ export class Metrics implements AuthObserver {
     labelNames: ['issuer', 'result'] as const,
     registers: [this.registry],
   });
+  readonly jwksUpGauge = new Gauge({
+    name: 'authgate_jwks_up',
+    help: "1 when the issuer's JWKS endpoint answered the latest fetch (refreshed every jwksMaxAgeSec), else 0.",
+    labelNames: ['issuer'] as const,
+    registers: [this.registry],
+  });
   readonly rateLimited = new Counter({
     name: 'authgate_rate_limited_total',
     help: 'Requests refused by a route rate limit.',
@@ -143,6 +149,10 @@ export class Metrics implements AuthObserver {
   // AuthObserver
   jwksRefresh(issuer: string, result: 'success' | 'failure'): void {
     this.jwksRefreshes.labels(issuer, result).inc();
+  }
+
+  jwksUp(issuer: string, up: boolean): void {
+    this.jwksUpGauge.labels(issuer).set(up ? 1 : 0);
   }
   tokenValidation(authMethod: Principal['authMethod'], seconds: number): void {
     this.tokenValidationDuration.labels(authMethod).observe(seconds);

@@ -89,6 +89,7 @@ export class JwksKeySource {
 
   constructor(private readonly options: JwksOptions) {
     this.clock = options.clock ?? systemClock;
+    options.observer.jwksUp(options.issuer, false);
   }
 
   /** Starts the refresh timer (idempotent). */
@@ -134,8 +135,10 @@ export class JwksKeySource {
       if (parsed.all.length === 0) throw new Error('JWKS has no usable signing key');
       const withdrawn = this.keys ? [...this.keys.ids].filter((id) => !parsed.ids.has(id)) : [];
       this.keys = { ...parsed, fetchedAt: this.clock.now() };
+      if (this.failing) logger.info('jwks refresh recovered', { issuer, keys: parsed.all.length });
       this.failing = false;
       observer.jwksRefresh(issuer, 'success');
+      observer.jwksUp(issuer, true);
       if (withdrawn.length > 0) {
         logger.info('jwks keys withdrawn', {
           issuer,
@@ -146,6 +149,7 @@ export class JwksKeySource {
     } catch (err) {
       this.failing = true;
       observer.jwksRefresh(issuer, 'failure');
+      observer.jwksUp(issuer, false);
       logger.warn('jwks refresh failed', {
         issuer,
         reason: (err as Error).message,

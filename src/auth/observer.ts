@@ -5,6 +5,8 @@
 import type { Principal } from '../request-scope';
 export interface AuthObserver {
   jwksRefresh(issuer: string, result: 'success' | 'failure'): void;
+  /** Whether the issuer's JWKS endpoint answered the latest fetch (timer, startup or refetch). */
+  jwksUp(issuer: string, up: boolean): void;
   tokenValidation(authMethod: Principal['authMethod'], seconds: number): void;
   apiKeyCache(layer: 'memory' | 'redis', result: 'hit' | 'miss' | 'negative_hit' | 'error'): void;
   authServiceRequest(result: 'valid' | 'invalid' | 'error' | 'timeout' | 'circuit_open'): void;
@@ -14,6 +16,7 @@ export interface AuthObserver {
 
 export const NOOP_OBSERVER: AuthObserver = {
   jwksRefresh: () => undefined,
+  jwksUp: () => undefined,
   tokenValidation: () => undefined,
   apiKeyCache: () => undefined,
   authServiceRequest: () => undefined,

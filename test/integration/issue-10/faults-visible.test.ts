@@ -7,6 +7,7 @@
  */
 import request from 'supertest';
 import { startAuthService, type AuthService } from '../../helpers/auth-service';
+import { rsaKey, startJwksServer, type JwksServer } from '../../helpers/jwks';
 import { ManualClock } from '../../helpers/manual-clock';
 import {
   route,
@@ -89,5 +90,75 @@ describe('issue 10.5: faults you can see', () => {
     expect((await request(proxy.url).get('/x').set('X-API-Key', 'hok_after')).status).toBe(200);
     expect(lines('auth service circuit half-open: probing')).toHaveLength(1);
     expect(lines('auth service circuit closed')).toHaveLength(1);
+  });
+});
+
+describe('issue 10.5: authgate_jwks_up follows each JWKS endpoint, with one line per change', () => {
+  const ISSUER = 'https://idp.faults.test';
+  let jwks: JwksServer;
+  let other: JwksServer;
+  let upstream: TestUpstream;
+  let proxy: TestProxy;
+  const clock = new ManualClock();
+
+  beforeAll(async () => {
+    jwks = await startJwksServer([rsaKey()]);
+    other = await startJwksServer([rsaKey()]);
+    upstream = await startUpstream();
+    proxy = await startProxy(
+      {
+        auth: {
+          jwt: {
+            jwksMaxAgeSec: 60,
+            issuers: [
+              { issuer: ISSUER, audience: 'api', algorithms: ['RS256'], jwksUri: jwks.url },
+              { issuer: 'other', audience: 'api', algorithms: ['RS256'], jwksUri: other.url },
+            ],
+          },
+        },
+        routes: [route(upstream.url, { auth: 'required' })],
+      },
+      { clock },
+    );
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await upstream.close();
+    await jwks.close();
+    await other.close();
+  });
+
+  const up = async (issuer: string): Promise<number> => {
+    const text = await proxy.running.metrics.registry.metrics();
+    const line = text.split('\n').find((l) => l.startsWith(`authgate_jwks_up{issuer="${issuer}"}`));
+    return Number(line?.split(' ')[1]);
+  };
+  /** One refresh-timer tick, waited for. */
+  const tick = async (): Promise<void> => {
+    await clock.advance(60_000);
+    await Promise.all(proxy.running.auth!.jwt!.jwksSources().map((s) => s.source.refresh()));
+  };
+  const lines = (message: string) => proxy.logs.entries().filter((e) => e.message === message);
+
+  it('goes 0 while the endpoint fails and back to 1 on the next timer refresh, without any request', async () => {
+    expect(await up(ISSUER)).toBe(1);
+    jwks.down = true;
+    await tick();
+    expect(await up(ISSUER)).toBe(0);
+    expect(await up('other')).toBe(1);
+    await tick();
+    const failed = lines('jwks refresh failed');
+    expect(failed).toHaveLength(2); // one per failed fetch
+    expect(failed[0]).toMatchObject({ level: 'warn', issuer: ISSUER, keeping_keys: true });
+    expect(String(failed[0]!.reason)).toMatch(/503/);
+
+    jwks.down = false;
+    await tick();
+    expect(await up(ISSUER)).toBe(1);
+    expect(lines('jwks refresh recovered')).toEqual([
+      expect.objectContaining({ level: 'info', issuer: ISSUER, keys: 1 }),
+    ]);
+    await tick();
+    expect(lines('jwks refresh recovered')).toHaveLength(1);
   });
 });

@@ -191,6 +191,17 @@ describe('during a Redis outage each process takes its share of the limit', () =
       (await allowedOn(proxies[0]!, fresh, 12)) + (await allowedOn(proxies[1]!, fresh, 12));
     expect(shared).toBeGreaterThanOrEqual(20);
     expect(shared).toBeLessThanOrEqual(21);
+    // Redis going down and up: one line each per process, with where and why
+    for (const p of proxies) {
+      const down = p.logs.entries().filter((l) => l.message === 'redis down');
+      expect(down).toHaveLength(1);
+      expect(down[0]).toMatchObject({
+        level: 'warn',
+        redis: redis.url,
+        reason: expect.any(String),
+      });
+      expect(p.logs.entries().filter((l) => l.message === 'redis up')).toHaveLength(2);
+    }
     for (const p of proxies)
       expect(
         p.logs.entries().some((l) => l.message === 'rate limits shared through redis again'),
