@@ -409,7 +409,10 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       responseTimeoutMs: route.config.timeouts.responseMs,
       responseHeaders: ['X-Request-ID', scope.requestId, ...scope.responseHeaders],
       dropResponseHeaders: scope.responseHeaders.length > 0 ? RESPONSE_DROP_LIMITED : RESPONSE_DROP,
-      closeConnection: () => past('closing'),
+      // From the drain on, every response closes its connection: kept-alive clients reconnect
+      // (to another instance or worker) while this one still serves, instead of finding their
+      // idle socket closed under them when the listener closes.
+      closeConnection: () => past('draining'),
       replaceStatuses: UPSTREAM_AUTH_STATUSES,
       replaceResponse: replaceUpstreamAuth,
       stats: scope,
@@ -447,7 +450,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     if (scope.aborted || res.destroyed) return;
     sendError(req, res, err, {
       requestId: scope.requestId,
-      close: past('closing'),
+      close: past('draining'),
       style: scope.route?.errorStyle,
     });
   }

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import { createApp, type App, type AppDependencies } from './app';
 import { createAuthLayer, type AuthLayer } from './auth';
 import type { Config } from './config/schema';
@@ -74,6 +74,9 @@ export function createHttpServer(config: Readonly<Config>, app: App): Server {
   });
   return server;
 }
+
+/** How long a just-accepted connection has to send its request once the listener closed. */
+const FRESH_CONNECTION_GRACE_MS = 250;
 
 export async function startServer(
   config: Readonly<Config>,
@@ -163,7 +166,16 @@ export async function startServer(
       app.startDraining();
       await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
       app.startClosing();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stop accepting, but not http.Server#close, which also closes idle connections at once:
+      // a connection accepted a moment ago has not sent its request yet and counts as idle,
+      // so its client would see a reset. It gets FRESH_CONNECTION_GRACE_MS to send it (and
+      // is answered with Connection: close); then whatever is still idle is closed.
+      const closed = new Promise<void>((resolve) =>
+        NetServer.prototype.close.call(server, () => resolve()),
+      );
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(FRESH_CONNECTION_GRACE_MS, config.server.shutdownGraceMs)),
+      );
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([

@@ -1,15 +1,116 @@
 /**
  * `serve --workers N|auto` (issue 10.3): the primary forks N workers that share the listener,
  * replaces a worker that dies (one JSON line with its exit code or signal), serves `/metrics`
- * as the aggregate of every worker (prom-client's AggregatorRegistry: a scrape never sees one
- * worker's counters alone), and on SIGTERM/SIGINT drains every worker, then exits 0.
+ * as the aggregate of every worker, and on SIGTERM/SIGINT drains every worker, then exits 0.
+ *
+ * The aggregate outlives workers: the primary asks each worker for its metrics on every scrape
+ * (its own IPC message, so it keeps each worker's latest snapshot), a worker that stops
+ * gracefully sends a final snapshot, and the counters and histograms of a worker that is gone
+ * stay in the sum. So a replaced worker never makes a counter go down (which Prometheus would
+ * read as a reset); only what a killed worker counted after the last scrape is lost.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { createServer, type Server } from 'node:http';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import { serveScrape } from '../metrics';
+
+type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** IPC between the primary and its workers. */
+const ASK = 'authgate:metrics?';
+const ANSWER = 'authgate:metrics';
+const FINAL = 'authgate:metrics-final';
+const ASK_TIMEOUT_MS = 2000;
+
+interface MetricsMessage {
+  cmd: typeof ANSWER | typeof FINAL;
+  id?: number;
+  metrics: MetricsJson;
+}
+
+function isMetricsMessage(m: unknown): m is MetricsMessage {
+  const cmd = (m as { cmd?: unknown } | null)?.cmd;
+  return (cmd === ANSWER || cmd === FINAL) && Array.isArray((m as MetricsMessage).metrics);
+}
+
+/** Only what accumulates survives a worker: counters and histograms, not gauges. */
+function accumulating(metrics: MetricsJson): MetricsJson {
+  return metrics.filter((m) => ['counter', 'histogram'].includes(String(m.type)));
+}
+
+/** Worker side: answers the primary's scrapes from `registry`. */
+export function answerMetricsRequests(registry: Registry): void {
+  process.on('message', (msg: { cmd?: unknown; id?: number }) => {
+    if (msg?.cmd !== ASK) return;
+    void registry.getMetricsAsJSON().then((metrics) => {
+      process.send?.({ cmd: ANSWER, id: msg.id, metrics } satisfies MetricsMessage);
+    });
+  });
+}
+
+/** Worker side: the last snapshot before a graceful exit. Resolves once it was sent. */
+export async function sendFinalMetrics(registry: Registry): Promise<void> {
+  if (!process.send) return;
+  const metrics = await registry.getMetricsAsJSON();
+  await new Promise<void>((resolve) => {
+    process.send!({ cmd: FINAL, metrics } satisfies MetricsMessage, undefined, {}, () => resolve());
+  });
+}
+
+/** Primary side: the latest snapshot of every worker, and what retired workers counted. */
+export class ClusterMetrics {
+  private readonly latest = new Map<number, MetricsJson>();
+  private retired: MetricsJson = [];
+  private nextId = 0;
+  private readonly waiting = new Map<number, (m: MetricsJson) => void>();
+
+  /** Call for every worker forked. */
+  watch(worker: Worker): void {
+    worker.on('message', (msg: unknown) => {
+      if (!isMetricsMessage(msg)) return;
+      this.latest.set(worker.id, msg.metrics);
+      if (msg.cmd === ANSWER && msg.id !== undefined) this.waiting.get(msg.id)?.(msg.metrics);
+    });
+  }
+
+  /** Call when a worker has exited: its counters join the retired sum. */
+  async retire(worker: Worker): Promise<void> {
+    const last = this.latest.get(worker.id);
+    this.latest.delete(worker.id);
+    if (!last) return;
+    this.retired = await AggregatorRegistry.aggregate([
+      this.retired,
+      accumulating(last),
+    ]).getMetricsAsJSON();
+  }
+
+  private ask(worker: Worker): Promise<void> {
+    const id = this.nextId++;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => finish(), ASK_TIMEOUT_MS);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.waiting.delete(id);
+        resolve();
+      };
+      this.waiting.set(id, finish);
+      try {
+        worker.send({ cmd: ASK, id });
+      } catch {
+        finish();
+      }
+    });
+  }
+
+  /** One scrape: asks every live worker, then sums them with the retired counters. */
+  async scrape(workers: Worker[]): Promise<{ body: string; contentType: string }> {
+    await Promise.all(workers.filter((w) => w.isConnected()).map((w) => this.ask(w)));
+    const registry = AggregatorRegistry.aggregate([this.retired, ...this.latest.values()]);
+    return { body: await registry.metrics(), contentType: registry.contentType };
+  }
+}
 
 export async function runPrimary(
   config: Readonly<Config>,
@@ -17,10 +118,14 @@ export async function runPrimary(
   logger: Logger,
 ): Promise<number | undefined> {
   let stopping = false;
-  const fork = (): Worker => cluster.fork({ AUTHGATE_CLUSTER_WORKER: '1' });
+  const metrics = new ClusterMetrics();
+  const fork = (): Worker => {
+    const worker = cluster.fork({ AUTHGATE_CLUSTER_WORKER: '1' });
+    metrics.watch(worker);
+    return worker;
+  };
   for (let i = 0; i < workers; i++) fork();
 
-  const aggregator = new AggregatorRegistry();
   let metricsServer: Server | undefined;
   if (config.metrics.port !== 0) {
     metricsServer = createServer((req, res) => {
@@ -29,10 +134,9 @@ export async function runPrimary(
         res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
         return;
       }
-      void serveScrape(req, res, config.metrics.bearerToken, async () => ({
-        body: await aggregator.clusterMetrics(),
-        contentType: aggregator.contentType,
-      }));
+      void serveScrape(req, res, config.metrics.bearerToken, () =>
+        metrics.scrape(Object.values(cluster.workers ?? {}).filter((w) => w !== undefined)),
+      );
     });
     await new Promise<void>((resolve, reject) => {
       metricsServer!.once('error', reject);
@@ -56,6 +160,7 @@ export async function runPrimary(
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   cluster.on('exit', (worker, code, signal) => {
+    void metrics.retire(worker);
     if (!stopping) {
       const replacement = fork();
       logger.warn('worker exited; started a replacement', {

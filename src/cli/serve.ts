@@ -1,12 +1,11 @@
 import cluster from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, formatPath, loadConfigFile, resolveConfigPath } from '../config/load';
 import { configWarnings, type Config } from '../config/schema';
 import { startDemoUpstream } from '../demo/demo-upstream';
 import { createLoggerFromConfig } from '../logging/logger';
 import { startServer } from '../server';
-import { runPrimary } from './cluster';
+import { answerMetricsRequests, runPrimary, sendFinalMetrics } from './cluster';
 import { printDemoBanner } from './demo-banner';
 
 export interface ServeOptions {
@@ -62,12 +61,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
     await demo?.close();
     return 1;
   }
-  if (cluster.isWorker) {
-    // prom-client answers the primary's aggregation requests from these registries; its IPC
-    // listener is installed when an AggregatorRegistry is constructed.
-    AggregatorRegistry.setRegistries([running.metrics.registry]);
-    new AggregatorRegistry();
-  }
+  if (cluster.isWorker) answerMetricsRequests(running.metrics.registry);
   logger.info('listening', {
     port: running.port,
     metrics_port: running.metricsPort,
@@ -90,6 +84,8 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
     void running.shutdown(signal === 'SIGINT' ? 0 : undefined).then(async (drained) => {
       logger.info('stopped', { drained });
       await demo?.close();
+      // The primary keeps what this worker counted once it is gone.
+      if (cluster.isWorker) await sendFinalMetrics(running.metrics.registry);
       process.exit(0);
     });
   };

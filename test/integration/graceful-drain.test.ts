@@ -77,7 +77,7 @@ describe('graceful drain on SIGTERM (real process)', () => {
 });
 
 describe('draining state (in process)', () => {
-  it('while draining, readiness is 503 and requests are still served; once closing, responses close the connection', async () => {
+  it('while draining, readiness is 503 and requests are still served, each closing its connection', async () => {
     const upstream = await startUpstream();
     const proxy = await startProxy({ routes: [route(upstream.url)] });
     try {
@@ -89,6 +89,8 @@ describe('draining state (in process)', () => {
       expect((await supertest(proxy.url).get('/healthz')).status).toBe(200);
       const served = await supertest(proxy.url).get('/x');
       expect(served.status).toBe(200);
+      // kept-alive clients are told to reconnect elsewhere while this instance still serves
+      expect(served.headers.connection).toBe('close');
       proxy.running.app.startClosing();
       const closing = await supertest(proxy.url).get('/x');
       expect(closing.status).toBe(200);
