@@ -165,6 +165,50 @@ async function stream(base, direction, bytes, pid) {
   };
 }
 
+/**
+ * `serve --workers 1` vs `--workers 2` on the cached-JWT route. Unlike the side-by-side runs
+ * nothing is pinned: two workers need both cores, which they share with wrk and the upstream,
+ * so on this 2-core machine the ratio is a floor, not the scaling of a bigger host.
+ */
+async function workersBench(dir, authgateConfig, bearer) {
+  const rows = [];
+  for (const n of [1, 2]) {
+    const port = await freePort();
+    const file = path.join(dir, `authgate-workers-${n}.yaml`);
+    fs.writeFileSync(file, JSON.stringify(authgateConfig(port, 10000)));
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'dist/cli.js'), 'serve', '--config', file, '--workers', String(n)],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    children.push(child);
+    const url = `http://127.0.0.1:${port}/jwt/x`;
+    await waitOk(url, Object.fromEntries(bearer.map((h) => h.split(': '))));
+    await new Promise((r) => setTimeout(r, 1000)); // every worker listening
+    const rps = [];
+    for (let r = 0; r < REPEATS; r++) {
+      const out = execFileSync(
+        'wrk',
+        ['-t2', `-c${CONNECTIONS * 2}`, `-d${DURATION}s`, ...bearer.flatMap((h) => ['-H', h]), url],
+        { encoding: 'utf8' },
+      );
+      rps.push(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]));
+    }
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    rows.push({ workers: n, rps: Math.round(median(rps)) });
+    process.stderr.write(
+      `  --workers ${n}: ${Math.round(median(rps))} req/s (JWT cached, unpinned)\n`,
+    );
+  }
+  return {
+    method: `wrk -t2 -c${CONNECTIONS * 2} -d${DURATION}s, unpinned, JWT RS256 cached, ${REPEATS} repeats`,
+    rows,
+    ratio_2_to_1: round(rows[1].rps / rows[0].rps),
+  };
+}
+
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authgate-bench-'));
   const upstream = start('0', process.execPath, [path.join(__dirname, 'upstream.js')]);
@@ -232,6 +276,16 @@ async function main() {
     await waitOk(`http://127.0.0.1:${port}/healthz`);
     return { port, child };
   };
+  const bearer = [`Authorization: Bearer ${token}`];
+  // `BENCH_ONLY=workers npm run bench`: only serve --workers 1 vs 2 (issue 10.3).
+  const workers = await workersBench(dir, authgateConfig, bearer);
+  if (process.env.BENCH_ONLY === 'workers') {
+    console.log(
+      JSON.stringify({ date: new Date().toISOString(), node: process.version, workers }, null, 2),
+    );
+    authService.close();
+    return;
+  }
   const ag = await launchAuthgate(10000);
   const agNoCache = await launchAuthgate(0);
 
@@ -246,7 +300,6 @@ async function main() {
     return { name, base: `http://127.0.0.1:${port}`, path: '/x', headers: [] };
   };
 
-  const bearer = [`Authorization: Bearer ${token}`];
   const targets = [
     { name: 'direct', base: upstreamUrl, path: '/x', headers: [] },
     {
@@ -361,6 +414,7 @@ async function main() {
         : 'unpinned (no taskset or one core)',
     },
     throughput,
+    workers,
     streaming,
     micro_us: await micro.main(),
   };
