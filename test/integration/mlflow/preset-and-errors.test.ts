@@ -249,8 +249,8 @@ describe('MLflow preset and MLflow-style errors, with the real client', () => {
     let limited: TestProxy;
     let clock: ManualClock;
     beforeAll(async () => {
-      // Two seconds before a window ends: Retry-After is 2.
-      clock = new ManualClock(Math.floor(Date.now() / 60_000) * 60_000 + 58_000);
+      // One request every 2 s, no burst: the second one in a row gets Retry-After 2.
+      clock = new ManualClock();
       limited = await startProxy(
         {
           auth: { jwt },
@@ -260,7 +260,7 @@ describe('MLflow preset and MLflow-style errors, with the real client', () => {
               prefix: '/',
               upstream: mlflow.url,
               preset: 'mlflow',
-              rateLimit: { requestsPerMinute: 1 },
+              rateLimit: { requestsPerMinute: 30, burst: 1 },
             },
           ],
         },
@@ -289,10 +289,10 @@ describe('MLflow preset and MLflow-style errors, with the real client', () => {
       expect(res.headers.get('retry-after')).toBe('2');
     });
 
-    it('with a retry, the client waits Retry-After and gets through in the next window', async () => {
+    it('with a retry, the client waits Retry-After and gets through once the interval passed', async () => {
       expect((await limitedAttempt('0', 'rl-1')).json).toMatchObject({ ok: true });
       const pending = limitedAttempt('1', 'rl-1');
-      // when authgate has answered the 429, the window turns (the client is sleeping Retry-After)
+      // when authgate has answered the 429, time moves on (the client is sleeping Retry-After)
       for (
         let i = 0;
         i < 200 && !limited.logs.entries().some((e) => e.status === 429 && e.user_id === 'rl-1');
