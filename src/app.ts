@@ -1,60 +1,44 @@
 /**
- * The request chain, in order, in one place:
+ * The request chain, in order, in one place (each stage is its own module in src/stages/):
  *
- *   request id → health/metrics → draining → path normalisation → header hygiene →
- *   credentials → route match → authenticate → authorise → rate limit → forward (header rules
- *   applied by authgate itself, before the request leaves) → upstream 401/403 mapping
+ *   request id → health → drain → path → header hygiene → credentials → route →
+ *   authenticate → authorise → rate limit → forward (upstream headers, transport, relay) →
+ *   upstream 401/403 mapping
  *
- * Each stage either moves the typed RequestScope on or throws a typed error; only
- * `sendError` answers errors. WebSocket upgrades run the same stages up to rate limiting.
+ * Each stage either moves the typed RequestScope on or throws a typed error; `failure` turns
+ * whatever was thrown into one typed error, one metric and one log line, for HTTP requests and
+ * WebSocket upgrades alike. WebSocket upgrades run the same stages up to the rate limit.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Authenticator } from './auth/authenticator';
-import { NOT_RESPONSIBLE } from './auth/authenticator';
-import { authorize, methodNotGrantedError } from './auth/authorize';
 import { FailedAuthGuard } from './auth/failed-auth-guard';
-import type { Clock } from './clock';
 import type { AuthObserver } from './auth/observer';
-import {
-  extractCredentials,
-  malformedCredentialError,
-  refuseQueryToken,
-  type CredentialRules,
-} from './auth/credentials';
+import type { Clock } from './clock';
 import type { Config } from './config/schema';
 import { sendError, sendErrorOnSocket } from './error-response';
 import { AuthgateError, toAuthgateError } from './errors';
-import {
-  FORWARDED_HEADERS,
-  NetworkList,
-  appendForwardedHeaders,
-  clientIp,
-  normalizeIp,
-} from './headers/forwarded';
-import { hasBody, requestFraming } from './headers/framing';
-import { checkGuardedHeaders, compileHeaderGuard } from './headers/guarded';
-import { stripHopByHop, type RawHeaders } from './headers/hop-by-hop';
-import { decideRequestId } from './headers/request-id';
-import { logAccess, responseStatus } from './logging/access-log';
-import { methodLabel, type Metrics } from './metrics';
-import { RateLimiter, rateLimitHeaders, rateLimitRule, rateLimitedError } from './rate-limit';
+import { NetworkList } from './headers/forwarded';
+import { hasBody } from './headers/framing';
+import { Lifecycle } from './lifecycle';
+import { CLIENT_CLOSED, logAccess } from './logging/access-log';
 import type { Logger } from './logging/logger';
+import { createScrubber } from './logging/mask';
+import { methodLabel, type Metrics } from './metrics';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';
 import { ForwardFailure, forward } from './proxy/forward';
-import { StreamMemoryGuard } from './proxy/memory-guard';
+import type { StreamMemoryGuard } from './proxy/memory-guard';
 import { isWebSocketUpgrade, proxyUpgrade } from './proxy/upgrade';
 import { UPSTREAM_AUTH_STATUSES, upstreamAuthError } from './proxy/upstream-auth';
-import { createScrubber } from './logging/mask';
-import type { RequestScope } from './request-scope';
-import {
-  METHOD_NOT_GRANTED,
-  RouteTable,
-  routePath,
-  upstreamPath,
-  type CompiledRoute,
-} from './routes/route-table';
+import { RateLimiter } from './rate-limit';
+import { createRequestScope, routeLabel, type RequestScope } from './request-scope';
+import { RouteTable, upstreamPath, type CompiledRoute } from './routes/route-table';
+import { createAuthStage } from './stages/authenticate';
+import { healthTarget, sendHealth } from './stages/health';
+import { createHygieneStage } from './stages/hygiene';
+import { createRateLimitStage } from './stages/rate-limit';
+import { createUpstreamHeaders } from './stages/upstream-headers';
 
 export interface AppDependencies {
   logger: Logger;
@@ -68,6 +52,11 @@ export interface AppDependencies {
   failedAuthGuard?: FailedAuthGuard;
   /** The one clock (system clock when absent); tests pass a manual one. */
   clock?: Clock;
+  /**
+   * Bounds the memory streamed bodies leave behind by forcing minor GCs (process-wide V8
+   * state): the server turns it on; embedders opt in.
+   */
+  memoryGuard?: StreamMemoryGuard;
 }
 
 export interface App {
@@ -75,12 +64,14 @@ export interface App {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** CONNECT: authgate is no forward proxy; answered 405 on the socket. */
   handleConnect(req: IncomingMessage, socket: Duplex): void;
+  /** Would this request be served by a configured route (or a health path)? */
+  claims(req: IncomingMessage): boolean;
   /**
-   * Readiness goes 503 (DESIGN §8); every request is still served, so the load balancer can
-   * deregister this instance without a single request refused.
+   * Readiness goes 503 (DESIGN §8); every request is still served (each closing its
+   * connection), so the load balancer can deregister this instance without a refusal.
    */
   startDraining(): void;
-  /** The listener is closing: responses carry `Connection: close`. */
+  /** The listener is closing. */
   startClosing(): void;
   /** Past the grace period: requests still arriving get 503 SHUTTING_DOWN. */
   stop(): void;
@@ -91,10 +82,6 @@ export interface App {
   close(): void;
 }
 
-const DROP_WITH_NEW_REQUEST_ID: ReadonlySet<string> = new Set([
-  ...FORWARDED_HEADERS,
-  'x-request-id',
-]);
 const RESPONSE_DROP: ReadonlySet<string> = new Set(['x-request-id']);
 /** On a rate-limited route authgate's RateLimit fields replace the upstream's. */
 const RESPONSE_DROP_LIMITED: ReadonlySet<string> = new Set([
@@ -105,174 +92,40 @@ const RESPONSE_DROP_LIMITED: ReadonlySet<string> = new Set([
 
 export function createApp(config: Readonly<Config>, deps: AppDependencies): App {
   const { logger, metrics } = deps;
-  const rateLimiter = deps.rateLimiter ?? new RateLimiter();
-  const failedAuthGuard =
-    deps.failedAuthGuard ?? new FailedAuthGuard(config.auth.failedAuthGuard, undefined);
-  // With metrics.port 0 the scrape is served on the main listener.
-  const metricsPath = config.metrics.port === 0 ? config.metrics.path : undefined;
-  const authenticators = deps.authenticators ?? [];
+  const lifecycle = new Lifecycle();
+  const trustedProxies = new NetworkList(config.server.trustedProxies);
   const routes = new RouteTable(config.routes);
   const pools = new UpstreamPools(config.proxy);
-  const memoryGuard = new StreamMemoryGuard();
-  const trustedProxies = new NetworkList(config.server.trustedProxies);
-  const internalNetworks = new NetworkList(config.server.internalNetworks);
-  const apiKeys = config.auth.apiKeys;
-  const credentialRules: CredentialRules = {
-    apiKeyHeader: apiKeys?.header.toLowerCase(),
-    apiKeyPrefixes: apiKeys?.prefixes ?? [],
-  };
-  const scrub = createScrubber(apiKeys?.prefixes, config.logging.maskQueryParams);
+  const scrub = createScrubber(config.auth.apiKeys?.prefixes, config.logging.maskQueryParams);
   const replaceUpstreamAuth = (res: IncomingMessage) => upstreamAuthError(res, scrub);
-  const headerGuard = compileHeaderGuard({
-    tenantHeaders: config.routes.map((r) => r.tenantHeader),
-    apiKeyHeader: apiKeys?.header,
-  });
-  const { healthPath, readyPath } = config.server;
-  /** Shutdown phases, in order (DESIGN §8): each implies the ones before it. */
-  const PHASES = ['serving', 'draining', 'closing', 'stopped'] as const;
-  let phase = 0;
-  const past = (p: (typeof PHASES)[number]): boolean => phase >= PHASES.indexOf(p);
-  const enter = (p: (typeof PHASES)[number]): void => {
-    phase = Math.max(phase, PHASES.indexOf(p));
+  const paths = {
+    healthPath: config.server.healthPath,
+    readyPath: config.server.readyPath,
+    // With metrics.port 0 the scrape is served on the main listener.
+    metricsPath: config.metrics.port === 0 ? config.metrics.path : undefined,
   };
-  let inFlight = 0;
-  let idleWaiters: Array<() => void> = [];
-  /** Upgraded sockets: no longer tracked by the HTTP server, so closed by us on shutdown. */
-  const tunnels = new Set<Duplex>();
 
-  function sendHealth(res: ServerResponse, status: number, state: string, requestId: string): void {
-    const body = JSON.stringify({ status: state });
-    res.writeHead(status, {
-      'Content-Type': 'application/json',
-      'Content-Length': Buffer.byteLength(body),
-      'Cache-Control': 'no-store',
-      'X-Request-ID': requestId,
-    });
-    res.end(body);
-  }
+  const hygiene = createHygieneStage(config, trustedProxies, logger);
+  const authenticateAndAuthorize = createAuthStage({
+    authenticators: deps.authenticators ?? [],
+    failedAuthGuard:
+      deps.failedAuthGuard ?? new FailedAuthGuard(config.auth.failedAuthGuard, undefined),
+    internalNetworks: new NetworkList(config.server.internalNetworks),
+    logger,
+    metrics,
+  });
+  const rateLimit = createRateLimitStage(deps.rateLimiter ?? new RateLimiter(), metrics);
+  const upstreamHeaders = createUpstreamHeaders(trustedProxies, hygiene.guard);
 
-  function healthPathOf(url: string): string {
-    const q = url.indexOf('?');
-    return q === -1 ? url : url.slice(0, q);
-  }
-
-  function newScope(req: IncomingMessage): RequestScope {
-    const raw = req.rawHeaders;
-    const { requestId, kept } = decideRequestId(raw);
-    const peerIp = normalizeIp(req.socket.remoteAddress);
-    return {
-      requestId,
-      requestIdKept: kept,
-      startedAt: performance.now(),
-      method: req.method ?? 'GET',
-      rawHeaders: raw,
-      peerIp,
-      clientIp: peerIp,
-      search: '',
-      addHeaders: [],
-      responseHeaders: [],
-      bytesIn: 0,
-      bytesOut: 0,
-      aborted: false,
-    };
-  }
-
-  function isCorsPreflight(req: IncomingMessage): boolean {
-    return (
-      req.method === 'OPTIONS' &&
-      req.headers.origin !== undefined &&
-      req.headers['access-control-request-method'] !== undefined
-    );
-  }
-
-  async function authenticate(
-    req: IncomingMessage,
-    scope: RequestScope,
-    route: CompiledRoute,
-  ): Promise<void> {
-    if (route.config.auth === 'none') return;
-    // A preflight carries no credentials by design (Fetch spec); only routes that opt in let it through.
-    if (route.config.cors.preflight && isCorsPreflight(req)) return;
-    if (scope.credentials?.malformed !== undefined) throw malformedCredentialError();
-    for (const authenticator of authenticators) {
-      const result = await authenticator.authenticate(req, scope);
-      if (result !== NOT_RESPONSIBLE) {
-        scope.principal = result;
-        return;
-      }
-    }
-    if (route.config.auth === 'required') {
-      throw new AuthgateError('AUTH_REQUIRED', { reason: 'no_credentials' });
-    }
-  }
-
-  /** The upstream request headers: hop-by-hop removed first, then ours added (reply-from). */
-  function upstreamHeaders(
-    req: IncomingMessage,
-    scope: RequestScope,
-    route: CompiledRoute,
-    upgrade: boolean,
-  ): RawHeaders {
-    const raw = scope.rawHeaders;
-    const headers = stripHopByHop(raw, {
-      drop: scope.requestIdKept ? FORWARDED_HEADERS : DROP_WITH_NEW_REQUEST_ID,
-      keepUpgrade: upgrade,
-      protect: headerGuard.connectionProtected,
-    });
-    if (!scope.requestIdKept) headers.push('X-Request-ID', scope.requestId);
-    appendForwardedHeaders(headers, raw, {
-      peerIp: scope.peerIp,
-      trusted: trustedProxies.has(scope.peerIp),
-      proto: 'encrypted' in req.socket ? 'https' : 'http',
-      localPort: req.socket.localPort ?? 0,
-      host: req.headers.host,
-    });
-    let hostAt = -1;
-    for (let i = 0; i < headers.length; i += 2) {
-      if ((headers[i] as string).toLowerCase() === 'host') {
-        hostAt = i;
-        break;
-      }
-    }
-    if (hostAt === -1) headers.push('Host', route.upstream.host);
-    else if (!route.config.preserveHost) headers[hostAt + 1] = route.upstream.host;
-    // The client's Transfer-Encoding went with the hop-by-hop headers: frame the body ourselves,
-    // whatever the method, so it can never be read upstream as a second request (issue 8.1).
-    if (scope.framing?.kind === 'chunked') headers.push('Transfer-Encoding', 'chunked');
-    headers.push(...scope.addHeaders);
-    return headers;
-  }
-
-  /**
-   * Every stage before forwarding, shared by plain requests and upgrades: draining → path →
-   * header hygiene → credentials → route → (upgrade allowed?) → authenticate → authorise.
-   */
+  /** Every stage before forwarding, shared by plain requests and upgrades. */
   async function admit(
     req: IncomingMessage,
     scope: RequestScope,
     upgrade: boolean,
   ): Promise<CompiledRoute> {
-    if (past('stopped')) throw new AuthgateError('SHUTTING_DOWN', { reason: 'stopped' });
-    const target = normalizeRequestTarget(req.url ?? '/');
-    scope.path = target.path;
-    scope.search = target.search;
-    scope.framing = requestFraming(scope.rawHeaders);
-    checkGuardedHeaders(scope.rawHeaders, headerGuard, trustedProxies.has(scope.peerIp));
-    refuseQueryToken(target.search);
-    scope.credentials = extractCredentials(scope.rawHeaders, credentialRules);
-    if (logger.isDebugEnabled()) {
-      // Which credentials are present — never their values.
-      logger.debug('credentials', {
-        request_id: scope.requestId,
-        bearer: scope.credentials.bearer !== undefined,
-        api_key: scope.credentials.apiKey !== undefined,
-        scheme: scope.credentials.scheme ?? null,
-        malformed: scope.credentials.malformed !== undefined,
-        cookie: scope.rawHeaders.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'cookie'),
-      });
-    }
-    scope.clientIp = clientIp(scope.rawHeaders, scope.peerIp, trustedProxies);
-    const route = routes.match(target.path);
+    if (lifecycle.past('stopped')) throw new AuthgateError('SHUTTING_DOWN', { reason: 'stopped' });
+    hygiene(req, scope);
+    const route = routes.match(scope.path ?? '/');
     scope.route = route;
     if (upgrade && !(route.config.ws && isWebSocketUpgrade(req))) {
       throw new AuthgateError('BAD_REQUEST', {
@@ -281,121 +134,11 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       });
     }
     if (route.config.auth !== 'none') await authenticateAndAuthorize(req, scope, route);
-    await enforceRateLimit(scope, route);
+    await rateLimit(scope, route);
     return route;
   }
 
-  async function enforceRateLimit(scope: RequestScope, route: CompiledRoute): Promise<void> {
-    const limit = route.config.rateLimit;
-    if (!limit) return;
-    const subject =
-      limit.by === 'principal'
-        ? scope.principal?.userId
-        : limit.by === 'tenant'
-          ? (tenantOf(scope, route) ?? scope.principal?.tenantIds[0])
-          : scope.clientIp;
-    // Without a principal or tenant, the caller's address is the only fair key.
-    const decision = await rateLimiter.hit(
-      rateLimitRule(route.name, limit),
-      limit.by,
-      subject ?? `ip:${scope.clientIp}`,
-    );
-    if (!decision.allowed) {
-      metrics?.rateLimited.labels(route.name, limit.by).inc();
-      throw rateLimitedError(decision, route.name);
-    }
-    scope.responseHeaders.push(...rateLimitHeaders(route.name, decision));
-  }
-
-  async function authenticateAndAuthorize(
-    req: IncomingMessage,
-    scope: RequestScope,
-    route: CompiledRoute,
-  ): Promise<void> {
-    const credentials = scope.credentials;
-    const presented =
-      credentials !== undefined &&
-      (credentials.bearer !== undefined ||
-        credentials.apiKey !== undefined ||
-        credentials.malformed !== undefined);
-    try {
-      // Before any signature check or auth-service call (issue 8.10).
-      if (presented) failedAuthGuard.check(scope.clientIp);
-      await authenticate(req, scope, route);
-      if (scope.principal) {
-        scope.addHeaders = authorize({
-          principal: scope.principal,
-          method: scope.method,
-          rawHeaders: scope.rawHeaders,
-          requiredScopes: route.scopesFor(scope.method, routePath(route, scope.path ?? '/')),
-          tenantHeader: route.config.tenantHeader.toLowerCase(),
-          internalCaller: internalNetworks.has(scope.peerIp),
-        });
-      } else if (
-        route.scopesFor(scope.method, routePath(route, scope.path ?? '/')) === METHOD_NOT_GRANTED &&
-        !(route.config.cors.preflight && isCorsPreflight(req))
-      ) {
-        // Anonymous on an optional route: a method nobody is granted stays closed too.
-        throw methodNotGrantedError(scope.method);
-      }
-    } catch (err) {
-      recordDecision(scope, route, err);
-      if (presented && err instanceof AuthgateError && err.status === 401) {
-        await failedAuthGuard.recordFailure(scope.clientIp);
-      }
-      if (err instanceof AuthgateError && err.reason === 'failed_auth_guard') {
-        metrics?.rateLimited.labels(route.name, 'failed_auth').inc();
-      }
-      throw err;
-    }
-    recordDecision(scope, route, undefined);
-  }
-
-  function authMethodOf(scope: RequestScope): string {
-    if (scope.principal) return scope.principal.authMethod;
-    if (scope.credentials?.apiKey !== undefined) return 'api_key';
-    if (scope.credentials?.bearer !== undefined) return 'jwt';
-    return 'none';
-  }
-
-  /** One metric sample and one audit line per authentication/authorisation decision. */
-  function recordDecision(scope: RequestScope, route: CompiledRoute, thrown: unknown): void {
-    const err = thrown === undefined ? undefined : toAuthgateError(thrown);
-    const result = err ? (err.status === 503 ? 'error' : 'deny') : 'allow';
-    const reason = err ? err.reason : scope.principal ? 'ok' : 'anonymous';
-    const authMethod = authMethodOf(scope);
-    scope.tenantId = tenantOf(scope, route);
-    metrics?.authDecisions.labels(route.name, authMethod, result, reason).inc();
-    logger.info('auth decision', {
-      type: 'audit',
-      request_id: scope.requestId,
-      route: route.name,
-      method: scope.method,
-      path: scope.path,
-      decision: result,
-      reason,
-      error_code: err?.code,
-      auth_method: authMethod,
-      user_id: scope.principal?.userId,
-      issuer: scope.principal?.issuer,
-      tenant_id: scope.tenantId,
-      client_ip: scope.clientIp,
-    });
-  }
-
-  function tenantOf(scope: RequestScope, route: CompiledRoute): string | undefined {
-    const name = route.config.tenantHeader.toLowerCase();
-    for (let i = 0; i < scope.rawHeaders.length; i += 2) {
-      if ((scope.rawHeaders[i] as string).toLowerCase() === name) return scope.rawHeaders[i + 1];
-    }
-    return undefined;
-  }
-
-  async function run(
-    req: IncomingMessage,
-    res: ServerResponse,
-    scope: RequestScope,
-  ): Promise<void> {
+  async function run(req: IncomingMessage, res: ServerResponse, scope: RequestScope) {
     const route = await admit(req, scope, false);
     await forward({
       req,
@@ -412,23 +155,23 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       // From the drain on, every response closes its connection: kept-alive clients reconnect
       // (to another instance or worker) while this one still serves, instead of finding their
       // idle socket closed under them when the listener closes.
-      closeConnection: () => past('draining'),
+      closeConnection: () => lifecycle.past('draining'),
       replaceStatuses: UPSTREAM_AUTH_STATUSES,
       replaceResponse: replaceUpstreamAuth,
       stats: scope,
-      memoryGuard,
+      memoryGuard: deps.memoryGuard,
     });
   }
 
   /**
    * The one error path of HTTP requests and upgrades: the thrown value becomes a typed error,
-   * counted and logged once; the caller only writes it to its response or socket.
+   * counted once; the caller only writes it to its response or socket.
    */
   function failure(scope: RequestScope, thrown: unknown): AuthgateError {
     const err = toAuthgateError(thrown instanceof ForwardFailure ? thrown.error : thrown);
     scope.errorCode = err.code;
     scope.errorReason = err.reason;
-    const routeName = scope.route?.name ?? 'none';
+    const routeName = routeLabel(scope);
     if (err.code === 'UPSTREAM_UNAVAILABLE' || err.code === 'UPSTREAM_TIMEOUT') {
       metrics?.upstreamErrors.labels(routeName, err.reason).inc();
     } else if (err.origin === 'upstream') {
@@ -440,98 +183,70 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     return err;
   }
 
-  function fail(
-    req: IncomingMessage,
-    res: ServerResponse,
+  /** One metric sample and one access line per exchange, HTTP or upgrade. */
+  function finished(
     scope: RequestScope,
-    thrown: unknown,
-  ): void {
-    const err = failure(scope, thrown);
-    if (scope.aborted || res.destroyed) return;
-    sendError(req, res, err, {
-      requestId: scope.requestId,
-      close: past('draining'),
-      style: scope.route?.errorStyle,
-    });
+    status: number,
+    kind: 'request' | 'upgrade',
+    aborted?: boolean,
+  ) {
+    lifecycle.requestDone();
+    metrics?.inFlight.dec();
+    metrics?.observeRequest(
+      routeLabel(scope),
+      methodLabel(scope.method),
+      status,
+      (performance.now() - scope.startedAt) / 1000,
+    );
+    logAccess(logger, scope, { status, aborted, message: kind });
   }
 
-  function requestDone(): void {
-    inFlight--;
-    if (inFlight === 0 && idleWaiters.length > 0) {
-      const waiters = idleWaiters;
-      idleWaiters = [];
-      for (const w of waiters) w();
-    }
+  function started(): void {
+    lifecycle.requestStarted();
+    metrics?.inFlight.inc();
   }
 
   return {
     handleRequest(req, res) {
-      const scope = newScope(req);
-      const url = req.url ?? '/';
-      if (url.startsWith(healthPath) || url.startsWith(readyPath)) {
-        const path = healthPathOf(url);
-        if (path === healthPath) return sendHealth(res, 200, 'ok', scope.requestId);
-        if (path === readyPath) {
-          return past('draining')
-            ? sendHealth(res, 503, 'draining', scope.requestId)
-            : sendHealth(res, 200, 'ready', scope.requestId);
-        }
+      const scope = createRequestScope(req);
+      const own = healthTarget(req.url ?? '/', paths);
+      if (own === 'health') return sendHealth(res, 200, 'ok', scope.requestId);
+      if (own === 'ready') {
+        return lifecycle.past('draining')
+          ? sendHealth(res, 503, 'draining', scope.requestId)
+          : sendHealth(res, 200, 'ready', scope.requestId);
       }
-      if (metricsPath !== undefined && healthPathOf(url) === metricsPath) {
+      if (own === 'metrics') {
         void metrics?.serve(req, res, config.metrics.bearerToken);
         return;
       }
-      inFlight++;
-      metrics?.inFlight.inc();
+      started();
       res.once('close', () => {
-        requestDone();
-        if (metrics) {
-          const route = scope.route?.name ?? 'none';
-          const method = methodLabel(scope.method);
-          metrics.inFlight.dec();
-          metrics.observeRequest(
-            route,
-            method,
-            responseStatus(scope, res),
-            (performance.now() - scope.startedAt) / 1000,
-          );
-        }
-        logAccess(logger, scope, res);
+        const status = res.headersSent ? res.statusCode : CLIENT_CLOSED;
+        finished(scope, status, 'request', scope.aborted || !res.writableFinished);
       });
-      run(req, res, scope).catch((err: unknown) => fail(req, res, scope, err));
+      run(req, res, scope).catch((thrown: unknown) => {
+        const err = failure(scope, thrown);
+        if (scope.aborted || res.destroyed) return;
+        sendError(req, res, err, {
+          requestId: scope.requestId,
+          close: lifecycle.past('draining'),
+          style: scope.route?.errorStyle,
+        });
+      });
     },
 
     handleUpgrade(req, socket, head) {
-      const scope = newScope(req);
-      inFlight++;
-      let logged = false;
-      const done = (status: number): void => {
-        if (logged) return;
-        logged = true;
-        requestDone();
-        metrics?.observeRequest(
-          scope.route?.name ?? 'none',
-          methodLabel(scope.method),
-          status,
-          (performance.now() - scope.startedAt) / 1000,
-        );
-        logger.info('upgrade', {
-          type: 'access',
-          request_id: scope.requestId,
-          route: scope.route?.name ?? 'none',
-          method: scope.method,
-          path: scope.path ?? null,
-          status,
-          error_code: scope.errorCode,
-          reason: scope.errorReason,
-          client_ip: scope.clientIp,
-          auth_method: scope.principal?.authMethod,
-          user_id: scope.principal?.userId,
-        });
+      const scope = createRequestScope(req);
+      started();
+      let done = false;
+      const finish = (status: number): void => {
+        if (done) return;
+        done = true;
+        finished(scope, status, 'upgrade');
       };
       socket.on('error', () => socket.destroy());
-      tunnels.add(socket);
-      socket.once('close', () => tunnels.delete(socket));
+      lifecycle.trackTunnel(socket);
       admit(req, scope, true)
         .then((route) =>
           proxyUpgrade({
@@ -545,19 +260,17 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
             responseHeaders: ['X-Request-ID', scope.requestId, ...scope.responseHeaders],
           }),
         )
-        .then(
-          (status) => done(status),
-          (thrown: unknown) => {
-            const err = failure(scope, thrown);
-            sendErrorOnSocket(socket, err, scope.requestId, false, scope.route?.errorStyle);
-            done(err.status);
-          },
-        );
+        .then(finish, (thrown: unknown) => {
+          const err = failure(scope, thrown);
+          sendErrorOnSocket(socket, err, scope.requestId, false, scope.route?.errorStyle);
+          finish(err.status);
+        });
     },
 
     handleConnect(req, socket) {
-      const scope = newScope(req);
+      const scope = createRequestScope(req);
       socket.on('error', () => socket.destroy());
+      started();
       const err = failure(
         scope,
         new AuthgateError('METHOD_NOT_ALLOWED', {
@@ -567,31 +280,31 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         }),
       );
       sendErrorOnSocket(socket, err, scope.requestId);
-      metrics?.observeRequest('none', methodLabel(scope.method), err.status, 0);
-      logger.info('request', {
-        type: 'access',
-        request_id: scope.requestId,
-        route: 'none',
-        method: scope.method,
-        status: err.status,
-        error_code: err.code,
-        client_ip: scope.clientIp,
-      });
+      finished(scope, err.status, 'request');
     },
 
-    startDraining: () => enter('draining'),
-    startClosing: () => enter('closing'),
-    stop: () => enter('stopped'),
+    claims(req) {
+      const url = req.url ?? '/';
+      if (healthTarget(url, paths) !== undefined) return true;
+      try {
+        routes.match(normalizeRequestTarget(url).path);
+        return true;
+      } catch (err) {
+        // A target authgate refuses to normalise is answered by authgate (400), never passed on.
+        return !(err instanceof AuthgateError && err.code === 'ROUTE_NOT_FOUND');
+      }
+    },
+
+    startDraining: () => lifecycle.enter('draining'),
+    startClosing: () => lifecycle.enter('closing'),
+    stop: () => lifecycle.enter('stopped'),
     get draining() {
-      return past('draining');
+      return lifecycle.past('draining');
     },
-    inFlight: () => inFlight,
-    idle() {
-      if (inFlight === 0) return Promise.resolve();
-      return new Promise<void>((resolve) => idleWaiters.push(resolve));
-    },
+    inFlight: () => lifecycle.inFlight,
+    idle: () => lifecycle.idle(),
     close() {
-      for (const socket of tunnels) socket.destroy();
+      lifecycle.destroyTunnels();
       pools.destroy();
     },
   };

@@ -2,10 +2,13 @@
  * The one typed object that carries a request through the chain (cf. oauth2-proxy's
  * RequestScope); nothing else is hung on `req`.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Credentials } from './auth/credentials';
 import type { ErrorCode } from './errors';
 import type { BodyFraming } from './headers/framing';
+import { normalizeIp } from './headers/forwarded';
 import type { RawHeaders } from './headers/hop-by-hop';
+import { decideRequestId } from './headers/request-id';
 import type { CompiledRoute } from './routes/route-table';
 
 export interface Principal {
@@ -53,4 +56,26 @@ export interface RequestScope {
 
 export function routeLabel(scope: RequestScope): string {
   return scope.route?.name ?? 'none';
+}
+
+/** Stage "request id": the scope of a new request, with the X-Request-ID it will carry. */
+export function createRequestScope(req: IncomingMessage): RequestScope {
+  const raw = req.rawHeaders;
+  const { requestId, kept } = decideRequestId(raw);
+  const peerIp = normalizeIp(req.socket.remoteAddress);
+  return {
+    requestId,
+    requestIdKept: kept,
+    startedAt: performance.now(),
+    method: req.method ?? 'GET',
+    rawHeaders: raw,
+    peerIp,
+    clientIp: peerIp,
+    search: '',
+    addHeaders: [],
+    responseHeaders: [],
+    bytesIn: 0,
+    bytesOut: 0,
+    aborted: false,
+  };
 }

@@ -13,6 +13,7 @@ import { sendErrorOnSocket } from './error-response';
 import { AuthgateError } from './errors';
 import { Metrics } from './metrics';
 import { RateLimiter } from './rate-limit';
+import { StreamMemoryGuard } from './proxy/memory-guard';
 import { FailedAuthGuard } from './auth/failed-auth-guard';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -104,6 +105,8 @@ export async function startServer(
   // Only rate-limited routes need to know how many processes share the limits.
   if (config.routes.some((r) => r.rateLimit !== undefined)) rateLimiter.start();
   const app = createApp(config, {
+    // The server owns its process: the stream memory guard is on unless a caller chose.
+    memoryGuard: new StreamMemoryGuard(),
     ...deps,
     metrics,
     rateLimiter,

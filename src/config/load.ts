@@ -108,10 +108,23 @@ function zodProblems(error: z.ZodError): ConfigProblem[] {
 }
 
 /** Validates an already-parsed config object. Throws ConfigError listing every problem. */
+export interface ParseOptions {
+  /** `serve` needs a route to proxy; an embedded gate (only `authenticate()`) may have none. */
+  requireRoutes?: boolean;
+}
+
+const parsedConfigs = new WeakSet<object>();
+
+/** Was this object returned by parseConfig/loadConfigFile (validated, defaulted, frozen)? */
+export function isParsedConfig(value: unknown): value is Readonly<Config> {
+  return typeof value === 'object' && value !== null && parsedConfigs.has(value);
+}
+
 export function parseConfig(
   input: unknown,
   env: NodeJS.ProcessEnv = process.env,
   source = 'inline',
+  options: ParseOptions = {},
 ): Readonly<Config> {
   const problems: ConfigProblem[] = [];
   const interpolated = interpolateEnv(input ?? {}, env, problems);
@@ -124,8 +137,13 @@ export function parseConfig(
   if (!result.success) problems.push(...zodProblems(result.error));
   for (const p of crossFieldProblems(raw))
     problems.push({ path: formatPath(p.path), reason: p.message });
+  const routes = raw.routes;
+  if ((options.requireRoutes ?? true) && (!Array.isArray(routes) || routes.length === 0))
+    problems.push({ path: 'routes', reason: 'needs at least one route' });
   if (problems.length > 0) throw new ConfigError(source, problems);
-  return deepFreeze(result.data as Config);
+  const config = deepFreeze(result.data as Config);
+  parsedConfigs.add(config);
+  return config;
 }
 
 /** Resolves the config file: --config, else $AUTHGATE_CONFIG, else config/authgate.yaml. */
@@ -139,6 +157,7 @@ export function resolveConfigPath(
 export function loadConfigFile(
   file: string,
   env: NodeJS.ProcessEnv = process.env,
+  options: ParseOptions = {},
 ): Readonly<Config> {
   let text: string;
   try {
@@ -152,10 +171,10 @@ export function loadConfigFile(
     throw new ConfigError(
       file,
       doc.errors.map((e) => ({
-        path: `line ${(e.linePos?.[0]?.line ?? 0).toString()}`,
+        path: `line ${e.linePos?.[0]?.line ?? 0}, column ${e.linePos?.[0]?.col ?? 0}`,
         reason: `YAML: ${e.code}`,
       })),
     );
   }
-  return parseConfig(doc.toJS(), env, file);
+  return parseConfig(doc.toJS(), env, file, options);
 }

@@ -181,7 +181,7 @@ const redisNode = z.strictObject({
   port: int(1, 65_535).describe('Port.'),
 });
 
-const routeSchema = z.strictObject({
+export const routeSchema = z.strictObject({
   name: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
@@ -478,8 +478,10 @@ export const configSchema = z.strictObject({
     .prefault({}),
   routes: z
     .array(routeSchema)
-    .min(1, { message: 'needs at least one route' })
-    .describe('Named routes; the longest matching prefix wins.'),
+    .default([])
+    .describe(
+      'Named routes; the longest matching prefix wins. serve needs at least one; an embedded gate may have none.',
+    ),
 });
 
 type Loose = Record<string, unknown>;

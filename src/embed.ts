@@ -1,0 +1,223 @@
+/**
+ * authgate as a library (DESIGN §9): the whole proxy as a request handler, as Express
+ * middleware that serves the configured routes and passes everything else on, and the
+ * authentication and authorisation stages alone in front of any handler (for example
+ * http-proxy-middleware's `createProxyMiddleware`).
+ *
+ * Embedding changes no process-wide state: no signal handlers, no listener, and the stream
+ * memory guard (which forces minor GCs through V8 flags) only when asked for.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { createApp, type App } from './app';
+import { createAuthLayer, type AuthLayer } from './auth';
+import { FailedAuthGuard } from './auth/failed-auth-guard';
+import type { Clock } from './clock';
+import { isParsedConfig, loadConfigFile, parseConfig } from './config/load';
+import { routeSchema, type Config, type RouteConfig } from './config/schema';
+import { sendError } from './error-response';
+import { AuthgateError, toAuthgateError } from './errors';
+import { NetworkList } from './headers/forwarded';
+import { createLoggerFromConfig, type Logger } from './logging/logger';
+import { Metrics } from './metrics';
+import { StreamMemoryGuard } from './proxy/memory-guard';
+import { RateLimiter } from './rate-limit';
+import { createRequestScope, type Principal } from './request-scope';
+import { compileRoute, type CompiledRoute } from './routes/route-table';
+import { authgateVersion } from './server';
+import { createAuthStage } from './stages/authenticate';
+import { createHygieneStage } from './stages/hygiene';
+
+/** What `authenticate()` leaves on the request. */
+export interface AuthgateRequestInfo {
+  /** The verified caller; undefined only with `optional: true` and no credential. */
+  principal?: Principal;
+  requestId: string;
+}
+
+export type Middleware = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (err?: unknown) => void,
+) => void;
+
+export interface AuthenticateOptions {
+  /** Scopes the caller must hold (all of them). Default none. */
+  scopes?: readonly string[];
+  /** Let callers without a credential through (a presented credential must still be valid). */
+  optional?: boolean;
+  /** The header naming the tenant (default X-Tenant-ID): must be one of the caller's tenants. */
+  tenantHeader?: string;
+  /** The label of this check in metrics and audit lines (default "embedded"). */
+  name?: string;
+}
+
+export interface Authgate {
+  readonly config: Readonly<Config>;
+  /** The whole proxy for `http.createServer(gate.handler)`. */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** For `server.on('upgrade', gate.upgradeHandler)` (routes with `ws: true`). */
+  readonly upgradeHandler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Express 5 middleware: the configured routes and health paths; anything else → next(). */
+  express(): Middleware;
+  /**
+   * Authenticates and authorises only: sets `req.authgate` and the identity headers
+   * (X-User-ID, X-Request-ID) on `req`, then calls next(); failures are answered as typed
+   * errors (DESIGN §4).
+   */
+  authenticate(options?: AuthenticateOptions): Middleware;
+  /** Prometheus registry of this instance (to serve it where the host app wants). */
+  readonly metrics: Metrics;
+  /** Drops Redis connections, timers and upstream pools. */
+  close(): Promise<void>;
+}
+
+export interface CreateAuthgateOptions {
+  /** Default: JSON lines on stdout at `logging.level`, masked. */
+  logger?: Logger;
+  clock?: Clock;
+  /** Force minor GCs while large bodies stream (process-wide V8 flag); default off when embedded. */
+  streamMemoryGuard?: boolean;
+  /** Environment for `${VAR}` in a config object; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    /** Set by `gate.authenticate()`. */
+    authgate?: AuthgateRequestInfo;
+  }
+}
+
+/**
+ * Reads and validates a config file (YAML), the same way `authgate serve` does.
+ *
+ * @example
+ *   const gate = await createAuthgate(await loadConfig('config/authgate.yaml'));
+ */
+export async function loadConfig(file: string): Promise<Readonly<Config>> {
+  return loadConfigFile(file, process.env, { requireRoutes: false });
+}
+
+/** A config that parseConfig or loadConfig returned is used as it is; anything else is parsed. */
+function toConfig(input: unknown, env: NodeJS.ProcessEnv): Readonly<Config> {
+  if (isParsedConfig(input)) return input;
+  return parseConfig(input, env, 'createAuthgate', { requireRoutes: false });
+}
+
+/** The route an `authenticate()` call checks against: only its auth, scopes and tenant matter. */
+function embeddedRoute(options: AuthenticateOptions): CompiledRoute {
+  const route = routeSchema.parse({
+    name: options.name ?? 'embedded',
+    prefix: '/',
+    upstream: 'http://embedded.invalid',
+    auth: options.optional ? 'optional' : 'required',
+    scopes: [...(options.scopes ?? [])],
+    tenantHeader: options.tenantHeader ?? 'X-Tenant-ID',
+  }) as RouteConfig;
+  return compileRoute(route);
+}
+
+/**
+ * Builds authgate from a config object or one returned by `loadConfig`.
+ *
+ * @example
+ *   const gate = await createAuthgate({ auth: { jwt: { issuers: [...] } } });
+ *   app.get('/own', gate.authenticate({ scopes: ['reports:read'] }), handler);
+ *   await gate.close();
+ */
+export async function createAuthgate(
+  input: unknown,
+  options: CreateAuthgateOptions = {},
+): Promise<Authgate> {
+  const config = toConfig(input, options.env ?? process.env);
+  const logger = options.logger ?? createLoggerFromConfig(config);
+  const metrics = new Metrics(authgateVersion());
+  const auth: AuthLayer = createAuthLayer(config, {
+    logger,
+    observer: metrics,
+    clock: options.clock,
+  });
+  await auth.warmUp();
+  const rateLimiter = new RateLimiter({ redis: auth.redis, clock: options.clock, logger });
+  if (config.routes.some((r) => r.rateLimit !== undefined)) rateLimiter.start();
+  const failedAuthGuard = new FailedAuthGuard(
+    config.auth.failedAuthGuard,
+    auth.redis,
+    options.clock && (() => options.clock!.now()),
+  );
+  const app: App = createApp(config, {
+    logger,
+    metrics,
+    rateLimiter,
+    failedAuthGuard,
+    authenticators: auth.authenticators,
+    clock: options.clock,
+    memoryGuard: options.streamMemoryGuard ? new StreamMemoryGuard() : undefined,
+  });
+
+  const trustedProxies = new NetworkList(config.server.trustedProxies);
+  const hygiene = createHygieneStage(config, trustedProxies, logger);
+  const authorise = createAuthStage({
+    authenticators: auth.authenticators,
+    failedAuthGuard,
+    internalNetworks: new NetworkList(config.server.internalNetworks),
+    logger,
+    metrics,
+  });
+
+  return {
+    config,
+    metrics,
+    handler: app.handleRequest,
+    upgradeHandler: app.handleUpgrade,
+
+    express() {
+      return (req, res, next) => {
+        // Mounted under a path, Express rewrites req.url; routes are matched on the whole path.
+        const original = (req as IncomingMessage & { originalUrl?: string }).originalUrl;
+        if (original !== undefined) req.url = original;
+        if (!app.claims(req)) return next();
+        app.handleRequest(req, res);
+      };
+    },
+
+    authenticate(opts = {}) {
+      const route = embeddedRoute(opts);
+      return (req, res, next) => {
+        const scope = createRequestScope(req);
+        const run = async (): Promise<void> => {
+          hygiene(req, scope);
+          scope.route = route;
+          await authorise(req, scope, route);
+          // What the proxy would send upstream, set on the request for the handler behind.
+          for (let i = 0; i < scope.addHeaders.length; i += 2)
+            req.headers[scope.addHeaders[i]!.toLowerCase()] = scope.addHeaders[i + 1];
+          if (!scope.requestIdKept) req.headers['x-request-id'] = scope.requestId;
+          res.setHeader('X-Request-ID', scope.requestId);
+          req.authgate = { principal: scope.principal, requestId: scope.requestId };
+        };
+        run().then(
+          () => next(),
+          (thrown: unknown) => {
+            const err = toAuthgateError(thrown);
+            if (err.code === 'INTERNAL_ERROR')
+              logger.error('internal error', {
+                request_id: scope.requestId,
+                error: String(err.cause),
+              });
+            sendError(req, res, err, { requestId: scope.requestId, style: route.errorStyle });
+          },
+        );
+      };
+    },
+
+    async close() {
+      rateLimiter.stop();
+      app.close();
+      await auth.close();
+    },
+  };
+}
+
+export { AuthgateError };

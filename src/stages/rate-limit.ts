@@ -1,0 +1,35 @@
+/**
+ * Stage "rate limit" (issue 10.4): the route's GCRA limit per principal, tenant or client
+ * address; a refusal is 429 RATE_LIMITED, every decision adds the RateLimit fields to the answer.
+ */
+import type { Metrics } from '../metrics';
+import { rateLimitHeaders, rateLimitRule, rateLimitedError, type RateLimiter } from '../rate-limit';
+import type { RequestScope } from '../request-scope';
+import type { CompiledRoute } from '../routes/route-table';
+import { tenantOf } from './authenticate';
+
+export type RateLimitStage = (scope: RequestScope, route: CompiledRoute) => Promise<void>;
+
+export function createRateLimitStage(rateLimiter: RateLimiter, metrics?: Metrics): RateLimitStage {
+  return async (scope, route) => {
+    const limit = route.config.rateLimit;
+    if (!limit) return;
+    const subject =
+      limit.by === 'principal'
+        ? scope.principal?.userId
+        : limit.by === 'tenant'
+          ? (tenantOf(scope, route) ?? scope.principal?.tenantIds[0])
+          : scope.clientIp;
+    // Without a principal or tenant, the caller's address is the only fair key.
+    const decision = await rateLimiter.hit(
+      rateLimitRule(route.name, limit),
+      limit.by,
+      subject ?? `ip:${scope.clientIp}`,
+    );
+    if (!decision.allowed) {
+      metrics?.rateLimited.labels(route.name, limit.by).inc();
+      throw rateLimitedError(decision, route.name);
+    }
+    scope.responseHeaders.push(...rateLimitHeaders(route.name, decision));
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The headers of the upstream request (DESIGN §5): hop-by-hop headers and the names listed in
+ * `Connection` are removed first, then authgate adds its own — X-Request-ID when it made one,
+ * X-Forwarded-*, Host, the framing it re-applies, the identity headers of the authorise stage —
+ * so a client can never strip what the proxy adds (@fastify/reply-from's rule).
+ */
+import type { IncomingMessage } from 'node:http';
+import { FORWARDED_HEADERS, appendForwardedHeaders, type NetworkList } from '../headers/forwarded';
+import type { HeaderGuard } from '../headers/guarded';
+import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
+import type { RequestScope } from '../request-scope';
+import type { CompiledRoute } from '../routes/route-table';
+
+const DROP_WITH_NEW_REQUEST_ID: ReadonlySet<string> = new Set([
+  ...FORWARDED_HEADERS,
+  'x-request-id',
+]);
+
+export type UpstreamHeaders = (
+  req: IncomingMessage,
+  scope: RequestScope,
+  route: CompiledRoute,
+  upgrade: boolean,
+) => RawHeaders;
+
+export function createUpstreamHeaders(
+  trustedProxies: NetworkList,
+  guard: HeaderGuard,
+): UpstreamHeaders {
+  return (req, scope, route, upgrade) => {
+    const raw = scope.rawHeaders;
+    const headers = stripHopByHop(raw, {
+      drop: scope.requestIdKept ? FORWARDED_HEADERS : DROP_WITH_NEW_REQUEST_ID,
+      keepUpgrade: upgrade,
+      protect: guard.connectionProtected,
+    });
+    if (!scope.requestIdKept) headers.push('X-Request-ID', scope.requestId);
+    appendForwardedHeaders(headers, raw, {
+      peerIp: scope.peerIp,
+      trusted: trustedProxies.has(scope.peerIp),
+      proto: 'encrypted' in req.socket ? 'https' : 'http',
+      localPort: req.socket.localPort ?? 0,
+      host: req.headers.host,
+    });
+    let hostAt = -1;
+    for (let i = 0; i < headers.length; i += 2) {
+      if ((headers[i] as string).toLowerCase() === 'host') {
+        hostAt = i;
+        break;
+      }
+    }
+    if (hostAt === -1) headers.push('Host', route.upstream.host);
+    else if (!route.config.preserveHost) headers[hostAt + 1] = route.upstream.host;
+    // The client's Transfer-Encoding went with the hop-by-hop headers: frame the body ourselves,
+    // whatever the method, so it can never be read upstream as a second request (issue 8.1).
+    if (scope.framing?.kind === 'chunked') headers.push('Transfer-Encoding', 'chunked');
+    headers.push(...scope.addHeaders);
+    return headers;
+  };
+}
