@@ -1,6 +1,6 @@
 import { describeRedis, redisConfigured } from '../redis';
 import { ConfigError, formatPath, loadConfigFile, resolveConfigPath } from '../config/load';
-import { configWarnings } from '../config/schema';
+import { configWarnings } from '../config/checks';
 
 /** Exit 0 when valid; exit 1 listing every problem (path + reason). Values are never printed. */
 export function checkConfigCommand(configFlag: string | undefined): number {

@@ -1,7 +1,8 @@
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, formatPath, loadConfigFile, resolveConfigPath } from '../config/load';
-import { configWarnings, type Config } from '../config/schema';
+import { configWarnings } from '../config/checks';
+import type { Config } from '../config/schema';
 import { startDemoUpstream } from '../demo/demo-upstream';
 import { createLoggerFromConfig } from '../logging/logger';
 import { startServer } from '../server';

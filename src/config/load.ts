@@ -4,9 +4,11 @@
  * and REDIS_URL overrides, validate with the schema collecting every problem, then freeze.
  */
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, crossFieldProblems, type Config } from './schema';
+import { checkInputOf, configProblems } from './checks';
+import { closestKey, knownKeysAt } from './known-keys';
+import { configSchema, type Config } from './schema';
 
 export interface ConfigProblem {
   /** e.g. `routes[0].upstream` */
@@ -101,10 +103,22 @@ function deepFreeze<T>(value: T): T {
 }
 
 function zodProblems(error: z.ZodError): ConfigProblem[] {
-  return error.issues.map((issue) => ({
-    path: formatPath(issue.path.filter((p): p is PathSegment => typeof p !== 'symbol')),
-    reason: issue.message,
-  }));
+  return error.issues.flatMap((issue) => {
+    const path = issue.path.filter((p): p is PathSegment => typeof p !== 'symbol');
+    if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined'))
+      return [{ path: formatPath(path), reason: 'is required' }];
+    if (issue.code !== 'unrecognized_keys')
+      return [{ path: formatPath(path), reason: issue.message }];
+    // One problem per unknown key, with the closest known key when one is near.
+    const known = knownKeysAt(configSchema, path);
+    return issue.keys.map((key) => {
+      const near = closestKey(key, known);
+      return {
+        path: formatPath([...path, key]),
+        reason: near ? `unknown key (did you mean "${near}"?)` : 'unknown key',
+      };
+    });
+  });
 }
 
 /** Validates an already-parsed config object. Throws ConfigError listing every problem. */
@@ -135,13 +149,13 @@ export function parseConfig(
   applyEnvOverrides(raw, env);
   const result = configSchema.safeParse(raw);
   if (!result.success) problems.push(...zodProblems(result.error));
-  for (const p of crossFieldProblems(raw))
+  for (const p of configProblems(result.success ? result.data : checkInputOf(raw)))
     problems.push({ path: formatPath(p.path), reason: p.message });
   const routes = raw.routes;
   if ((options.requireRoutes ?? true) && (!Array.isArray(routes) || routes.length === 0))
     problems.push({ path: 'routes', reason: 'needs at least one route' });
-  if (problems.length > 0) throw new ConfigError(source, problems);
-  const config = deepFreeze(result.data as Config);
+  if (problems.length > 0 || !result.success) throw new ConfigError(source, problems);
+  const config = deepFreeze(result.data);
   parsedConfigs.add(config);
   return config;
 }
@@ -166,14 +180,17 @@ export function loadConfigFile(
     const code = (err as NodeJS.ErrnoException).code ?? 'read error';
     throw new ConfigError(file, [{ path: '', reason: `cannot read file (${code})` }]);
   }
-  const doc = parseDocument(text, { prettyErrors: false });
+  // Only the position and the error code are reported: a YAML message quotes the file, which
+  // may hold a secret.
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({
-        path: `line ${e.linePos?.[0]?.line ?? 0}, column ${e.linePos?.[0]?.col ?? 0}`,
-        reason: `YAML: ${e.code}`,
-      })),
+      doc.errors.map((e) => {
+        const at = lineCounter.linePos(e.pos[0]);
+        return { path: `line ${at.line}, column ${at.col}`, reason: `YAML: ${e.code}` };
+      }),
     );
   }
   return parseConfig(doc.toJS(), env, file, options);

@@ -39,7 +39,7 @@ describe('authgate check-config', () => {
       'server.port',
       'server.trustedProxies[0]',
       'server.trustedProxies[1]',
-      'server:', // unknown key shutdownGrace
+      'server.shutdownGrace: unknown key (did you mean "shutdownGraceMs"?)',
       'logging.level',
       'auth.jwt.issuers[0].algorithms',
       'auth.jwt.issuers[0].secret',

@@ -1,0 +1,126 @@
+/**
+ * Checks across fields, one function per section, run on typed, defaulted values (so a default
+ * is never repeated here). So that every problem is still reported at once, each section is
+ * parsed on its own: a check sees the sections (and routes) that are valid, and skips what it
+ * needs from one that is not. Each problem is a path and a reason, never a value.
+ */
+import { trimTrailingSlashes } from '../paths/normalize-path';
+import { configSchema, type Config, type RouteConfig } from './schema';
+
+export interface CrossProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+/**
+ * What the checks see: the sections that parsed. A route that did not parse keeps its name and
+ * prefix when they are valid on their own, so a duplicate is still found.
+ */
+export interface CheckInput {
+  server?: Config['server'];
+  metrics?: Config['metrics'];
+  auth?: Config['auth'];
+  routes: ReadonlyArray<RouteConfig | Partial<Pick<RouteConfig, 'name' | 'prefix'>>>;
+}
+
+type Check = (config: Readonly<CheckInput>) => CrossProblem[];
+
+/** Each section of raw input parsed on its own (defaults applied), for the checks. */
+export function checkInputOf(raw: Record<string, unknown>): CheckInput {
+  const shape = configSchema.shape;
+  const section = <T>(
+    schema: { safeParse(v: unknown): { success: boolean; data?: T } },
+    v: unknown,
+  ) => {
+    const r = schema.safeParse(v);
+    return r.success ? r.data : undefined;
+  };
+  const routes = Array.isArray(raw.routes) ? (raw.routes as unknown[]) : [];
+  const route = shape.routes.unwrap().element;
+  const keysOf = (r: unknown): Partial<Pick<RouteConfig, 'name' | 'prefix'>> => {
+    const o = (r ?? {}) as Record<string, unknown>;
+    return {
+      name: section<string>(route.shape.name, o.name),
+      prefix: section<string>(route.shape.prefix, o.prefix),
+    };
+  };
+  return {
+    server: section<Config['server']>(shape.server, raw.server),
+    metrics: section<Config['metrics']>(shape.metrics, raw.metrics),
+    auth: section<Config['auth']>(shape.auth, raw.auth),
+    routes: routes.map((r) => section<RouteConfig>(route, r) ?? keysOf(r)),
+  };
+}
+
+/** Route names and prefixes are unique; an authenticated route needs an authenticator. */
+export const routeProblems: Check = (config) => {
+  const problems: CrossProblem[] = [];
+  const names = new Map<string, number>();
+  const prefixes = new Map<string, number>();
+  const auth = config.auth;
+  // An auth section that did not parse is reported already; do not guess about it.
+  const hasAuthenticator =
+    auth === undefined ||
+    auth.jwt.issuers.length > 0 ||
+    auth.apiKeys !== undefined ||
+    auth.albOidc !== undefined;
+  config.routes.forEach((route, i) => {
+    if (route.name !== undefined) {
+      const first = names.get(route.name);
+      if (first !== undefined)
+        problems.push({ path: ['routes', i, 'name'], message: `duplicates routes[${first}].name` });
+      else names.set(route.name, i);
+    }
+    if (route.prefix !== undefined) {
+      const p = route.prefix.length > 1 ? trimTrailingSlashes(route.prefix) || '/' : route.prefix;
+      const first = prefixes.get(p);
+      if (first !== undefined)
+        problems.push({
+          path: ['routes', i, 'prefix'],
+          message: `duplicates routes[${first}].prefix`,
+        });
+      else prefixes.set(p, i);
+    }
+    if ('auth' in route && route.auth !== 'none' && !hasAuthenticator) {
+      problems.push({
+        path: ['routes', i, 'auth'],
+        message: `is "${route.auth}" but auth.jwt.issuers, auth.apiKeys and auth.albOidc configure no authenticator`,
+      });
+    }
+  });
+  return problems;
+};
+
+/** The paths authgate answers itself must differ from each other. */
+export const serverProblems: Check = (config) => {
+  if (!config.server || !config.metrics) return [];
+  const reserved = [config.server.healthPath, config.server.readyPath];
+  if (config.metrics.port === 0) reserved.push(config.metrics.path);
+  return new Set(reserved).size === reserved.length
+    ? []
+    : [{ path: ['server', 'readyPath'], message: 'health, ready and metrics paths must differ' }];
+};
+
+const CHECKS: readonly Check[] = [serverProblems, routeProblems];
+
+export function configProblems(config: Readonly<CheckInput>): CrossProblem[] {
+  return CHECKS.flatMap((check) => check(config));
+}
+
+/**
+ * Valid but probably unintended settings: reported by check-config and logged at startup,
+ * never fatal.
+ */
+export function configWarnings(config: Readonly<Config>): CrossProblem[] {
+  const warnings: CrossProblem[] = [];
+  config.routes.forEach((route, i) => {
+    if (route.preset === undefined && !Array.isArray(route.scopes) && !('*' in route.scopes)) {
+      const listed = Object.keys(route.scopes).join(', ') || 'none';
+      warnings.push({
+        path: ['routes', i, 'scopes'],
+        message: `has no "*": every method but ${listed} is denied (403)`,
+      });
+    }
+  });
+  return warnings;
+}

@@ -1,0 +1,116 @@
+/** `routes[]` of the config (DESIGN §3): prefix, upstream, auth mode, scopes, limits, preset. */
+import { z } from 'zod';
+import { HTTP_METHODS, bool, httpUrl, int, noCredentialsInUrl, urlPath } from './fields';
+
+const scopeList = z.array(z.string().min(1).regex(/^\S+$/, { message: 'must not contain spaces' }));
+const scopesSchema = z
+  .union([scopeList, z.record(z.string(), scopeList)])
+  .default([])
+  .superRefine((value, ctx) => {
+    if (Array.isArray(value)) return;
+    for (const method of Object.keys(value)) {
+      if (method !== '*' && !(HTTP_METHODS as readonly string[]).includes(method)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [method],
+          message: 'must be an upper-case HTTP method or "*"',
+        });
+      }
+    }
+  })
+  .describe(
+    'Scopes every request must carry: a list, or per method ({GET: [...], "*": [...]}; "*" is the fallback).',
+  );
+
+export const routeSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
+      message: 'must be 1-63 characters of a-z, 0-9, "_" or "-"',
+    })
+    .describe('Label for metrics and logs; never the raw path.'),
+  prefix: urlPath.describe('Path prefix, matched on segment boundaries; longest prefix wins.'),
+  stripPrefix: bool().default(false).describe('Remove the prefix before forwarding.'),
+  upstream: httpUrl
+    .refine(noCredentialsInUrl, { message: 'must not contain credentials' })
+    .describe('Upstream base URL; its path is prepended to the forwarded path.'),
+  preserveHost: bool()
+    .default(true)
+    .describe('Forward the client Host header (true) or the upstream host (false).'),
+  auth: z
+    .enum(['required', 'optional', 'none'])
+    .default('required')
+    .describe(
+      'required: 401 without valid credentials; optional: checked when present; none: not checked.',
+    ),
+  scopes: scopesSchema,
+  tenantHeader: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/)
+    .default('X-Tenant-ID')
+    .describe("Header naming the tenant; its value must be one of the principal's tenants."),
+  ws: bool().default(false).describe('Allow authenticated WebSocket upgrades on this route.'),
+  cors: z
+    .strictObject({
+      preflight: bool()
+        .default(false)
+        .describe(
+          'Let OPTIONS preflights (Origin + Access-Control-Request-Method) through without credentials.',
+        ),
+    })
+    .prefault({}),
+  timeouts: z
+    .strictObject({
+      connectMs: int(1, 600_000).default(2000).describe('TCP/TLS connect timeout.'),
+      responseMs: int(1, 3_600_000)
+        .default(30_000)
+        .describe('Longest the upstream socket may stay silent (headers or body).'),
+    })
+    .prefault({}),
+  preset: z
+    .enum(['mlflow'])
+    .optional()
+    .describe(
+      'mlflow: every MLflow endpoint needs presetScopes.read, .edit or .manage, as MLflow classifies it (docs/mlflow.md).',
+    ),
+  presetScopes: z
+    .strictObject({
+      read: z.string().min(1).default('mlflow:read').describe('Scope for reads.'),
+      edit: z.string().min(1).default('mlflow:edit').describe('Scope for creating and updating.'),
+      manage: z
+        .string()
+        .min(1)
+        .default('mlflow:manage')
+        .describe('Scope for deleting, admin features and unknown endpoints.'),
+    })
+    .prefault({})
+    .describe('Scope names the preset requires (rename them here).'),
+  errorStyle: z
+    .enum(['authgate', 'mlflow'])
+    .optional()
+    .describe(
+      'authgate: DESIGN §4 codes; mlflow: MLflow ErrorCode names in error_code (the authgate code in authgate_code). Default mlflow with preset mlflow.',
+    ),
+  rateLimit: z
+    .strictObject({
+      requestsPerMinute: int(1, 10_000_000).describe('Sustained rate per key.'),
+      burst: int(1, 10_000_000)
+        .optional()
+        .describe(
+          'Requests a key may make at once (GCRA burst); default requestsPerMinute, i.e. a full minute of quota.',
+        ),
+      by: z
+        .enum(['principal', 'tenant', 'ip'])
+        .default('principal')
+        .describe('What a limit is counted per.'),
+      fallbackRequestsPerMinute: int(1, 10_000_000)
+        .optional()
+        .describe(
+          'Per-process rate while Redis is unreachable. Default: requestsPerMinute divided by the number of authgate processes last seen sharing Redis.',
+        ),
+    })
+    .optional()
+    .describe(
+      'Absent: no rate limit. GCRA, shared through Redis (one atomic call per request), with RateLimit-Policy/RateLimit headers.',
+    ),
+});

@@ -1,0 +1,206 @@
+/**
+ * Issue 11.6: cross-field checks run on the typed, defaulted config, one function per section;
+ * unknown keys get a "did you mean"; YAML errors carry their line and column.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  configProblems,
+  configWarnings,
+  routeProblems,
+  serverProblems,
+} from '../../../src/config/checks';
+import { closestKey, editDistance, knownKeysAt } from '../../../src/config/known-keys';
+import { ConfigError, loadConfigFile, parseConfig } from '../../../src/config/load';
+import { configSchema } from '../../../src/config/schema';
+import fc from 'fast-check';
+
+const jwt = { jwt: { issuers: [{ issuer: 'i', algorithms: ['HS256'], secret: 's'.repeat(32) }] } };
+const route = (extra: Record<string, unknown> = {}) => ({
+  name: 'a',
+  prefix: '/a',
+  upstream: 'http://u',
+  auth: 'none',
+  ...extra,
+});
+/** The typed, defaulted config of a raw one (as the checks see it). */
+const typed = (raw: Record<string, unknown>) => configSchema.parse(raw);
+
+describe('routeProblems', () => {
+  it.each([
+    ['unique names and prefixes', [route(), route({ name: 'b', prefix: '/b' })], {}, []],
+    ['a repeated name', [route(), route({ prefix: '/b' })], {}, [['routes', 1, 'name']]],
+    [
+      'a repeated prefix, trailing slash aside',
+      [route(), route({ name: 'b', prefix: '/a/' })],
+      {},
+      [['routes', 1, 'prefix']],
+    ],
+    [
+      'auth required with no authenticator',
+      [route({ auth: 'required' })],
+      {},
+      [['routes', 0, 'auth']],
+    ],
+    [
+      'the default auth (required) with no authenticator',
+      [{ name: 'a', prefix: '/', upstream: 'http://u' }],
+      {},
+      [['routes', 0, 'auth']],
+    ],
+    ['auth optional with a JWT issuer', [route({ auth: 'optional' })], jwt, []],
+  ])('%s', (_name, routes, auth, paths) => {
+    expect(routeProblems(typed({ routes, auth })).map((p) => p.path)).toEqual(paths);
+  });
+});
+
+describe('serverProblems', () => {
+  it.each([
+    ['defaults', {}, {}, 0],
+    ['ready = health', { healthPath: '/h', readyPath: '/h' }, {}, 1],
+    [
+      'metrics on the main port at the health path',
+      { healthPath: '/m' },
+      { port: 0, path: '/m' },
+      1,
+    ],
+    [
+      'metrics on its own port may share a path',
+      { healthPath: '/m' },
+      { port: 9100, path: '/m' },
+      0,
+    ],
+  ])('%s', (_name, server, metrics, count) => {
+    expect(serverProblems(typed({ server, metrics }))).toHaveLength(count);
+  });
+});
+
+describe('configProblems / configWarnings', () => {
+  it('collects every section', () => {
+    const config = typed({
+      server: { healthPath: '/x', readyPath: '/x' },
+      routes: [route(), route({ prefix: '/b' })],
+    });
+    expect(configProblems(config)).toHaveLength(2);
+  });
+  it('a per-method scope map without "*" is a warning, not a problem', () => {
+    const config = typed({
+      auth: jwt,
+      routes: [route({ auth: 'required', scopes: { GET: ['r'] } })],
+    });
+    expect(configProblems(config)).toEqual([]);
+    expect(configWarnings(config)).toEqual([
+      {
+        path: ['routes', 0, 'scopes'],
+        message: 'has no "*": every method but GET is denied (403)',
+      },
+    ]);
+  });
+});
+
+describe('unknown keys: did you mean', () => {
+  const problems = (raw: unknown): string[] => {
+    try {
+      parseConfig(raw, {});
+      return [];
+    } catch (err) {
+      return (err as ConfigError).problems.map((p) => `${p.path}: ${p.reason}`);
+    }
+  };
+  it.each([
+    [
+      { server: { prot: 80 }, routes: [route()] },
+      'server.prot: unknown key (did you mean "port"?)',
+    ],
+    [
+      { server: { drainDelayMS: 1 }, routes: [route()] },
+      'server.drainDelayMS: unknown key (did you mean "drainDelayMs"?)',
+    ],
+    [
+      { routes: [route({ stripPrefx: true })] },
+      'routes[0].stripPrefx: unknown key (did you mean "stripPrefix"?)',
+    ],
+    [
+      { routes: [route({ rateLimit: { requestsPerMinute: 1, burts: 2 } })] },
+      'routes[0].rateLimit.burts: unknown key (did you mean "burst"?)',
+    ],
+    [
+      { auth: { jwt: { isuers: [] } }, routes: [route()] },
+      'auth.jwt.isuers: unknown key (did you mean "issuers"?)',
+    ],
+    [
+      {
+        redis: { sentinel: { name: 'm', sentinels: [{ host: 'h', port: 1, prot: 2 }] } },
+        routes: [route()],
+      },
+      'redis.sentinel.sentinels[0].prot: unknown key (did you mean "port"?)',
+    ],
+    [
+      { server: { completelyDifferent: 1 }, routes: [route()] },
+      'server.completelyDifferent: unknown key',
+    ],
+  ])('%j', (raw, expected) => {
+    expect(problems(raw)).toContain(expected);
+  });
+  it('cross-field problems are reported together with field problems elsewhere', () => {
+    const found = problems({
+      server: { port: 'eighty' },
+      routes: [route(), route({ prefix: '/b' }), route({ name: 'x y' })],
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^server\.port: /),
+        'routes[1].name: duplicates routes[0].name',
+        expect.stringMatching(/^routes\[2\]\.name: /),
+      ]),
+    );
+  });
+  it('a missing field is "is required"', () => {
+    expect(problems({ routes: [{ name: 'a', upstream: 'http://u' }] })).toContain(
+      'routes[0].prefix: is required',
+    );
+  });
+  it('knownKeysAt walks lists and wrappers', () => {
+    expect(knownKeysAt(configSchema, ['routes', 0, 'timeouts'])).toEqual([
+      'connectMs',
+      'responseMs',
+    ]);
+    expect(knownKeysAt(configSchema, ['nowhere'])).toEqual([]);
+  });
+  it('editDistance counts a swap of neighbours as one edit', () => {
+    expect(editDistance('prot', 'port')).toBe(1);
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(closestKey('x', ['port'])).toBeUndefined();
+  });
+  it('property: editDistance is a metric (symmetric, zero only for equal strings, triangle)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), (a, b) => {
+        const d = editDistance(a, b);
+        return (
+          d === editDistance(b, a) &&
+          (d === 0) === (a.toLowerCase() === b.toLowerCase()) &&
+          d <= Math.max(a.length, b.length)
+        );
+      }),
+    );
+  });
+});
+
+describe('YAML errors carry line and column, never the file text', () => {
+  it.each([
+    ['server:\n  port: 8080\n   host: x\n', 'line 2, column 9'],
+    ['routes:\n  - name: "unterminated\n', 'line 3, column 1'],
+  ])('%j', (text, where) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'authgate-yaml-')), 'a.yaml');
+    writeFileSync(file, text);
+    try {
+      loadConfigFile(file, {});
+      throw new Error('no error');
+    } catch (err) {
+      const [first] = (err as ConfigError).problems;
+      expect(first!.path.startsWith(where)).toBe(true);
+      expect(first!.reason).toMatch(/^YAML: [A-Z_]+$/);
+    }
+  });
+});
