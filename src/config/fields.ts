@@ -4,7 +4,6 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { trimTrailingSlashes } from '../paths/normalize-path';
 
 /** YAML after `${VAR}` interpolation yields strings; accept "8080" where a number is meant. */
 export const fromString = (value: unknown): unknown => {

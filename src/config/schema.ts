@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { authSchema } from './auth-schema';
-import { bool, cidrList, int, urlPath } from './fields';
+import { cidrList, int, urlPath } from './fields';
 import { routeSchema } from './route-schema';
 
 export { ALGORITHMS, type Algorithm } from './auth-schema';
