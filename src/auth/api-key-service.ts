@@ -134,8 +134,8 @@ export class ApiKeyService {
   ) {
     this.observer = observer ?? NOOP_OBSERVER;
     this.breaker = new CircuitBreaker(
-      5,
-      10_000,
+      config.circuitBreaker.failureThreshold,
+      config.circuitBreaker.openSec * 1000,
       () => clock.now(),
       (state, failures) => {
         const fields = { url: config.validateUrl, failures };

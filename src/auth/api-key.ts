@@ -67,10 +67,11 @@ export class ApiKeyAuthenticator implements Authenticator {
   readonly service: ApiKeyService;
   private readonly hashSecret: Buffer;
   private readonly idOf: (apiKey: string) => string;
-  private readonly memory = new LRUCache<string, CacheEntry>({ max: 100_000 });
+  private readonly memory: LRUCache<string, CacheEntry>;
   private readonly inflight = new Map<string, Promise<KeyVerdict>>();
   /** Local revocation generations (bumped by revoke() and by pub/sub revocations). */
-  private readonly generations = new LRUCache<string, number>({ max: 100_000 });
+  private readonly generations: LRUCache<string, number>;
+  private stopSubscribing: (() => void) | undefined;
   private readonly observer: AuthObserver;
   private readonly now: () => number;
 
@@ -79,6 +80,9 @@ export class ApiKeyAuthenticator implements Authenticator {
     private readonly options: ApiKeyAuthenticatorOptions,
   ) {
     this.observer = options.observer ?? NOOP_OBSERVER;
+    const max = Math.max(1, config.cacheSize);
+    this.memory = new LRUCache<string, CacheEntry>({ max });
+    this.generations = new LRUCache<string, number>({ max });
     this.now = options.now ?? Date.now;
     this.service = new ApiKeyService(config, this.observer, options.logger, options.clock);
     this.hashSecret = config.hashSecret ? Buffer.from(config.hashSecret) : randomBytes(32);
@@ -89,11 +93,53 @@ export class ApiKeyAuthenticator implements Authenticator {
         {},
       );
     }
-    const channel = `${options.redis?.prefix ?? ''}${REVOCATION_CHANNEL}`;
-    options.redis?.subscriber.subscribe(channel).catch(() => undefined);
-    options.redis?.subscriber.on('message', (ch: string, id: string) => {
+  }
+
+  /**
+   * Subscribes to revocations from other instances (no I/O in the constructor). A failed
+   * subscription is logged once and retried every second until it holds; ioredis re-subscribes
+   * by itself after reconnects.
+   */
+  start(): void {
+    const redis = this.options.redis;
+    if (!redis || this.stopSubscribing) return;
+    const channel = `${redis.prefix}${REVOCATION_CHANNEL}`;
+    const onMessage = (ch: string, id: string): void => {
       if (ch === channel) this.forget(id);
-    });
+    };
+    redis.subscriber.on('message', onMessage);
+    let failures = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const subscribe = (): void => {
+      redis.subscriber.subscribe(channel).then(
+        () => {
+          if (failures > 0) this.options.logger.info('revocation channel subscribed', { failures });
+          failures = 0;
+        },
+        (err: NodeJS.ErrnoException) => {
+          if (stopped) return;
+          if (failures++ === 0)
+            this.options.logger.warn('revocation channel subscribe failed; retrying', {
+              code: err.code ?? err.name,
+            });
+          timer = setTimeout(subscribe, 1000);
+          timer.unref();
+        },
+      );
+    };
+    subscribe();
+    this.stopSubscribing = () => {
+      stopped = true;
+      clearTimeout(timer);
+      redis.subscriber.off('message', onMessage);
+    };
+  }
+
+  stop(): void {
+    this.stopSubscribing?.();
+    this.stopSubscribing = undefined;
+    this.service.stop();
   }
 
   authenticate(_req: unknown, scope: RequestScope): AuthResult | Promise<AuthResult> {

@@ -68,12 +68,13 @@ export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOpti
     apiKeys,
     redis,
     async warmUp() {
+      apiKeys?.start();
       apiKeys?.service.startProbe();
       await jwt?.warmUp();
     },
     async close() {
       jwt?.close();
-      apiKeys?.service.stop();
+      apiKeys?.stop();
       await redis?.close();
     },
   };

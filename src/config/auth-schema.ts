@@ -109,6 +109,20 @@ const apiKeysSchema = z.strictObject({
   retries: int(0, 5)
     .default(2)
     .describe('Extra attempts on timeouts and 5xx, with backoff and jitter.'),
+  cacheSize: int(1, 10_000_000)
+    .default(100_000)
+    .describe('In-process cache entries (verdicts, and as many revocation generations).'),
+  circuitBreaker: z
+    .strictObject({
+      failureThreshold: int(1, 1000)
+        .default(5)
+        .describe('Failed lookups in a row (5xx, timeouts, resets) that open the circuit.'),
+      openSec: int(1, 3600)
+        .default(10)
+        .describe('How long the circuit stays open before one probe is let through.'),
+    })
+    .prefault({})
+    .describe('While open, API keys not cached answer 503 without calling the service.'),
   hashSecret: z
     .string()
     .optional()

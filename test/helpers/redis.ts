@@ -27,11 +27,13 @@ export async function redisKeys(prefix: string): Promise<Array<[string, string |
 /** A private redis-server process (to be killed mid-test: "Redis down mid-traffic"). */
 export async function startPrivateRedis(
   atPort?: number,
+  password?: string,
 ): Promise<{ url: string; port: number; stop(): Promise<void> }> {
   const port = atPort ?? (await freePort());
+  const auth = password === undefined ? [] : ['--requirepass', password];
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth],
     {
       stdio: 'ignore',
     },
@@ -39,6 +41,7 @@ export async function startPrivateRedis(
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50; i++) {
     const probe = new Redis(url, {
+      password,
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,

@@ -1,4 +1,5 @@
 import { authorize, type AuthorizeInput } from '../../../src/auth/authorize';
+import { audienceAccepted } from '../../../src/auth/jwt';
 import { AuthgateError } from '../../../src/errors';
 import type { Principal } from '../../../src/request-scope';
 
@@ -53,5 +54,20 @@ describe('authorize', () => {
   ];
   it.each(table)('%s', (_name, input, expected) => {
     expect(run(input)).toEqual(expected);
+  });
+});
+
+describe('audienceAccepted (the JWT aud check authgate makes itself, issue 11.3)', () => {
+  it.each([
+    ['no audience configured', 'x', undefined, true],
+    ['string claim, string accepted', 'api', 'api', true],
+    ['string claim, other audience', 'web', 'api', false],
+    ['list claim with one accepted', ['web', 'api'], ['api', 'mlflow'], true],
+    ['list claim, none accepted', ['web'], ['api'], false],
+    ['no claim while one is required', undefined, 'api', false],
+    ['a number claim never matches', 1, ['1'], false],
+    ['an empty list claim', [], 'api', false],
+  ])('%s', (_name, claim, accepted, expected) => {
+    expect(audienceAccepted(claim, accepted as string | string[] | undefined)).toBe(expected);
   });
 });
