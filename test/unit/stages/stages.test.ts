@@ -1,0 +1,294 @@
+/**
+ * Issue 11.1: each stage of the chain on its own, table-driven: health, hygiene (path, guarded
+ * headers, credentials, client address), upstream headers, rate limit, and the lifecycle.
+ */
+import { NetworkList } from '../../../src/headers/forwarded';
+import { Lifecycle } from '../../../src/lifecycle';
+import { createLogger } from '../../../src/logging/logger';
+import { RateLimiter } from '../../../src/rate-limit';
+import { RouteTable } from '../../../src/routes/route-table';
+import { healthTarget } from '../../../src/stages/health';
+import { createHygieneStage } from '../../../src/stages/hygiene';
+import { createRateLimitStage } from '../../../src/stages/rate-limit';
+import { createUpstreamHeaders } from '../../../src/stages/upstream-headers';
+import { isAuthgateError } from '../../../src/errors';
+import { ManualClock } from '../../helpers/manual-clock';
+import { LogCapture } from '../../helpers/servers';
+import { fakeRequest, scopeOf, testConfig } from './fixtures';
+
+const logger = createLogger({ level: 'info', stream: new LogCapture() });
+
+describe('health stage', () => {
+  const paths = { healthPath: '/healthz', readyPath: '/readyz', metricsPath: '/metrics' };
+  it.each([
+    ['/healthz', 'health'],
+    ['/healthz?probe=1', 'health'],
+    ['/readyz', 'ready'],
+    ['/metrics', 'metrics'],
+    ['/healthz/x', undefined],
+    ['/healthzz', undefined],
+    ['/api/healthz', undefined],
+  ])('%s → %s', (url, expected) => {
+    expect(healthTarget(url, paths)).toBe(expected);
+  });
+  it('no metrics path when metrics have their own port', () => {
+    expect(healthTarget('/metrics', { ...paths, metricsPath: undefined })).toBeUndefined();
+  });
+});
+
+describe('hygiene stage', () => {
+  const trusted = new NetworkList(['10.0.0.0/8']);
+  const hygiene = createHygieneStage(testConfig(), trusted, logger);
+  const run = (url: string, raw: string[] = [], peer?: string) => {
+    const req = fakeRequest(url, raw, { peer });
+    const scope = scopeOf(req);
+    hygiene(req, scope);
+    return scope;
+  };
+  const refusal = (url: string, raw: string[] = []): string | undefined => {
+    try {
+      run(url, raw);
+      return undefined;
+    } catch (err) {
+      return isAuthgateError(err) ? `${err.status} ${err.reason}` : String(err);
+    }
+  };
+
+  it.each([
+    ['/a/./b//c', '/a/b/c', ''],
+    ['/a/%7Euser?x=1&y=2', '/a/~user', '?x=1&y=2'],
+    ['/a/b/../c', '/a/c', ''],
+  ])('normalises %s → %s', (url, path, search) => {
+    expect(run(url)).toMatchObject({ path, search });
+  });
+  it.each([
+    ['an encoded slash', '/a%2Fb', []],
+    ['a token in the query', '/a?access_token=x', []],
+    ['an underscore X-User-ID', '/a', ['X_User_ID', 'u']],
+    ['two different X-User-ID', '/a', ['X-User-ID', 'a', 'X-User-ID', 'b']],
+    [
+      'a bearer token and an API key',
+      '/a',
+      ['Authorization', 'Bearer abc.def.ghi', 'X-API-Key', 'hok_x'],
+    ],
+  ])('refuses %s with 400', (_name, url, raw) => {
+    expect(refusal(url, raw)).toMatch(/^400 /);
+  });
+  it('extracts credentials without logging them', () => {
+    expect(run('/a', ['Authorization', 'Bearer abc.def.ghi']).credentials).toMatchObject({
+      bearer: 'abc.def.ghi',
+    });
+    expect(run('/a', ['X-API-Key', 'hok_123']).credentials).toMatchObject({ apiKey: 'hok_123' });
+  });
+  it.each([
+    [
+      'a trusted proxy: the address it added',
+      '10.1.2.3',
+      ['X-Forwarded-For', '198.51.100.7'],
+      '198.51.100.7',
+    ],
+    [
+      'an untrusted peer: its own address',
+      '203.0.113.9',
+      ['X-Forwarded-For', '198.51.100.7'],
+      '203.0.113.9',
+    ],
+  ])('client address through %s', (_name, peer, raw, expected) => {
+    expect(run('/a', raw, peer).clientIp).toBe(expected);
+  });
+});
+
+describe('upstream headers stage', () => {
+  const config = testConfig();
+  const route = new RouteTable(config.routes).match('/');
+  const hygiene = createHygieneStage(config, new NetworkList([]), logger);
+  const build = (raw: string[]) => {
+    const req = fakeRequest('/x', raw);
+    const scope = scopeOf(req);
+    hygiene(req, scope);
+    return {
+      scope,
+      headers: createUpstreamHeaders(new NetworkList([]), hygiene.guard)(req, scope, route, false),
+    };
+  };
+  const names = (h: string[]) => h.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+
+  it('keeps a sane X-Request-ID as sent, case and order of the others too', () => {
+    const { headers } = build([
+      'x-request-id',
+      'keep-me',
+      'X-Custom',
+      'a',
+      'x-custom',
+      'b',
+      'Host',
+      'public',
+    ]);
+    expect(headers.slice(0, 6)).toEqual([
+      'x-request-id',
+      'keep-me',
+      'X-Custom',
+      'a',
+      'x-custom',
+      'b',
+    ]);
+  });
+  it('adds a new X-Request-ID when the client sent none; Host as sent (preserveHost, the default)', () => {
+    const { headers, scope } = build(['Host', 'public']);
+    expect(headers).toEqual(expect.arrayContaining(['X-Request-ID', scope.requestId]));
+    expect(headers[headers.indexOf('Host') + 1]).toBe('public');
+  });
+  it('preserveHost: false sends the upstream host; no Host at all gets the upstream host', () => {
+    const cfg = testConfig({
+      routes: [
+        { name: 'api', prefix: '/', upstream: 'http://up.internal:5000', preserveHost: false },
+      ],
+    });
+    const r = new RouteTable(cfg.routes).match('/');
+    const stage = createUpstreamHeaders(new NetworkList([]), hygiene.guard);
+    for (const raw of [['Host', 'public'], []]) {
+      const req = fakeRequest('/x', raw);
+      const scope = scopeOf(req);
+      hygiene(req, scope);
+      const headers = stage(req, scope, r, false);
+      expect(headers[headers.indexOf('Host') + 1]).toBe('up.internal:5000');
+    }
+  });
+  it('strips hop-by-hop and Connection-listed names, but never a protected one', () => {
+    const { headers } = build([
+      'Connection',
+      'X-Drop, Authorization',
+      'X-Drop',
+      '1',
+      'Authorization',
+      'Bearer t',
+      'Keep-Alive',
+      '5',
+    ]);
+    expect(names(headers)).not.toContain('x-drop');
+    expect(names(headers)).not.toContain('keep-alive');
+    expect(names(headers)).not.toContain('connection');
+    expect(names(headers)).toContain('authorization');
+  });
+  it('re-frames a chunked body itself (issue 8.1)', () => {
+    const { headers } = build(['Transfer-Encoding', 'chunked']);
+    expect(headers.filter((h) => h.toLowerCase() === 'transfer-encoding')).toHaveLength(1);
+    expect(headers[headers.indexOf('Transfer-Encoding') + 1]).toBe('chunked');
+  });
+  it('appends what the authorise stage added, after the client headers', () => {
+    const req = fakeRequest('/x', ['A', '1']);
+    const scope = scopeOf(req);
+    hygiene(req, scope);
+    scope.addHeaders = ['X-User-ID', 'alice'];
+    const headers = createUpstreamHeaders(new NetworkList([]), hygiene.guard)(
+      req,
+      scope,
+      route,
+      false,
+    );
+    expect(headers.slice(-2)).toEqual(['X-User-ID', 'alice']);
+  });
+});
+
+describe('rate limit stage', () => {
+  const config = testConfig({
+    routes: [
+      {
+        name: 'p',
+        prefix: '/p',
+        upstream: 'http://u',
+        auth: 'none',
+        rateLimit: { requestsPerMinute: 60, burst: 2, by: 'principal' },
+      },
+      {
+        name: 't',
+        prefix: '/t',
+        upstream: 'http://u',
+        auth: 'none',
+        rateLimit: { requestsPerMinute: 60, burst: 1, by: 'tenant' },
+      },
+      { name: 'free', prefix: '/free', upstream: 'http://u', auth: 'none' },
+    ],
+  });
+  const table = new RouteTable(config.routes);
+  const scopeFor = (raw: string[] = [], userId?: string, peer?: string) => {
+    const scope = scopeOf(fakeRequest('/x', raw, { peer }));
+    if (userId) scope.principal = { userId, tenantIds: ['t1'], scopes: [], authMethod: 'jwt' };
+    return scope;
+  };
+  const outcome = async (
+    stage: ReturnType<typeof createRateLimitStage>,
+    path: string,
+    scope: ReturnType<typeof scopeFor>,
+  ) => {
+    try {
+      await stage(scope, table.match(path));
+      return 200;
+    } catch (err) {
+      return isAuthgateError(err) ? err.status : 500;
+    }
+  };
+
+  it('per principal: the burst, then 429; another principal is not affected; time refills', async () => {
+    const clock = new ManualClock();
+    const stage = createRateLimitStage(new RateLimiter({ clock }));
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push(await outcome(stage, '/p', scopeFor([], 'alice')));
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(await outcome(stage, '/p', scopeFor([], 'bob'))).toBe(200);
+    await clock.advance(1000);
+    expect(await outcome(stage, '/p', scopeFor([], 'alice'))).toBe(200);
+  });
+  it('per tenant: the tenant header names the budget', async () => {
+    const stage = createRateLimitStage(new RateLimiter({ clock: new ManualClock() }));
+    expect(await outcome(stage, '/t', scopeFor(['X-Tenant-ID', 'a'], 'u1'))).toBe(200);
+    expect(await outcome(stage, '/t', scopeFor(['X-Tenant-ID', 'a'], 'u2'))).toBe(429);
+    expect(await outcome(stage, '/t', scopeFor(['X-Tenant-ID', 'b'], 'u1'))).toBe(200);
+  });
+  it('anonymous callers are counted by address; unlimited routes add nothing', async () => {
+    const stage = createRateLimitStage(new RateLimiter({ clock: new ManualClock() }));
+    expect(await outcome(stage, '/p', scopeFor([], undefined, '198.51.100.1'))).toBe(200);
+    expect(await outcome(stage, '/p', scopeFor([], undefined, '198.51.100.1'))).toBe(200);
+    expect(await outcome(stage, '/p', scopeFor([], undefined, '198.51.100.1'))).toBe(429);
+    expect(await outcome(stage, '/p', scopeFor([], undefined, '198.51.100.2'))).toBe(200);
+    const free = scopeFor([], 'alice');
+    expect(await outcome(stage, '/free', free)).toBe(200);
+    expect(free.responseHeaders).toEqual([]);
+  });
+  it('an allowed request carries the RateLimit fields for the response', async () => {
+    const stage = createRateLimitStage(new RateLimiter({ clock: new ManualClock() }));
+    const scope = scopeFor([], 'carol');
+    await stage(scope, table.match('/p'));
+    expect(scope.responseHeaders).toEqual([
+      'RateLimit-Policy',
+      '"p";q=2;w=2',
+      'RateLimit',
+      '"p";r=1;t=1',
+    ]);
+  });
+});
+
+describe('Lifecycle', () => {
+  it('phases only move forward, each implying the ones before', () => {
+    const l = new Lifecycle();
+    expect([l.past('serving'), l.past('draining')]).toEqual([true, false]);
+    l.enter('closing');
+    expect([l.past('draining'), l.past('closing'), l.past('stopped')]).toEqual([true, true, false]);
+    l.enter('draining');
+    expect(l.past('closing')).toBe(true);
+  });
+  it('idle() resolves when the last request in flight is done', async () => {
+    const l = new Lifecycle();
+    await l.idle(); // nothing in flight
+    l.requestStarted();
+    l.requestStarted();
+    let idle = false;
+    const waiting = l.idle().then(() => (idle = true));
+    l.requestDone();
+    await Promise.resolve();
+    expect(idle).toBe(false);
+    l.requestDone();
+    await waiting;
+    expect([idle, l.inFlight]).toEqual([true, 0]);
+  });
+});
