@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { ManualClock } from '../../helpers/manual-clock';
 import { startAuthService, type AuthService } from '../../helpers/auth-service';
 import { REDIS_URL, redisKeys, startPrivateRedis, uniquePrefix } from '../../helpers/redis';
 import {
@@ -173,22 +174,38 @@ describe('API keys through the auth service, cached in memory and the real Redis
   });
 
   it('an expired expires_at is invalid; a near one caps the cache lifetime', async () => {
-    const gone = newKey();
-    service.keys.set(gone, {
-      user_id: 'u',
-      scopes: ['read'],
-      expires_at: Math.floor(Date.now() / 1000) - 5,
-    });
-    expect((await get(a, gone)).status).toBe(401);
-    const soon = newKey();
-    service.keys.set(soon, {
-      user_id: 'u',
-      scopes: ['read'],
-      expires_at: Math.floor(Date.now() / 1000) + 1,
-    });
-    expect((await get(a, soon)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1100));
-    expect((await get(a, soon)).status).toBe(401);
+    // Its own instance on a driven clock: the key's expiry passes without sleeping.
+    const clock = new ManualClock();
+    const timed = await startProxy(
+      {
+        auth: { apiKeys: apiKeyConfig(service) },
+        routes: [route(upstream.url, { auth: 'required', scopes: ['read'] })],
+      },
+      { clock },
+    );
+    try {
+      const gone = newKey();
+      service.keys.set(gone, {
+        user_id: 'u',
+        scopes: ['read'],
+        expires_at: Math.floor(clock.now() / 1000) - 5,
+      });
+      expect((await get(timed, gone)).status).toBe(401);
+      const soon = newKey();
+      service.keys.set(soon, {
+        user_id: 'u',
+        scopes: ['read'],
+        expires_at: Math.floor(clock.now() / 1000) + 1,
+      });
+      expect((await get(timed, soon)).status).toBe(200);
+      const calls = service.calls;
+      expect((await get(timed, soon)).status).toBe(200); // cached
+      expect(service.calls).toBe(calls);
+      await clock.advance(1100);
+      expect((await get(timed, soon)).status).toBe(401);
+    } finally {
+      await timed.close();
+    }
   });
 
   it('an unknown prefix in X-API-Key is invalid without calling the service', async () => {
