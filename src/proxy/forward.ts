@@ -1,8 +1,9 @@
 /**
- * Streams one request to its upstream and the response back, on raw header lists so that
- * names, case, order and repeated headers arrive exactly as sent. No body is parsed or
- * buffered: both directions are piped with backpressure, and an abort on either side is
- * passed on to the other.
+ * The transport: streams one request to its upstream on raw header lists, so that names, case,
+ * order and repeated headers arrive exactly as sent; connect and response timeouts, one retry
+ * on a reused socket the upstream had closed, client aborts passed on. The response goes back
+ * through `relayResponse` (./relay.ts); socket errors become typed errors in ./upstream-error.ts.
+ * No body is parsed or buffered: both directions are piped with backpressure.
  */
 import {
   request as httpRequest,
@@ -13,9 +14,10 @@ import {
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AuthgateError } from '../errors';
-import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
+import type { RawHeaders } from '../headers/hop-by-hop';
 import type { StreamMemoryGuard } from './memory-guard';
 import type { Upstream } from '../routes/route-table';
+import { relayResponse } from './relay';
 import { CONNECT_TIMEOUT, RESPONSE_TIMEOUT, codedError, upstreamError } from './upstream-error';
 
 export interface ForwardRequest {
@@ -151,37 +153,7 @@ export function forward(f: ForwardRequest): Promise<void> {
 
       proxyReq.on('response', (proxyRes) => {
         result.upstreamMs = performance.now() - started;
-        if (f.replaceResponse && f.replaceStatuses?.has(proxyRes.statusCode ?? 0)) {
-          void f.replaceResponse(proxyRes).then((err) => finish(err));
-          return;
-        }
-        const headers = stripHopByHop(proxyRes.rawHeaders, { drop: f.dropResponseHeaders });
-        headers.push(...f.responseHeaders);
-        if (f.closeConnection()) headers.push('Connection', 'close');
-        try {
-          res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
-        } catch (err) {
-          proxyRes.resume();
-          finish(upstreamError(Object.assign(err as Error, { code: 'ERR_INVALID_CHAR' })));
-          return;
-        }
-        result.upstreamStatus = proxyRes.statusCode;
-        proxyRes.on('data', (chunk: Buffer) => {
-          result.bytesOut += chunk.length;
-          f.memoryGuard?.count(chunk.length);
-        });
-        proxyRes.on('error', () => {
-          result.aborted = true;
-          res.destroy();
-          finish();
-        });
-        proxyRes.on('aborted', () => {
-          result.aborted = true;
-          res.destroy();
-          finish();
-        });
-        res.once('finish', () => finish());
-        proxyRes.pipe(res);
+        relayResponse(proxyRes, f, finish);
       });
 
       if (!hasBody) {
