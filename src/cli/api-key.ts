@@ -3,7 +3,7 @@
  * deletes its cache entry in Redis and tells every running instance to drop it.
  */
 import { apiKeyId, revokeInRedis } from '../auth/api-key';
-import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
+import { loadCliConfig } from './config-loader';
 import { createRedisClient, redisConfigured } from '../redis';
 
 async function readStdin(): Promise<string> {
@@ -20,17 +20,9 @@ export async function apiKeyCommand(
     console.error('usage: authgate api-key revoke [--config FILE]   (the key is read from stdin)');
     return 2;
   }
-  const file = resolveConfigPath(configFlag);
-  let config;
-  try {
-    config = loadConfigFile(file);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return 1;
-    }
-    throw err;
-  }
+  const loaded = loadCliConfig(configFlag);
+  if (!loaded) return 1;
+  const { config } = loaded;
   const apiKeys = config.auth.apiKeys;
   if (!apiKeys || !redisConfigured(config.redis) || !apiKeys.hashSecret) {
     console.error(

@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createRedisClient, describeRedis, redisConfigured, type RedisConfig } from '../redis';
 import { parseJwks } from '../auth/jwks';
-import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
+import { loadCliConfig } from './config-loader';
 import type { Config } from '../config/schema';
 import { createScrubber } from '../logging/mask';
 import { parseUpstream } from '../routes/route-table';
@@ -112,17 +112,9 @@ function checkUpstream(routeName: string, url: string): Promise<Check> {
 }
 
 export async function diagnoseCommand(configFlag: string | undefined): Promise<number> {
-  const file = resolveConfigPath(configFlag);
-  let config: Readonly<Config>;
-  try {
-    config = loadConfigFile(file);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`${file}: ${err.problems.length} problem(s) — run authgate check-config`);
-      return 1;
-    }
-    throw err;
-  }
+  const loaded = loadCliConfig(configFlag);
+  if (!loaded) return 1;
+  const { file, config } = loaded;
   const checks: Array<Promise<Check>> = [];
   if (redisConfigured(config.redis)) checks.push(checkRedis(config.redis));
   for (const issuer of config.auth.jwt.issuers) {

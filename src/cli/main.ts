@@ -5,6 +5,7 @@ import { checkConfigCommand } from './check-config';
 import { diagnoseCommand } from './diagnose';
 import { serveCommand } from './serve';
 import { tokenCommand } from './token';
+import { authgateVersion } from '../server';
 
 const USAGE = `usage:
   authgate serve [--config FILE] [--workers N|auto] [--demo]
@@ -13,6 +14,7 @@ const USAGE = `usage:
   authgate token decode [JWT]          (reads stdin without an argument; never verifies)
   authgate token mint [options]        (development only)
   authgate api-key revoke [--config FILE]   (key on stdin; drops it on every instance)
+  authgate --version
 
 Config file: --config, else $AUTHGATE_CONFIG, else config/authgate.yaml.`;
 
@@ -59,6 +61,11 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
       });
       return apiKeyCommand(positionals, values.config);
     }
+    case '--version':
+    case '-v':
+    case 'version':
+      console.log(authgateVersion());
+      return 0;
     case undefined:
     case 'help':
     case '--help':

@@ -1,8 +1,8 @@
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, formatPath, loadConfigFile, resolveConfigPath } from '../config/load';
+import { formatPath } from '../config/load';
+import { loadCliConfig } from './config-loader';
 import { configWarnings } from '../config/checks';
-import type { Config } from '../config/schema';
 import { startDemoUpstream } from '../demo/demo-upstream';
 import { createLoggerFromConfig } from '../logging/logger';
 import { startServer } from '../server';
@@ -15,17 +15,6 @@ export interface ServeOptions {
   demo: boolean;
 }
 
-function loadOrReport(file: string): Readonly<Config> | undefined {
-  try {
-    return loadConfigFile(file);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`authgate: ${file}: ${err.problems.length} problem(s)`);
-    for (const p of err.problems) console.error(`  ${p.path || '(root)'}: ${p.reason}`);
-    return undefined;
-  }
-}
-
 export async function serveCommand(options: ServeOptions): Promise<number | undefined> {
   const demo = options.demo
     ? await startDemoUpstream(Number(process.env.AUTHGATE_DEMO_PORT ?? 0))
@@ -35,12 +24,12 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
     // A fresh secret per run: a demo must never ship a known signing key.
     process.env.JWT_SECRET ??= randomBytes(32).toString('base64url');
   }
-  const file = resolveConfigPath(options.configFlag);
-  const config = loadOrReport(file);
-  if (!config) {
+  const loaded = loadCliConfig(options.configFlag);
+  if (!loaded) {
     await demo?.close();
     return 1;
   }
+  const { file, config } = loaded;
   const logger = createLoggerFromConfig(config);
   if (options.workers > 1 && cluster.isPrimary) {
     await demo?.close();

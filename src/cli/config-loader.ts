@@ -1,0 +1,29 @@
+/**
+ * The one config loader of the CLI: every subcommand resolves the file the same way (--config,
+ * else $AUTHGATE_CONFIG, else config/authgate.yaml) and reports problems the same way — a count,
+ * then one `path: reason` line each, on stderr; values are never printed.
+ */
+import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
+import type { Config } from '../config/schema';
+
+export interface LoadedConfig {
+  file: string;
+  config: Readonly<Config>;
+}
+
+export function reportProblems(err: ConfigError, file: string): void {
+  console.error(`authgate: ${file}: ${err.problems.length} problem(s)`);
+  for (const p of err.problems) console.error(`  ${p.path || '(root)'}: ${p.reason}`);
+}
+
+/** The config, or undefined after reporting its problems (the caller exits 1). */
+export function loadCliConfig(configFlag: string | undefined): LoadedConfig | undefined {
+  const file = resolveConfigPath(configFlag);
+  try {
+    return { file, config: loadConfigFile(file) };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    reportProblems(err, file);
+    return undefined;
+  }
+}
