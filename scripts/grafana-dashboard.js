@@ -147,6 +147,7 @@ const panels = [
         `sum by (issuer, result) (increase(authgate_jwks_refresh_total{job=~"$job"}[$__range]))`,
         '{{issuer}} {{result}}',
       ],
+      [`min by (issuer) (authgate_jwks_up{job=~"$job"})`, '{{issuer}} up'],
     ],
     { x: 12, y: 32, w: 6, type: 'stat' },
   ),

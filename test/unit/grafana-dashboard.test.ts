@@ -16,6 +16,7 @@ const DESIGN_METRICS = [
   'authgate_auth_service_requests_total',
   'authgate_api_key_cache_total',
   'authgate_jwks_refresh_total',
+  'authgate_jwks_up',
   'authgate_rate_limited_total',
   'authgate_redis_up',
   'authgate_build_info',

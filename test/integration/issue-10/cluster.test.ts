@@ -26,10 +26,15 @@ const total = (text: string): number =>
     0,
   );
 
-describe('cluster mode: serve --workers 2', () => {
+/** `serve --workers 2` on an echo upstream, its JSON lines parsed, for one describe block. */
+function useCluster(): {
+  proxy(): ProxyProcess;
+  metricsUrl(): string;
+  lines(): Array<Record<string, unknown>>;
+} {
   let upstream: TestUpstream;
   let proxy: ProxyProcess;
-  let metricsUrl: string;
+  let metricsUrl = '';
   const lines = () =>
     proxy.stdout.flatMap((l) => {
       try {
@@ -38,7 +43,6 @@ describe('cluster mode: serve --workers 2', () => {
         return [];
       }
     });
-
   beforeAll(async () => {
     upstream = await startUpstream();
     const metricsPort = await freePort();
@@ -57,7 +61,6 @@ describe('cluster mode: serve --workers 2', () => {
       {},
       ['--workers', '2'],
     );
-    // both workers listening
     for (let i = 0; i < 100 && lines().filter((l) => l.message === 'listening').length < 2; i++)
       await new Promise((r) => setTimeout(r, 50));
   });
@@ -68,6 +71,12 @@ describe('cluster mode: serve --workers 2', () => {
     }
     await upstream.close();
   });
+  return { proxy: () => proxy, metricsUrl: () => metricsUrl, lines };
+}
+
+describe('cluster mode: serve --workers 2', () => {
+  const cluster = useCluster();
+  const lines = cluster.lines;
 
   it('/metrics on the primary aggregates every worker', async () => {
     const workers = new Set(
@@ -76,9 +85,10 @@ describe('cluster mode: serve --workers 2', () => {
         .map((l) => l.pid),
     );
     expect(workers.size).toBe(2);
-    for (let i = 0; i < 40; i++) expect(await get(`${proxy.url}/x${i}`)).toBe(200);
+    for (let i = 0; i < 40; i++) expect(await get(`${cluster.proxy().url}/x${i}`)).toBe(200);
     // the same total on every scrape, whichever worker served which request
-    for (let i = 0; i < 3; i++) expect(total(await (await fetch(metricsUrl)).text())).toBe(40);
+    for (let i = 0; i < 3; i++)
+      expect(total(await (await fetch(cluster.metricsUrl())).text())).toBe(40);
   });
 
   it('a worker that dies is replaced and logged; requests keep being served', async () => {
@@ -96,30 +106,21 @@ describe('cluster mode: serve --workers 2', () => {
     expect(exited).toMatchObject({ level: 'warn', pid: pids[0], signal: 'SIGKILL' });
     for (let i = 0; i < 100 && lines().filter((l) => l.message === 'listening').length < 3; i++)
       await new Promise((r) => setTimeout(r, 50));
-    for (let i = 0; i < 20; i++) expect(await get(`${proxy.url}/after${i}`)).toBe(200);
-    const text = await (await fetch(metricsUrl)).text();
+    for (let i = 0; i < 20; i++) expect(await get(`${cluster.proxy().url}/after${i}`)).toBe(200);
+    const text = await (await fetch(cluster.metricsUrl())).text();
     expect(total(text)).toBeGreaterThanOrEqual(20);
   });
 
   it('SIGTERM drains every worker and the primary exits 0', async () => {
-    proxy.child.kill('SIGTERM');
-    expect(await proxy.exited).toBe(0);
+    cluster.proxy().child.kill('SIGTERM');
+    expect(await cluster.proxy().exited).toBe(0);
     expect(lines().some((l) => l.message === 'draining workers')).toBe(true);
   });
 });
 
 describe('issue 10.3: a worker stopped or killed under load', () => {
-  let upstream: TestUpstream;
-  let proxy: ProxyProcess;
-  let metricsUrl: string;
-  const lines = () =>
-    proxy.stdout.flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
+  const cluster = useCluster();
+  const lines = cluster.lines;
   const listening = () => lines().filter((l) => l.message === 'listening');
   /** The load of the running test, stopped after it even when an assertion failed. */
   let current: ReturnType<typeof load> | undefined;
@@ -129,7 +130,8 @@ describe('issue 10.3: a worker stopped or killed under load', () => {
   });
   const replaced = () =>
     lines().filter((l) => l.message === 'worker exited; started a replacement');
-  const scrapeTotal = async (): Promise<number> => total(await (await fetch(metricsUrl)).text());
+  const scrapeTotal = async (): Promise<number> =>
+    total(await (await fetch(cluster.metricsUrl())).text());
   const until = async (what: () => boolean): Promise<void> => {
     for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 25));
     expect(what()).toBe(true);
@@ -144,7 +146,7 @@ describe('issue 10.3: a worker stopped or killed under load', () => {
     const one = (agent: Agent | false, i: number): Promise<void> =>
       new Promise((resolve) => {
         // a connection the primary handed to a worker as it was killed is never answered
-        request(`${proxy.url}/load${i}`, { agent, timeout: 5000 }, (res) => {
+        request(`${cluster.proxy().url}/load${i}`, { agent, timeout: 5000 }, (res) => {
           res.resume();
           res.on('end', () => {
             if (res.statusCode === 200) ok++;
@@ -176,34 +178,6 @@ describe('issue 10.3: a worker stopped or killed under load', () => {
       },
     };
   }
-
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    const metricsPort = await freePort();
-    metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    proxy = await spawnProxy(
-      {
-        server: {
-          port: await freePort(),
-          host: '127.0.0.1',
-          drainDelayMs: 300,
-          shutdownGraceMs: 5000,
-        },
-        metrics: { port: metricsPort },
-        routes: [route(upstream.url)],
-      },
-      {},
-      ['--workers', '2'],
-    );
-    await until(() => listening().length >= 2);
-  });
-  afterAll(async () => {
-    if (proxy.child.exitCode === null) {
-      proxy.child.kill('SIGTERM');
-      await proxy.exited;
-    }
-    await upstream.close();
-  });
 
   it('SIGTERM to one worker under load: no failed request, the replacement logged, every request still counted', async () => {
     const traffic = (current = load());
