@@ -228,7 +228,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       run(req, res, scope).catch((thrown: unknown) => {
         const err = failure(scope, thrown);
         if (scope.aborted || res.destroyed) return;
-        sendError(req, res, err, {
+        scope.bytesOut += sendError(req, res, err, {
           requestId: scope.requestId,
           close: lifecycle.past('draining'),
           style: scope.route?.errorStyle,

@@ -27,15 +27,16 @@ export interface ErrorResponseOptions {
   style?: ErrorStyle;
 }
 
+/** Writes the typed error; returns the body bytes sent (for the access line). */
 export function sendError(
   req: IncomingMessage,
   res: ServerResponse,
   err: AuthgateError,
   options: ErrorResponseOptions,
-): void {
+): number {
   if (res.headersSent) {
     res.destroy();
-    return;
+    return 0;
   }
   const body = JSON.stringify(errorBody(err, options.requestId, options.style));
   const headers: Record<string, string | number> = {
@@ -51,6 +52,7 @@ export function sendError(
   if (options.close || (requestHasBody(req) && !req.complete)) headers.Connection = 'close';
   res.writeHead(err.status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
+  return req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
 }
 
 /** The same typed error on a raw socket (refused upgrades, malformed requests), then close. */

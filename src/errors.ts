@@ -69,6 +69,12 @@ export interface AuthgateErrorOptions {
   reason?: string;
   /** Upstream's own JSON error fields, kept under `upstream` in the body. */
   upstream?: { error_code?: string; message?: string };
+  /**
+   * What explains the decision in the audit line (issuer, kid, algorithm, token fingerprint,
+   * audience received, seconds since expiry, missing scopes). Logged, masked like every field;
+   * never part of a response body.
+   */
+  details?: Readonly<Record<string, unknown>>;
   cause?: unknown;
 }
 
@@ -80,6 +86,7 @@ export class AuthgateError extends Error {
   readonly bearerError: AuthgateErrorOptions['bearerError'];
   readonly reason: string;
   readonly upstream: AuthgateErrorOptions['upstream'];
+  details: Readonly<Record<string, unknown>> | undefined;
 
   constructor(code: ErrorCode, options: AuthgateErrorOptions = {}) {
     super(options.message ?? ERROR_CATALOG[code].message, { cause: options.cause });
@@ -91,6 +98,7 @@ export class AuthgateError extends Error {
     this.bearerError = options.bearerError;
     this.reason = options.reason ?? code.toLowerCase();
     this.upstream = options.upstream;
+    this.details = options.details;
   }
 
   get title(): string {

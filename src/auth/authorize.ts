@@ -39,6 +39,7 @@ export function authorize(input: AuthorizeInput): RawHeaders {
       message: `The credentials lack the required scope(s): ${missing.join(' ')}.`,
       bearerError: 'insufficient_scope',
       reason: 'missing_scope',
+      details: { missing_scopes: missing },
     });
   }
   for (const tenant of headerValues(input.rawHeaders, input.tenantHeader)) {

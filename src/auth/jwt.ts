@@ -14,6 +14,7 @@ import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
 import type { Config, IssuerConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
+import { fingerprint } from '../logging/mask';
 import type { Logger } from '../logging/logger';
 import type { Principal, RequestScope } from '../request-scope';
 import { NOT_RESPONSIBLE, type AuthResult, type Authenticator } from './authenticator';
@@ -226,9 +227,35 @@ export class JwtAuthenticator implements Authenticator {
         });
       }
       return verified.principal;
+    } catch (err) {
+      if (err instanceof AuthgateError) err.details ??= this.explain(token);
+      throw err;
     } finally {
       this.observer.tokenValidation('jwt', (performance.now() - started) / 1000);
     }
+  }
+
+  /**
+   * What the audit line needs to explain a refused token (issue 12.2), from its unverified
+   * parts: never the token, only a fingerprint of it.
+   */
+  private explain(token: string): Record<string, unknown> {
+    const [h = '', p = ''] = token.split('.');
+    const header = decodeSegment<TokenHeader>(h);
+    const payload = decodeSegment<JwtPayload>(p);
+    const text = (v: unknown): string | undefined =>
+      typeof v === 'string' ? v.slice(0, 256) : undefined;
+    const exp = typeof payload?.exp === 'number' ? payload.exp : undefined;
+    const now = this.now();
+    const aud = payload?.aud;
+    return {
+      token_fingerprint: fingerprint(token),
+      issuer: text(payload?.iss),
+      kid: text(header?.kid),
+      alg: text(header?.alg),
+      aud: Array.isArray(aud) ? aud.slice(0, 8).map(text) : text(aud),
+      expired_sec_ago: exp !== undefined && exp < now ? Math.round(now - exp) : undefined,
+    };
   }
 
   /** The full verification, no cache. */

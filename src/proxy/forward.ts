@@ -134,7 +134,7 @@ export function forward(f: ForwardRequest): Promise<void> {
 
       proxyReq.on('error', (err: NodeJS.ErrnoException) => {
         if (settled) return;
-        if (result.upstreamStatus !== undefined) {
+        if (res.headersSent) {
           // Broke off mid-response: the client must see a cut, never a clean but short body.
           result.aborted = true;
           res.destroy();

@@ -18,6 +18,8 @@ export function relayResponse(
 ): void {
   const { res, stats: result } = f;
   if (f.replaceResponse && f.replaceStatuses?.has(proxyRes.statusCode ?? 0)) {
+    // The access line still says what the upstream answered (issue 12.2).
+    result.upstreamStatus = proxyRes.statusCode;
     void f.replaceResponse(proxyRes).then((err) => finish(err));
     return;
   }

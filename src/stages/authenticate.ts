@@ -109,6 +109,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
       issuer: scope.principal?.issuer,
       tenant_id: scope.tenantId,
       client_ip: scope.clientIp,
+      ...err?.details,
     });
   }
 
