@@ -27,11 +27,12 @@ export function mintToken(o: MintOptions): string {
   const payload: Record<string, unknown> = { sub: o.subject };
   if (o.scope) payload.scope = o.scope;
   if (o.tenants && o.tenants.length > 0) payload.tenant_ids = o.tenants;
+  // jsonwebtoken refuses an `audience: undefined` option: leave it out when not asked for.
   return jwt.sign(payload, key, {
     algorithm: o.algorithm,
     issuer: o.issuer,
-    audience: o.audience,
     expiresIn: o.ttlSec,
+    ...(o.audience !== undefined ? { audience: o.audience } : {}),
     ...(o.kid !== undefined ? { keyid: o.kid } : {}),
   });
 }
@@ -44,7 +45,9 @@ function human(epochSec: unknown): string | undefined {
 }
 
 export function decodeToken(token: string): string {
-  const parts = token.trim().split('.');
+  // A value pasted from a header: "Bearer eyJ…" or "Authorization: Bearer eyJ…".
+  const bare = token.trim().replace(/^(?:authorization:\s*)?bearer\s+/i, '');
+  const parts = bare.split('.');
   if (parts.length !== 3) throw new Error('not a JWT (expected three dot-separated parts)');
   const parse = (s: string): unknown => JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
   let header: unknown;
@@ -112,8 +115,17 @@ export async function tokenCommand(argv: string[]): Promise<number> {
       console.error(`authgate: --alg must be one of ${ALGORITHMS.join(', ')}`);
       return 2;
     }
-    const secret =
-      values['secret-env'] !== undefined ? process.env[values['secret-env']] : values.secret;
+    const secretEnv = values['secret-env'];
+    if (secretEnv !== undefined && !process.env[secretEnv]) {
+      console.error(`authgate: --secret-env ${secretEnv}: that environment variable is not set`);
+      return 2;
+    }
+    const ttl = Number(values.ttl);
+    if (!/^\d+$/.test(values.ttl) || ttl < 1 || ttl > 31_536_000) {
+      console.error('authgate: --ttl must be a whole number of seconds from 1 to 31536000');
+      return 2;
+    }
+    const secret = secretEnv !== undefined ? process.env[secretEnv] : values.secret;
     try {
       console.log(
         mintToken({
@@ -125,7 +137,7 @@ export async function tokenCommand(argv: string[]): Promise<number> {
           audience: values.aud,
           scope: values.scope,
           tenants: values.tenant,
-          ttlSec: Number(values.ttl),
+          ttlSec: ttl,
           kid: values.kid,
         }),
       );

@@ -62,6 +62,69 @@ describe('authgate token', () => {
     expect(decoded.stdout).not.toContain(token.split('.')[2]);
   });
 
+  it('issue 12.1: mint works without --aud, and the token is accepted by an issuer with no audience', async () => {
+    const secret = 'mint-without-aud-secret-0123456789abcdef';
+    const minted = await runCli([
+      'token',
+      'mint',
+      '--secret',
+      secret,
+      '--iss',
+      'dev',
+      '--sub',
+      'ann',
+    ]);
+    expect(minted.code).toBe(0);
+    const token = minted.stdout.trim();
+    const upstream = await startUpstream();
+    const proxy = await startProxy({
+      auth: { jwt: { issuers: [{ issuer: 'dev', algorithms: ['HS256'], secret }] } },
+      routes: [route(upstream.url, { auth: 'required' })],
+    });
+    try {
+      expect(
+        (await request(proxy.url).get('/x').set('Authorization', `Bearer ${token}`)).status,
+      ).toBe(200);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
+  it.each([
+    [
+      ['--secret-env', 'AUTHGATE_TEST_UNSET_VAR'],
+      /--secret-env AUTHGATE_TEST_UNSET_VAR: that environment variable is not set/,
+    ],
+    [['--secret', 's', '--ttl', '1h'], /--ttl must be a whole number of seconds/],
+    [['--secret', 's', '--ttl', '0'], /--ttl must be a whole number of seconds/],
+  ])('issue 12.1: mint %j is a clear usage error (exit 2)', async (args, message) => {
+    const r = await runCli(['token', 'mint', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('issue 12.1: decode accepts a pasted "Bearer …" or "Authorization: Bearer …" value', async () => {
+    const minted = await runCli([
+      'token',
+      'mint',
+      '--secret',
+      'pasted-value-secret-0123456789abcdef',
+      '--sub',
+      'pat',
+    ]);
+    const token = minted.stdout.trim();
+    for (const pasted of [
+      `Bearer ${token}`,
+      `Authorization: Bearer ${token}`,
+      `bearer   ${token}`,
+    ]) {
+      const r = await runCli(['token', 'decode', pasted]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).claims.sub).toBe('pat');
+    }
+  });
+
   it('decode refuses garbage with exit 1', async () => {
     const r = await runCli(['token', 'decode', 'not-a-token']);
     expect(r.code).toBe(1);
