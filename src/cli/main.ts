@@ -5,6 +5,7 @@ import { checkConfigCommand } from './check-config';
 import { diagnoseCommand } from './diagnose';
 import { serveCommand } from './serve';
 import { tokenCommand } from './token';
+import { smokeTestCommand } from './smoke-test';
 import { authgateVersion } from '../server';
 
 const USAGE = `usage:
@@ -14,6 +15,7 @@ const USAGE = `usage:
   authgate token decode [JWT]          (reads stdin without an argument; never verifies)
   authgate token mint [options]        (development only)
   authgate api-key revoke [--config FILE]   (key on stdin; drops it on every instance)
+  authgate smoke-test --url URL [--token-env VAR | --api-key-env VAR] [--expect STATUS]
   authgate --version
 
 Config file: --config, else $AUTHGATE_CONFIG, else config/authgate.yaml.`;
@@ -53,6 +55,8 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
     }
     case 'token':
       return tokenCommand(rest);
+    case 'smoke-test':
+      return smokeTestCommand(rest);
     case 'api-key': {
       const { values, positionals } = parseArgs({
         args: rest,
