@@ -3,7 +3,7 @@
  * else $AUTHGATE_CONFIG, else config/authgate.yaml) and reports problems the same way — a count,
  * then one `path: reason` line each, on stderr; values are never printed.
  */
-import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
+import { ConfigError, loadConfigFile, resolveConfigPath, type ParseOptions } from '../config/load';
 import type { Config } from '../config/schema';
 
 export interface LoadedConfig {
@@ -17,10 +17,13 @@ export function reportProblems(err: ConfigError, file: string): void {
 }
 
 /** The config, or undefined after reporting its problems (the caller exits 1). */
-export function loadCliConfig(configFlag: string | undefined): LoadedConfig | undefined {
+export function loadCliConfig(
+  configFlag: string | undefined,
+  options: ParseOptions = {},
+): LoadedConfig | undefined {
   const file = resolveConfigPath(configFlag);
   try {
-    return { file, config: loadConfigFile(file) };
+    return { file, config: loadConfigFile(file, process.env, options) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     reportProblems(err, file);

@@ -7,6 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createRedisClient, describeRedis, redisConfigured, type RedisConfig } from '../redis';
 import { parseJwks } from '../auth/jwks';
+import { parseVerdict } from '../auth/api-key-service';
 import { loadCliConfig } from './config-loader';
 import type { Config } from '../config/schema';
 import { createScrubber } from '../logging/mask';
@@ -21,9 +22,11 @@ interface Check {
 const TIMEOUT_MS = 3000;
 const scrub = createScrubber();
 
+/** Every failed check that got no answer is worded the same: "no answer (<code>)". */
 function failure(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return scrub(e.code ?? e.name ?? 'error') + (e.message && !e.code ? `: ${scrub(e.message)}` : '');
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const code = e.cause?.code ?? e.code ?? (e.name === 'TimeoutError' ? 'ETIMEDOUT' : undefined);
+  return `no answer (${scrub(code ?? e.name ?? 'error')})`;
 }
 
 async function checkRedis(config: RedisConfig): Promise<Check> {
@@ -49,13 +52,34 @@ async function checkRedis(config: RedisConfig): Promise<Check> {
   }
 }
 
-async function checkJwks(issuer: string, uri: string): Promise<Check> {
+/**
+ * The JWKS answers with usable keys, and this host's clock agrees with the JWKS server's `Date`
+ * within the tolerance tokens get (a skewed clock makes fresh tokens "expired").
+ */
+async function checkJwks(issuer: string, uri: string, toleranceSec: number): Promise<Check> {
   const name = `jwks ${issuer}`;
   try {
     const res = await fetch(uri, { signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'error' });
-    if (!res.ok) return { name, ok: false, detail: `HTTP ${res.status}` };
+    if (!res.ok) return { name, ok: false, detail: `answered HTTP ${res.status}` };
     const keys = parseJwks(await res.json());
-    return { name, ok: keys.all.length > 0, detail: `${keys.all.length} usable signing key(s)` };
+    if (keys.all.length === 0)
+      return { name, ok: false, detail: 'contract: no usable signing key' };
+    const date = Date.parse(res.headers.get('date') ?? '');
+    if (Number.isNaN(date))
+      return { name, ok: true, detail: `${keys.all.length} usable signing key(s); no Date header` };
+    const skew = Math.round((Date.now() - date) / 1000);
+    // Date has whole seconds: allow one more than the tolerance.
+    if (Math.abs(skew) > toleranceSec + 1)
+      return {
+        name,
+        ok: false,
+        detail: `clock skew ${skew > 0 ? '+' : ''}${skew} s against the JWKS server (tolerance ${toleranceSec} s)`,
+      };
+    return {
+      name,
+      ok: true,
+      detail: `${keys.all.length} usable signing key(s), clock skew ${skew} s`,
+    };
   } catch (err) {
     return { name, ok: false, detail: failure(err) };
   }
@@ -72,9 +96,25 @@ async function checkApiKeyService(config: NonNullable<Config['auth']['apiKeys']>
       signal: AbortSignal.timeout(TIMEOUT_MS),
       redirect: 'error',
     });
+    // Read the answer by the rules the proxy uses (DESIGN §3 contract).
+    if (res.status === 200) {
+      let body: unknown;
+      try {
+        body = await res.json();
+      } catch {
+        return { name, ok: false, detail: 'contract: HTTP 200 without a JSON body' };
+      }
+      const parsed = parseVerdict(body);
+      if ('breach' in parsed)
+        return { name, ok: false, detail: `contract: field "${parsed.breach}" breaks it` };
+      if (parsed.verdict.valid)
+        return { name, ok: false, detail: 'contract: a key that cannot exist was answered valid' };
+      return { name, ok: true, detail: 'HTTP 200 valid:false for a bad key (per contract)' };
+    }
     await res.body?.cancel();
-    const ok = res.status === 200 || res.status === 401 || res.status === 403 || res.status === 404;
-    return { name, ok, detail: `HTTP ${res.status}${ok ? ' (answers per contract)' : ''}` };
+    if ([401, 403, 404].includes(res.status))
+      return { name, ok: true, detail: `HTTP ${res.status} for a bad key (per contract)` };
+    return { name, ok: false, detail: `answered HTTP ${res.status}` };
   } catch (err) {
     return { name, ok: false, detail: failure(err) };
   }
@@ -111,14 +151,19 @@ function checkUpstream(routeName: string, url: string): Promise<Check> {
   });
 }
 
-export async function diagnoseCommand(configFlag: string | undefined): Promise<number> {
-  const loaded = loadCliConfig(configFlag);
+export async function diagnoseCommand(
+  configFlag: string | undefined,
+  json = false,
+): Promise<number> {
+  // Checking dependencies needs no route (a config for an embedded gate may have none).
+  const loaded = loadCliConfig(configFlag, { requireRoutes: false });
   if (!loaded) return 1;
   const { file, config } = loaded;
   const checks: Array<Promise<Check>> = [];
   if (redisConfigured(config.redis)) checks.push(checkRedis(config.redis));
   for (const issuer of config.auth.jwt.issuers) {
-    if (issuer.jwksUri) checks.push(checkJwks(issuer.issuer, issuer.jwksUri));
+    if (issuer.jwksUri)
+      checks.push(checkJwks(issuer.issuer, issuer.jwksUri, config.auth.jwt.clockToleranceSec));
   }
   if (config.auth.apiKeys) checks.push(checkApiKeyService(config.auth.apiKeys));
   const seen = new Set<string>();
@@ -128,10 +173,16 @@ export async function diagnoseCommand(configFlag: string | undefined): Promise<n
     checks.push(checkUpstream(route.name, route.upstream));
   }
   const results = await Promise.all(checks);
+  const failed = results.filter((c) => !c.ok).length;
+  if (json) {
+    console.log(
+      JSON.stringify({ config: file, ok: failed === 0, failed, checks: results }, null, 2),
+    );
+    return failed === 0 ? 0 : 1;
+  }
   console.log(`authgate diagnose (${file})`);
   for (const c of results)
     console.log(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(28)} ${c.detail}`);
-  const failed = results.filter((c) => !c.ok).length;
   console.log(
     failed === 0
       ? `all ${results.length} check(s) passed`

@@ -11,7 +11,7 @@ import { authgateVersion } from '../server';
 const USAGE = `usage:
   authgate serve [--config FILE] [--workers N|auto] [--demo]
   authgate check-config [--config FILE]
-  authgate diagnose [--config FILE]    (checks Redis, JWKS URIs, the API-key service, upstreams)
+  authgate diagnose [--config FILE] [--json]   (checks Redis, JWKS URIs, the API-key service, upstreams)
   authgate token decode [JWT]          (reads stdin without an argument; never verifies)
   authgate token mint [options]        (development only)
   authgate api-key revoke [--config FILE]   (key on stdin; drops it on every instance)
@@ -50,8 +50,11 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
       return checkConfigCommand(values.config);
     }
     case 'diagnose': {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
-      return diagnoseCommand(values.config);
+      const { values } = parseArgs({
+        args: rest,
+        options: { config: { type: 'string' }, json: { type: 'boolean', default: false } },
+      });
+      return diagnoseCommand(values.config, values.json);
     }
     case 'token':
       return tokenCommand(rest);
