@@ -105,7 +105,9 @@ export class ApiKeyAuthenticator implements Authenticator {
     if (!redis || this.stopSubscribing) return;
     const channel = `${redis.prefix}${REVOCATION_CHANNEL}`;
     const onMessage = (ch: string, id: string): void => {
-      if (ch === channel) this.forget(id);
+      if (ch !== channel) return;
+      if (id.startsWith(KEY_ID_MESSAGE)) this.forgetKeyId(id.slice(KEY_ID_MESSAGE.length));
+      else this.forget(id);
     };
     redis.subscriber.on('message', onMessage);
     let failures = 0;
@@ -197,6 +199,12 @@ export class ApiKeyAuthenticator implements Authenticator {
     if (ttl > 0) this.memory.set(id, { verdict, until: this.now() + ttl });
   }
 
+  /** Drops every cached verdict the auth service gave with this `key_id` (api-key revoke KEY_ID). */
+  private forgetKeyId(keyId: string): void {
+    for (const [id, entry] of this.memory.entries())
+      if (entry.verdict.valid && entry.verdict.keyId === keyId) this.forget(id);
+  }
+
   /** Drops a key id from this instance and bumps its generation, so no lookup in flight caches it. */
   private forget(id: string): void {
     this.memory.delete(id);
@@ -273,6 +281,11 @@ export class ApiKeyAuthenticator implements Authenticator {
         [redisKeyFor(redis.prefix, id), generationKeyFor(redis.prefix, id)],
         [generation, JSON.stringify(verdictToJson(verdict)), ttl],
       );
+      // Which cache entries belong to a service key_id, for `api-key revoke KEY_ID`.
+      if (verdict.valid && verdict.keyId !== undefined) {
+        const index = keyIdIndexFor(redis.prefix, verdict.keyId);
+        await redis.client.multi().sadd(index, id).expire(index, GENERATION_TTL_SEC).exec();
+      }
     } catch {
       this.observer.apiKeyCache('redis', 'error');
     }
@@ -285,6 +298,34 @@ export class ApiKeyAuthenticator implements Authenticator {
     const redis = this.options.redis;
     if (redis) await revokeInRedis(redis, id);
   }
+}
+
+/** The set of cache ids holding verdicts for one service `key_id`. */
+export function keyIdIndexFor(prefix: string, keyId: string): string {
+  return `${prefix}apikey-kid:{${keyId}}`;
+}
+
+/** A revocation message naming a service key_id rather than a cache id. */
+export const KEY_ID_MESSAGE = 'kid:';
+
+/**
+ * Drops every cached verdict of a service `key_id`: each cache id it was stored under is revoked
+ * like a single key (generation bumped, entry deleted, instances told), then every instance
+ * is told the key_id too, for verdicts it holds only in memory. Resolves what was dropped.
+ */
+export async function revokeKeyIdInRedis(
+  redis: Pick<RedisHandle, 'client' | 'prefix'>,
+  keyId: string,
+): Promise<{ entries: number; instances: number }> {
+  const index = keyIdIndexFor(redis.prefix, keyId);
+  const ids = await redis.client.smembers(index);
+  for (const id of ids) await revokeInRedis(redis, id);
+  await redis.client.del(index);
+  const instances = await redis.client.publish(
+    `${redis.prefix}${REVOCATION_CHANNEL}`,
+    `${KEY_ID_MESSAGE}${keyId}`,
+  );
+  return { entries: ids.length, instances };
 }
 
 export async function revokeInRedis(

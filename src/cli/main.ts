@@ -14,11 +14,25 @@ const USAGE = `usage:
   authgate diagnose [--config FILE] [--json]   (checks Redis, JWKS URIs, the API-key service, upstreams)
   authgate token decode [JWT]          (reads stdin without an argument; never verifies)
   authgate token mint [options]        (development only)
-  authgate api-key revoke [--config FILE]   (key on stdin; drops it on every instance)
+  authgate api-key create|list|revoke KEY_ID [--config FILE]   (admin API; $AUTHGATE_ADMIN_TOKEN)
+  authgate api-key revoke [--config FILE]   (a raw key on stdin: drops its cached verdicts)
   authgate smoke-test --url URL [--token-env VAR | --api-key-env VAR] [--expect STATUS]
   authgate --version
 
 Config file: --config, else $AUTHGATE_CONFIG, else config/authgate.yaml.`;
+
+/** Removes `--config FILE` / `--config=FILE` from argv. */
+function takeConfigFlag(argv: string[]): { config: string | undefined; args: string[] } {
+  const args: string[] = [];
+  let config: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--config') config = argv[++i];
+    else if (a.startsWith('--config=')) config = a.slice('--config='.length);
+    else args.push(a);
+  }
+  return { config, args };
+}
 
 /** Runs a command; resolves the exit code, or undefined for a server that keeps running. */
 export async function runCli(argv: string[]): Promise<number | undefined> {
@@ -61,12 +75,9 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
     case 'smoke-test':
       return smokeTestCommand(rest);
     case 'api-key': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        options: { config: { type: 'string' } },
-        allowPositionals: true,
-      });
-      return apiKeyCommand(positionals, values.config);
+      // --config is shared; the subcommand parses the rest (create has flags of its own).
+      const { config, args } = takeConfigFlag(rest);
+      return apiKeyCommand(args, config);
     }
     case '--version':
     case '-v':

@@ -96,6 +96,11 @@ const apiKeysSchema = z.strictObject({
     .default('X-API-Key')
     .describe('Header carrying the key (also accepted as a Bearer token).'),
   validateUrl: httpUrl.describe('Auth service endpoint (POST {"api_key": ...}).'),
+  adminUrl: httpUrl
+    .optional()
+    .describe(
+      "The auth service's key-management API for `authgate api-key create|list|revoke` (admin token from $AUTHGATE_ADMIN_TOKEN).",
+    ),
   cacheTtlSec: int(1, 86_400)
     .default(300)
     .describe('How long a valid key is cached (never past its expires_at).'),

@@ -1,7 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface KeyRecord {
+  key_id?: string;
+  name?: string;
+  created_at?: string;
   user_id: string;
   tenant_ids?: string[];
   scopes?: string[];
@@ -21,8 +24,15 @@ export interface AuthService {
   bodies: string[];
   /** When set, answers every call with this status and raw body (contract-breaking answers). */
   reply?: { status: number; body: string };
+  /** The key-management API of DESIGN §2 (`auth.apiKeys.adminUrl`), with this bearer token. */
+  adminUrl: string;
+  adminToken: string;
   close(): Promise<void>;
 }
+
+const ADMIN_PATH = '/api/v1/keys';
+const VALIDATE_PATH = '/api/v1/keys/validate';
+const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef';
 
 export async function startAuthService(): Promise<AuthService> {
   const state = {
@@ -34,10 +44,49 @@ export async function startAuthService(): Promise<AuthService> {
     bodies: [] as string[],
     reply: undefined as AuthService['reply'],
   };
+  let created = 0;
+  const admin = (req: IncomingMessage, res: ServerResponse, body: string): void => {
+    if (req.headers.authorization !== `Bearer ${ADMIN_TOKEN}`) {
+      res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"error":"bad admin token"}');
+      return;
+    }
+    const id = (req.url ?? '').slice(ADMIN_PATH.length + 1);
+    if (req.method === 'POST' && id === '') {
+      const ask = JSON.parse(body) as { name: string; scopes: string[]; tenant_ids: string[] };
+      const apiKey = `hok_live_created${++created}${Math.random().toString(36).slice(2, 12)}`;
+      const record: KeyRecord = {
+        key_id: `key_${created}`,
+        name: ask.name,
+        created_at: new Date().toISOString(),
+        user_id: `svc-${ask.name}`,
+        scopes: ask.scopes,
+        tenant_ids: ask.tenant_ids,
+      };
+      state.keys.set(apiKey, record);
+      res
+        .writeHead(201, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ key_id: record.key_id, api_key: apiKey, name: ask.name }));
+    } else if (req.method === 'GET' && id === '') {
+      const keys = [...state.keys.entries()].map(([apiKey, r]) => ({
+        ...r,
+        revoked: false,
+        api_key: apiKey, // a careless service: the CLI must never print it
+      }));
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ keys }));
+    } else if (req.method === 'DELETE' && id !== '') {
+      const entry = [...state.keys.entries()].find(([, r]) => r.key_id === id);
+      if (entry) state.keys.delete(entry[0]);
+      res.writeHead(entry ? 204 : 404).end();
+    } else {
+      res.writeHead(405).end();
+    }
+  };
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
+      if ((req.url ?? '').startsWith(ADMIN_PATH) && !(req.url ?? '').startsWith(VALIDATE_PATH))
+        return admin(req, res, body);
       state.calls++;
       state.bodies.push(body);
       if (state.mode === 'timeout') return; // never answers
@@ -72,7 +121,9 @@ export async function startAuthService(): Promise<AuthService> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return Object.assign(state, {
-    url: `http://127.0.0.1:${port}/api/v1/keys/validate`,
+    url: `http://127.0.0.1:${port}${VALIDATE_PATH}`,
+    adminUrl: `http://127.0.0.1:${port}${ADMIN_PATH}`,
+    adminToken: ADMIN_TOKEN,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
