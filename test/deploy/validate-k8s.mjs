@@ -1,3 +1,4 @@
+/* global process, console */
 // Validates Kubernetes manifests against kubernetes-models' OpenAPI schemas (and the Prometheus
 // Operator's for ServiceMonitor), offline. ESM-only packages, so this runs as its own process.
 // usage: node validate-k8s.mjs FILE...  -> one JSON line per file: {file, kind, ok, error?}
