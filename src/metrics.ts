@@ -66,6 +66,12 @@ export class Metrics implements AuthObserver {
     labelNames: ['route', 'kind'] as const,
     registers: [this.registry],
   });
+  readonly proxyErrors = new Counter({
+    name: 'authgate_errors_total',
+    help: 'Errors authgate answered itself (not relayed from the upstream), by route and error code.',
+    labelNames: ['route', 'code', 'status'] as const,
+    registers: [this.registry],
+  });
   readonly upstreamAuthErrors = new Counter({
     name: 'authgate_upstream_auth_errors_total',
     help: 'Upstream 401/403 answers.',

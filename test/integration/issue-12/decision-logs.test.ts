@@ -139,6 +139,18 @@ describe('logs that explain a decision', () => {
     expect(accessOf(res.body.request_id).bytes_out).toBe(Number(res.headers['content-length']));
   });
 
+  it("authgate_errors_total counts the errors authgate answered itself, not the upstream's", async () => {
+    const text = await proxy.running.metrics.registry.metrics();
+    expect(text).toMatch(
+      /^authgate_errors_total\{route="api",code="AUTH_REQUIRED",status="401"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /^authgate_errors_total\{route="api",code="TOKEN_EXPIRED",status="401"\} 1$/m,
+    );
+    // the upstream's 401 is relayed as UPSTREAM_UNAUTHENTICATED (origin upstream): not counted here
+    expect(text).not.toMatch(/authgate_errors_total\{[^}]*code="UPSTREAM_UNAUTHENTICATED"/);
+  });
+
   it('no line holds a token', () => {
     const text = proxy.logs.text();
     expect(text).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/);
