@@ -172,7 +172,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     scope.errorCode = err.code;
     scope.errorReason = err.reason;
     const routeName = routeLabel(scope);
-    if (err.origin === 'proxy') metrics?.proxyErrors.labels(routeName, err.code, String(err.status)).inc();
+    if (err.origin === 'proxy')
+      metrics?.proxyErrors.labels(routeName, err.code, String(err.status)).inc();
     if (err.code === 'UPSTREAM_UNAVAILABLE' || err.code === 'UPSTREAM_TIMEOUT') {
       metrics?.upstreamErrors.labels(routeName, err.reason).inc();
     } else if (err.origin === 'upstream') {
