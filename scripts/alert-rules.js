@@ -5,8 +5,9 @@
 //   node scripts/alert-rules.js --job authgate-prod --runbook-base https://wiki.example.com/authgate/alerts > alerts.yml
 //
 // Every rule then selects {job="<job>"} (so other services' series of the same names never
-// match) and links `<runbook-base>#<alertname lower-cased>`. The committed file is the output
-// for --job authgate --runbook-base docs/alerts.md (test/unit/alert-rules.test.ts keeps it so).
+// match) and links `<runbook-base>#<alertname lower-cased>`. The source is the committed
+// config/prometheus/alerts.yml (unscoped, runbooks relative to docs/alerts.md, with its
+// promtool tests); test/unit/alert-rules.test.ts checks the rendered rules with promtool.
 const fs = require('node:fs');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
