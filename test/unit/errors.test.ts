@@ -33,3 +33,19 @@ describe('error catalogue', () => {
     });
   });
 });
+
+describe('docs/troubleshooting.md (issue 12.6)', () => {
+  const troubleshooting = readFileSync(join(__dirname, '../../docs/troubleshooting.md'), 'utf8');
+  it.each(Object.entries(ERROR_CATALOG))(
+    '%s has a row: meaning, log line, fix',
+    (code, { status }) => {
+      const row = troubleshooting
+        .split('\n')
+        .find((l) => new RegExp(`^\\|\\s*\`${code}\`\\s*\\|`).test(l));
+      expect(row).toBeDefined();
+      const cells = row!.split('|').map((c) => c.trim());
+      expect(cells[2]).toBe(String(status));
+      expect(cells.slice(3, 6).every((c) => c.length > 3)).toBe(true);
+    },
+  );
+});
