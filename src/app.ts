@@ -64,8 +64,8 @@ export interface App {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** CONNECT: authgate is no forward proxy; answered 405 on the socket. */
   handleConnect(req: IncomingMessage, socket: Duplex): void;
-  /** Would this request be served by a configured route (or a health path)? */
-  claims(req: IncomingMessage): boolean;
+  /** Would a request for this target be served by a configured route (or a health path)? */
+  claims(url: string): boolean;
   /**
    * Readiness goes 503 (DESIGN §8); every request is still served (each closing its
    * connection), so the load balancer can deregister this instance without a refusal.
@@ -285,8 +285,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       finished(scope, err.status, 'request');
     },
 
-    claims(req) {
-      const url = req.url ?? '/';
+    claims(url) {
       if (healthTarget(url, paths) !== undefined) return true;
       try {
         routes.match(normalizeRequestTarget(url).path);

@@ -175,9 +175,11 @@ export async function createAuthgate(
     express() {
       return (req, res, next) => {
         // Mounted under a path, Express rewrites req.url; routes are matched on the whole path.
-        const original = (req as IncomingMessage & { originalUrl?: string }).originalUrl;
-        if (original !== undefined) req.url = original;
-        if (!app.claims(req)) return next();
+        // req.url is only changed for a request authgate takes: next() sees it as Express left it.
+        const url =
+          (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+        if (!app.claims(url)) return next();
+        req.url = url;
         app.handleRequest(req, res);
       };
     },

@@ -71,6 +71,13 @@ describe('authgate embedded in Express 5', () => {
     app.get('/public', (_req, res) => {
       res.json({ public: true });
     });
+    // gate.express() mounted under a path: what it does not take reaches the next handler with
+    // req.url as Express made it (relative to the mount)
+    const mounted = express.Router();
+    mounted.get('/seen', (req, res) => {
+      res.json({ url: req.url, originalUrl: req.originalUrl });
+    });
+    app.use('/mnt', gate.express(), mounted);
     app.use(
       '/svc',
       gate.authenticate({ scopes: ['reports:read'] }),
@@ -108,6 +115,10 @@ describe('authgate embedded in Express 5', () => {
     });
     it("paths no route claims reach the app's own handlers", async () => {
       expect((await request(base).get('/public')).body).toEqual({ public: true });
+    });
+    it('mounted under a path, a request it does not take reaches the next handler unchanged', async () => {
+      const res = await request(base).get('/mnt/seen?q=1');
+      expect(res.body).toEqual({ url: '/seen?q=1', originalUrl: '/mnt/seen?q=1' });
     });
     it('a path authgate cannot normalise is refused, not passed on', async () => {
       const res = await request(base).get('/proxied%2F..%2Fpublic');
