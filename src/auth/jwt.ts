@@ -14,7 +14,16 @@ import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
 import type { Config, IssuerConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
-import { fingerprint } from '../logging/mask';
+import {
+  audienceAccepted,
+  decodeSegment,
+  explainRefusedToken,
+  invalid,
+  mapVerifyError,
+  type TokenHeader,
+} from './jwt-token';
+
+export { audienceAccepted } from './jwt-token';
 import type { Logger } from '../logging/logger';
 import type { Principal, RequestScope } from '../request-scope';
 import { NOT_RESPONSIBLE, type AuthResult, type Authenticator } from './authenticator';
@@ -28,24 +37,6 @@ type JwtConfig = Config['auth']['jwt'];
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /** Characters allowed in a subject that is forwarded as X-User-ID. */
 const SAFE_SUBJECT = /^[A-Za-z0-9._@:+|=~/-]{1,256}$/;
-
-function invalid(reason: string, message?: string): AuthgateError {
-  return new AuthgateError('TOKEN_INVALID', { bearerError: 'invalid_token', reason, message });
-}
-
-interface TokenHeader {
-  alg?: unknown;
-  kid?: unknown;
-  crit?: unknown;
-}
-
-function decodeSegment<T>(segment: string): T {
-  try {
-    return JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as T;
-  } catch {
-    throw invalid('malformed');
-  }
-}
 
 interface IssuerVerifier {
   config: IssuerConfig;
@@ -81,35 +72,6 @@ export function principalFromClaims(payload: JwtPayload, issuer: IssuerConfig): 
     expiresAt: payload.exp,
     issuer: issuer.issuer,
   };
-}
-
-function mapVerifyError(err: unknown): AuthgateError {
-  if (err instanceof AuthgateError) return err;
-  if (err instanceof jwt.TokenExpiredError) {
-    return new AuthgateError('TOKEN_EXPIRED', { bearerError: 'invalid_token', reason: 'expired' });
-  }
-  if (err instanceof jwt.NotBeforeError) {
-    return new AuthgateError('TOKEN_NOT_YET_VALID', {
-      bearerError: 'invalid_token',
-      reason: 'not_before',
-    });
-  }
-  // Shape, header, algorithm and key were checked before jwt.verify, and audience and issuer are
-  // checked after it: what jsonwebtoken can still refuse is the signature.
-  if (err instanceof jwt.JsonWebTokenError)
-    return invalid('bad_signature', 'The token signature is invalid.');
-  return invalid('malformed');
-}
-
-/** `aud` (a string or a list) must name one of the accepted audiences, when any are set. */
-export function audienceAccepted(
-  claim: unknown,
-  accepted: string | readonly string[] | undefined,
-): boolean {
-  if (accepted === undefined) return true;
-  const wanted = typeof accepted === 'string' ? [accepted] : accepted;
-  const given = Array.isArray(claim) ? (claim as unknown[]) : [claim];
-  return given.some((a) => typeof a === 'string' && wanted.includes(a));
 }
 
 export interface JwtAuthenticatorOptions {
@@ -228,34 +190,11 @@ export class JwtAuthenticator implements Authenticator {
       }
       return verified.principal;
     } catch (err) {
-      if (err instanceof AuthgateError) err.details ??= this.explain(token);
+      if (err instanceof AuthgateError) err.details ??= explainRefusedToken(token, this.now());
       throw err;
     } finally {
       this.observer.tokenValidation('jwt', (performance.now() - started) / 1000);
     }
-  }
-
-  /**
-   * What the audit line needs to explain a refused token (issue 12.2), from its unverified
-   * parts: never the token, only a fingerprint of it.
-   */
-  private explain(token: string): Record<string, unknown> {
-    const [h = '', p = ''] = token.split('.');
-    const header = decodeSegment<TokenHeader>(h);
-    const payload = decodeSegment<JwtPayload>(p);
-    const text = (v: unknown): string | undefined =>
-      typeof v === 'string' ? v.slice(0, 256) : undefined;
-    const exp = typeof payload?.exp === 'number' ? payload.exp : undefined;
-    const now = this.now();
-    const aud = payload?.aud;
-    return {
-      token_fingerprint: fingerprint(token),
-      issuer: text(payload?.iss),
-      kid: text(header?.kid),
-      alg: text(header?.alg),
-      aud: Array.isArray(aud) ? aud.slice(0, 8).map(text) : text(aud),
-      expired_sec_ago: exp !== undefined && exp < now ? Math.round(now - exp) : undefined,
-    };
   }
 
   /** The full verification, no cache. */
