@@ -12,6 +12,7 @@ import {
   type MlflowServer,
 } from '../../helpers/mlflow';
 import { memoryKb, resetPeakRss, spawnProxy, type ProxyProcess } from '../../helpers/process';
+import { freePort } from '../../helpers/servers';
 
 const SECRET = 'mlflow-flow-secret-0123456789abcdefghij';
 const ALL = 'mlflow:read mlflow:edit mlflow:manage';
@@ -29,6 +30,8 @@ describe(`the real MLflow ${MLFLOW_VERSION} client and server through authgate`,
     service = await startAuthService();
     service.keys.set(API_KEY, { user_id: 'svc-bot', scopes: ALL.split(' ') });
     proxy = await spawnProxy({
+      // an ephemeral port: the default 8080 may be taken on a shared machine
+      server: { port: await freePort(), host: '127.0.0.1' },
       auth: {
         jwt: {
           issuers: [{ issuer: 'idp', audience: 'mlflow', algorithms: ['HS256'], secret: SECRET }],
