@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { freePort } from './servers';
 
 /** The machine's Redis (REDIS_URL or 127.0.0.1:6379); tests isolate themselves by key prefix. */
@@ -197,6 +197,32 @@ export async function startRedisCluster(): Promise<{ ports: number[]; stop(): Pr
       if (!info.includes('cluster_state:ok')) return false;
     }
     return true;
+  });
+  // Every node must also agree on the whole slot map before a client is told to use it: a
+  // client that connects while the epochs still propagate gets a partial map.
+  await untilTrue('cluster slot map agreed', async () => {
+    const maps = await Promise.all(ports.map((p) => ask(p, 'CLUSTER', 'SLOTS')));
+    const covered = (m: unknown) =>
+      (m as Array<[number, number]>).reduce((sum, [from, to]) => sum + (to - from + 1), 0);
+    return (
+      maps.every((m) => covered(m) === 16384) &&
+      new Set(maps.map((m) => JSON.stringify(m))).size === 1
+    );
+  });
+  // ...and a real cluster client must get a write through.
+  await untilTrue('cluster accepts writes', async () => {
+    const c = new Cluster(
+      ports.map((port) => ({ host: '127.0.0.1', port })),
+      {
+        clusterRetryStrategy: () => null,
+      },
+    );
+    try {
+      await c.set('authgate-test:probe', '1');
+      return (await c.get('authgate-test:probe')) === '1';
+    } finally {
+      c.disconnect();
+    }
   });
   return { ports, stop: () => stopAll(children) };
 }
