@@ -20,6 +20,7 @@ import { sendError, sendErrorOnSocket } from './error-response';
 import { AuthgateError, toAuthgateError } from './errors';
 import { NetworkList } from './headers/forwarded';
 import { hasBody } from './headers/framing';
+import type { RawHeaders } from './headers/hop-by-hop';
 import { Lifecycle } from './lifecycle';
 import { CLIENT_CLOSED, logAccess } from './logging/access-log';
 import type { Logger } from './logging/logger';
@@ -27,7 +28,7 @@ import { createScrubber } from './logging/mask';
 import { methodLabel, type Metrics } from './metrics';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';
-import { ForwardFailure, forward } from './proxy/forward';
+import { ForwardFailure, ForwardRetry, RETRY, forward } from './proxy/forward';
 import type { StreamMemoryGuard } from './proxy/memory-guard';
 import { isWebSocketUpgrade, proxyUpgrade } from './proxy/upgrade';
 import { UPSTREAM_AUTH_STATUSES, upstreamAuthError } from './proxy/upstream-auth';
@@ -39,6 +40,12 @@ import { healthTarget, sendHealth } from './stages/health';
 import { createHygieneStage } from './stages/hygiene';
 import { createRateLimitStage } from './stages/rate-limit';
 import { createUpstreamHeaders } from './stages/upstream-headers';
+import { systemClock } from './clock';
+import { readReplayableBody, withUpstreamAuthorization } from './proxy/upstream-credential';
+import {
+  buildUpstreamAuth,
+  type RouteUpstreamAuth,
+} from './upstream-credentials/route-upstream-auth';
 
 export interface AppDependencies {
   logger: Logger;
@@ -57,6 +64,8 @@ export interface AppDependencies {
    * state): the server turns it on; embedders opt in.
    */
   memoryGuard?: StreamMemoryGuard;
+  /** Where the `env` upstream-credential provider reads (process.env when absent). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface App {
@@ -116,6 +125,38 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   });
   const rateLimit = createRateLimitStage(deps.rateLimiter ?? new RateLimiter(), metrics);
   const upstreamHeaders = createUpstreamHeaders(trustedProxies, hygiene.guard);
+  const internalNetworks = new NetworkList(config.server.internalNetworks);
+  const upstreamAuth = buildUpstreamAuth(routes.routes, {
+    clock: deps.clock ?? systemClock,
+    logger,
+    env: deps.env ?? process.env,
+  });
+  /** The caller's own credentials: never sent upstream in authgate's name. */
+  const callerCredentialHeaders: ReadonlySet<string> = new Set([
+    'authorization',
+    'x-amzn-oidc-accesstoken',
+    'x-amzn-oidc-data',
+    ...(config.auth.apiKeys ? [config.auth.apiKeys.header.toLowerCase()] : []),
+  ]);
+
+  /** The route's upstream credential when this request goes upstream in authgate's name. */
+  function upstreamCredentialFor(
+    route: CompiledRoute,
+    scope: RequestScope,
+  ): RouteUpstreamAuth | undefined {
+    const ua = upstreamAuth.get(route.name);
+    if (!ua) return undefined;
+    const c = scope.credentials;
+    const presented =
+      c !== undefined &&
+      (c.bearer !== undefined || c.apiKey !== undefined || c.malformed !== undefined);
+    return ua.applies(
+      presented || scope.principal !== undefined,
+      internalNetworks.has(scope.peerIp),
+    )
+      ? ua
+      : undefined;
+  }
 
   /** Every stage before forwarding, shared by plain requests and upgrades. */
   async function admit(
@@ -140,14 +181,82 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
 
   async function run(req: IncomingMessage, res: ServerResponse, scope: RequestScope) {
     const route = await admit(req, scope, false);
-    await forward({
+    const path = upstreamPath(route, scope.path ?? '/');
+    const headers = upstreamHeaders(req, scope, route, false);
+    const withBody = scope.framing !== undefined && hasBody(scope.framing);
+    const ua = upstreamCredentialFor(route, scope);
+    if (!ua) return send(req, res, scope, route, headers, withBody);
+
+    // authgate's own credential (DESIGN §11); a registry's Bearer challenge is answered with a
+    // token exchange and the request sent once more when its body could be kept.
+    let authorization = await ua.authorization(scope.method, path, scope.requestId);
+    let body: Buffer | undefined;
+    let replayable = !withBody;
+    if (withBody && ua.exchange && scope.framing?.kind === 'length') {
+      body = await readReplayableBody(req, scope, ua.replayBodyBytes);
+      replayable = body !== undefined;
+    }
+    let retried = false;
+    const challenged = async (
+      upstreamRes: IncomingMessage,
+    ): Promise<AuthgateError | typeof RETRY> => {
+      if (upstreamRes.statusCode === 401 && ua.exchange && !retried) {
+        const next = await ua
+          .answerChallenge(
+            upstreamRes.headers['www-authenticate'],
+            authorization.value,
+            scope.requestId,
+          )
+          .catch(() => undefined);
+        // Not replayable: the token is cached, so the client's next request is pre-authenticated.
+        if (next !== undefined && replayable) {
+          upstreamRes.resume();
+          authorization = { value: next, source: 'token exchange' };
+          return RETRY;
+        }
+      }
+      return replaceUpstreamAuth(upstreamRes);
+    };
+    for (;;) {
+      try {
+        return await send(
+          req,
+          res,
+          scope,
+          route,
+          withUpstreamAuthorization(headers, authorization.value, callerCredentialHeaders),
+          withBody,
+          body,
+          challenged,
+        );
+      } catch (err) {
+        if (!(err instanceof ForwardRetry) || retried) throw err;
+        retried = true;
+      }
+    }
+  }
+
+  function send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    scope: RequestScope,
+    route: CompiledRoute,
+    headers: RawHeaders,
+    withBody: boolean,
+    body?: Buffer,
+    replaceResponse: (
+      r: IncomingMessage,
+    ) => Promise<AuthgateError | typeof RETRY> = replaceUpstreamAuth,
+  ): Promise<void> {
+    return forward({
       req,
       res,
       upstream: route.upstream,
       agent: pools.agentFor(route.upstream),
       path: upstreamPath(route, scope.path ?? '/') + scope.search,
-      headers: upstreamHeaders(req, scope, route, false),
-      hasBody: scope.framing !== undefined && hasBody(scope.framing),
+      headers,
+      hasBody: withBody,
+      body,
       connectTimeoutMs: route.config.timeouts.connectMs,
       responseTimeoutMs: route.config.timeouts.responseMs,
       responseHeaders: ['X-Request-ID', scope.requestId, ...scope.responseHeaders],
@@ -157,7 +266,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       // idle socket closed under them when the listener closes.
       closeConnection: () => lifecycle.past('draining'),
       replaceStatuses: UPSTREAM_AUTH_STATUSES,
-      replaceResponse: replaceUpstreamAuth,
+      replaceResponse,
       stats: scope,
       memoryGuard: deps.memoryGuard,
     });
@@ -250,18 +359,29 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       socket.on('error', () => socket.destroy());
       lifecycle.trackTunnel(socket);
       admit(req, scope, true)
-        .then((route) =>
-          proxyUpgrade({
+        .then(async (route) => {
+          const path = upstreamPath(route, scope.path ?? '/');
+          let headers = upstreamHeaders(req, scope, route, true);
+          const ua = upstreamCredentialFor(route, scope);
+          if (ua) {
+            const authorization = await ua.authorization(scope.method, path, scope.requestId);
+            headers = withUpstreamAuthorization(
+              headers,
+              authorization.value,
+              callerCredentialHeaders,
+            );
+          }
+          return proxyUpgrade({
             req,
             socket,
             head,
             upstream: route.upstream,
-            path: upstreamPath(route, scope.path ?? '/') + scope.search,
-            headers: upstreamHeaders(req, scope, route, true),
+            path: path + scope.search,
+            headers,
             connectTimeoutMs: route.config.timeouts.connectMs,
             responseHeaders: ['X-Request-ID', scope.requestId, ...scope.responseHeaders],
-          }),
-        )
+          });
+        })
         .then(finish, (thrown: unknown) => {
           const err = failure(scope, thrown);
           sendErrorOnSocket(socket, err, scope.requestId, false, scope.route?.errorStyle);

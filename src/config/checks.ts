@@ -87,6 +87,17 @@ export const routeProblems: Check = (config) => {
         message: `is "${route.auth}" but auth.jwt.issuers, auth.apiKeys and auth.albOidc configure no authenticator`,
       });
     }
+    if (
+      'upstreamAuth' in route &&
+      route.upstreamAuth?.mode === 'when-absent' &&
+      route.auth === 'required'
+    ) {
+      problems.push({
+        path: ['routes', i, 'upstreamAuth', 'mode'],
+        message:
+          'is "when-absent" but auth is "required": a caller without a credential is refused before it (use auth: optional)',
+      });
+    }
   });
   return problems;
 };

@@ -1,6 +1,7 @@
 /** `routes[]` of the config (DESIGN §3): prefix, upstream, auth mode, scopes, limits, preset. */
 import { z } from 'zod';
 import { HTTP_METHODS, bool, httpUrl, int, noCredentialsInUrl, urlPath } from './fields';
+import { upstreamAuthSchema } from './upstream-auth-schema';
 
 const scopeList = z.array(z.string().min(1).regex(/^\S+$/, { message: 'must not contain spaces' }));
 const scopesSchema = z
@@ -49,6 +50,14 @@ export const routeSchema = z.strictObject({
     .regex(/^[A-Za-z0-9-]+$/)
     .default('X-Tenant-ID')
     .describe("Header naming the tenant; its value must be one of the principal's tenants."),
+  tenantPathSegment: int(1, 16)
+    .optional()
+    .describe(
+      "The path segment after the prefix that names the tenant (1 = the first): it must be one of the principal's tenants (403 TENANT_FORBIDDEN), e.g. registry repositories /v2/<tenant>/<name>. A path without it (the prefix itself) carries no tenant.",
+    ),
+  upstreamAuth: upstreamAuthSchema.describe(
+    "Which credential the upstream gets (DESIGN §11): the caller's (none), or authgate's own from a provider chain.",
+  ),
   ws: bool().default(false).describe('Allow authenticated WebSocket upgrades on this route.'),
   cors: z
     .strictObject({

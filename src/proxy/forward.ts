@@ -31,6 +31,8 @@ export interface ForwardRequest {
   headers: RawHeaders;
   /** A body follows the request headers (see headers/framing). */
   hasBody: boolean;
+  /** The body, already read (kept so a challenged request can be sent again); else piped from `req`. */
+  body?: Buffer;
   connectTimeoutMs: number;
   responseTimeoutMs: number;
   /** Headers appended to the client response (e.g. X-Request-ID). */
@@ -44,7 +46,7 @@ export interface ForwardRequest {
    * response and returns the typed error to send (e.g. upstream 401/403).
    */
   replaceStatuses?: ReadonlySet<number>;
-  replaceResponse?: (res: IncomingMessage) => Promise<AuthgateError>;
+  replaceResponse?: (res: IncomingMessage) => Promise<AuthgateError | typeof RETRY>;
   stats: ForwardStats;
   memoryGuard?: StreamMemoryGuard;
 }
@@ -59,6 +61,16 @@ export interface ForwardStats {
   upstreamMs?: number;
   /** The client went away, or the upstream broke off mid-body. */
   aborted: boolean;
+}
+
+/** `replaceResponse` asks for the request to be sent again (with a new credential). */
+export const RETRY = Symbol('retry');
+
+/** Rejection of `forward` when `replaceResponse` returned RETRY: nothing was sent to the client. */
+export class ForwardRetry extends Error {
+  constructor() {
+    super('retry');
+  }
 }
 
 /** An error to answer in place of the upstream response (before anything was sent). */
@@ -81,10 +93,13 @@ export function forward(f: ForwardRequest): Promise<void> {
     let settled = false;
     let retried = false;
     let started = 0;
-    const finish = (err?: AuthgateError): void => {
+    const finish = (err?: AuthgateError | typeof RETRY): void => {
       if (settled) return;
       settled = true;
-      if (err) reject(new ForwardFailure(err));
+      res.off('close', onClientGone);
+      req.off('error', onClientGone);
+      if (err === RETRY) reject(new ForwardRetry());
+      else if (err) reject(new ForwardFailure(err));
       else resolve();
     };
 
@@ -158,6 +173,8 @@ export function forward(f: ForwardRequest): Promise<void> {
 
       if (!hasBody) {
         proxyReq.end();
+      } else if (f.body) {
+        proxyReq.end(f.body);
       } else {
         req.pipe(proxyReq);
         req.on('data', (chunk: Buffer) => {

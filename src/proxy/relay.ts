@@ -8,13 +8,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuthgateError } from '../errors';
 import { stripHopByHop } from '../headers/hop-by-hop';
-import type { ForwardRequest } from './forward';
+import type { ForwardRequest, RETRY } from './forward';
 import { upstreamError } from './upstream-error';
 
 export function relayResponse(
   proxyRes: IncomingMessage,
   f: ForwardRequest,
-  finish: (err?: AuthgateError) => void,
+  finish: (err?: AuthgateError | typeof RETRY) => void,
 ): void {
   const { res, stats: result } = f;
   if (f.replaceResponse && f.replaceStatuses?.has(proxyRes.statusCode ?? 0)) {

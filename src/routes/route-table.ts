@@ -126,3 +126,15 @@ export function routePath(route: CompiledRoute, path: string): string {
 export function upstreamPath(route: CompiledRoute, path: string): string {
   return route.upstream.basePath + routePath(route, path);
 }
+
+/**
+ * The tenant a path names (`tenantPathSegment`: the Nth segment after the route's prefix), or
+ * undefined when the route names none or the path is shorter (the registry's `/v2/` ping).
+ */
+export function pathTenant(route: CompiledRoute, path: string): string | undefined {
+  const n = route.config.tenantPathSegment;
+  if (n === undefined) return undefined;
+  const rest = route.prefix === '/' ? path : path.slice(route.prefix.length);
+  const segments = rest.split('/').filter((s) => s !== '');
+  return segments[n - 1];
+}

@@ -16,7 +16,12 @@ import type { NetworkList } from '../headers/forwarded';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics';
 import type { RequestScope } from '../request-scope';
-import { METHOD_NOT_GRANTED, routePath, type CompiledRoute } from '../routes/route-table';
+import {
+  METHOD_NOT_GRANTED,
+  pathTenant,
+  routePath,
+  type CompiledRoute,
+} from '../routes/route-table';
 
 export interface AuthStageOptions {
   authenticators: readonly Authenticator[];
@@ -48,6 +53,23 @@ export function tenantOf(scope: RequestScope, route: CompiledRoute): string | un
     if ((scope.rawHeaders[i] as string).toLowerCase() === name) return scope.rawHeaders[i + 1];
   }
   return undefined;
+}
+
+/**
+ * `tenantPathSegment`: the tenant the path names must be one of the principal's (like the tenant
+ * header); the upstream gets it in the route's tenant header when the caller sent none.
+ */
+function checkPathTenant(scope: RequestScope, route: CompiledRoute): void {
+  const tenant = pathTenant(route, scope.path ?? '/');
+  if (tenant === undefined || !scope.principal) return;
+  if (!scope.principal.tenantIds.includes(tenant)) {
+    throw new AuthgateError('TENANT_FORBIDDEN', {
+      reason: 'path_tenant_not_granted',
+      details: { path_tenant: tenant },
+    });
+  }
+  if (tenantOf(scope, route) === undefined)
+    scope.addHeaders.push(route.config.tenantHeader, tenant);
 }
 
 function authMethodOf(scope: RequestScope): string {
@@ -93,7 +115,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
     const result = err ? (err.status === 503 ? 'error' : 'deny') : 'allow';
     const reason = err ? err.reason : scope.principal ? 'ok' : 'anonymous';
     const authMethod = authMethodOf(scope);
-    scope.tenantId = tenantOf(scope, route);
+    scope.tenantId = tenantOf(scope, route) ?? pathTenant(route, scope.path ?? '/');
     metrics?.authDecisions.labels(route.name, authMethod, result, reason).inc();
     logger.info('auth decision', {
       type: 'audit',
@@ -133,12 +155,16 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
           tenantHeader: route.config.tenantHeader.toLowerCase(),
           internalCaller: internalNetworks.has(scope.peerIp),
         });
+        checkPathTenant(scope, route);
       } else if (
         required === METHOD_NOT_GRANTED &&
         !(route.config.cors.preflight && isCorsPreflight(req))
       ) {
         // Anonymous on an optional route: a method nobody is granted stays closed too.
         throw methodNotGrantedError(scope.method);
+      } else if (pathTenant(route, scope.path ?? '/') !== undefined) {
+        // A tenant's path is never served anonymously.
+        throw new AuthgateError('AUTH_REQUIRED', { reason: 'no_credentials' });
       }
     } catch (err) {
       recordDecision(scope, route, err);

@@ -1,0 +1,129 @@
+/**
+ * The credential authgate sends to an upstream in its own name (DESIGN §11), the provider
+ * interface every source implements, and the one parser of token-shaped answers (a command's
+ * JSON output, a mounted secret file, an OAuth2 token response).
+ */
+
+export interface Credential {
+  username?: string;
+  secret: string;
+  scheme: 'basic' | 'bearer';
+  /** epoch ms, when the source says */
+  expiresAt?: number;
+}
+
+/** What a provider yields: a credential, or why it has none (the chain then moves on). */
+export type ProviderResult =
+  | { readonly credential: Credential; readonly source: string }
+  | { readonly none: string; readonly source: string };
+
+export interface CredentialProvider {
+  /** What diagnose and logs call it (never a secret): "env REGISTRY_USERNAME", "file /run/x". */
+  readonly name: string;
+  get(): Promise<ProviderResult>;
+}
+
+/** The value of an `Authorization` header for a credential. */
+export function authorizationValue(c: Credential): string {
+  if (c.scheme === 'bearer') return `Bearer ${c.secret}`;
+  return `Basic ${Buffer.from(`${c.username ?? ''}:${c.secret}`, 'utf8').toString('base64')}`;
+}
+
+/** Basic when there is a user name, else bearer — unless the config says. */
+export function defaultScheme(
+  username: string | undefined,
+  configured: 'basic' | 'bearer' | undefined,
+): 'basic' | 'bearer' {
+  return configured ?? (username !== undefined ? 'basic' : 'bearer');
+}
+
+const SECRET_FIELDS = [
+  'accessToken',
+  'access_token',
+  'token',
+  'password',
+  'secret',
+  'refreshToken',
+  'refresh_token',
+] as const;
+const EXPIRY_FIELDS = ['expiresOn', 'expires_on', 'expiresAt', 'expires_at'] as const;
+
+/** An expiry given as epoch seconds, epoch ms, or a date string; undefined when unreadable. */
+export function parseExpiry(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) {
+    return value > 1e12 ? value : value * 1000;
+  }
+  if (typeof value === 'string' && value.trim() !== '') {
+    if (/^\d+(\.\d+)?$/.test(value.trim())) return parseExpiry(Number(value.trim()));
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+export interface TokenAnswer {
+  secret: string;
+  username?: string;
+  expiresAt?: number;
+}
+
+/**
+ * Reads a token-shaped JSON object: the secret from accessToken | access_token | token |
+ * password | secret (first present), the user name from `username`, the expiry from
+ * `expires_in` (seconds from `now`) or expiresOn | expires_on | expiresAt | expires_at.
+ * Returns a reason string when the object has no usable secret.
+ */
+export function parseTokenAnswer(value: unknown, now: number): TokenAnswer | string {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return 'the answer is not a JSON object';
+  }
+  const obj = value as Record<string, unknown>;
+  const field = SECRET_FIELDS.find((f) => typeof obj[f] === 'string' && obj[f] !== '');
+  if (field === undefined) return `the answer has none of ${SECRET_FIELDS.join(', ')}`;
+  const answer: TokenAnswer = { secret: obj[field] as string };
+  if (typeof obj.username === 'string' && obj.username !== '') answer.username = obj.username;
+  const expiresIn = obj.expires_in ?? obj.expiresIn;
+  if (typeof expiresIn === 'number' || typeof expiresIn === 'string') {
+    const seconds = Number(expiresIn);
+    if (Number.isFinite(seconds) && seconds > 0) answer.expiresAt = now + seconds * 1000;
+  }
+  if (answer.expiresAt === undefined) {
+    for (const f of EXPIRY_FIELDS) {
+      const at = parseExpiry(obj[f]);
+      if (at !== undefined) {
+        answer.expiresAt = at;
+        break;
+      }
+    }
+  }
+  return answer;
+}
+
+/**
+ * When to renew something that expires at `expiresAt` (fetched at `now`): `refreshBeforeMs`
+ * ahead, but never earlier than half its lifetime, so a short-lived token is still reused.
+ */
+export function refreshTime(
+  expiresAt: number | undefined,
+  now: number,
+  refreshBeforeMs: number,
+): number {
+  if (expiresAt === undefined) return Number.POSITIVE_INFINITY;
+  return expiresAt - Math.min(refreshBeforeMs, Math.max(0, (expiresAt - now) / 2));
+}
+
+/**
+ * Runs `load` once for any number of concurrent callers (single-flight): a burst of requests
+ * waiting for the same credential starts one command or one token request.
+ */
+export class SingleFlight<T> {
+  private pending: Promise<T> | undefined;
+  run(load: () => Promise<T>): Promise<T> {
+    if (this.pending) return this.pending;
+    const p = load().finally(() => {
+      if (this.pending === p) this.pending = undefined;
+    });
+    this.pending = p;
+    return p;
+  }
+}
