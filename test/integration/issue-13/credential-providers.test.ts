@@ -1,0 +1,539 @@
+/**
+ * Issue 13: every credential provider exercised against a real peer — the distribution registry
+ * with htpasswd basic auth for env, file, dockerConfig and command; a real HTTP upstream and an
+ * OAuth2 token endpoint for oauth2ClientCredentials. A rotated file is picked up without a
+ * restart, a burst runs the command once, a realm off the allow-list is never asked, a challenged
+ * request with a small body is sent again, and `when-absent` only serves internal callers.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { sign } from '../../helpers/jwks';
+import { ManualClock } from '../../helpers/manual-clock';
+import {
+  issuerCertificate,
+  startRegistry,
+  startTokenServer,
+  type Registry,
+  type TokenServer,
+} from '../../helpers/registry';
+import {
+  pairs,
+  rawRequest,
+  startProxy,
+  startUpstream,
+  type SeenRequest,
+  type TestUpstream,
+} from '../../helpers/servers';
+
+const SECRET = 'credential-providers-test-secret-0123456789abcdef';
+const USER = 'svc';
+const PASSWORD = 'registry-secret-9b1e';
+const dir = mkdtempSync(join(tmpdir(), 'authgate-creds-'));
+
+const jwt = (scope = 'registry:pull registry:push', tenants = ['acme']): string =>
+  sign(SECRET, {
+    iss: 'dev-issuer',
+    expiresInSec: 3600,
+    claims: { scope, tenant_ids: tenants },
+  });
+const issuers = {
+  jwt: { issuers: [{ issuer: 'dev-issuer', algorithms: ['HS256'], secret: SECRET }] },
+};
+
+function registryRoute(upstream: string, upstreamAuth: Record<string, unknown>) {
+  return {
+    auth: issuers,
+    routes: [{ name: 'registry', prefix: '/v2', upstream, tenantPathSegment: 1, upstreamAuth }],
+  };
+}
+
+function get(url: string, path: string, token = jwt()) {
+  const u = new URL(url);
+  return rawRequest(url, {
+    path,
+    headers: ['Host', u.host, 'Authorization', `Bearer ${token}`],
+  });
+}
+
+const header = (seen: SeenRequest, name: string): string[] =>
+  pairs(seen.rawHeaders)
+    .filter(([n]) => n.toLowerCase() === name.toLowerCase())
+    .map(([, v]) => v);
+
+describe('credential providers against the real registry (htpasswd)', () => {
+  let registry: Registry;
+  beforeAll(async () => {
+    registry = await startRegistry({ kind: 'htpasswd', username: USER, password: PASSWORD });
+  });
+  afterAll(() => registry.close());
+
+  it('env: REGISTRY_USERNAME + REGISTRY_PASSWORD; a wrong password is the upstream’s 401', async () => {
+    const good = await startProxy(
+      registryRoute(registry.url, { mode: 'service', providers: [{ type: 'env' }] }),
+      {
+        env: { REGISTRY_USERNAME: USER, REGISTRY_PASSWORD: PASSWORD },
+      },
+    );
+    const bad = await startProxy(
+      registryRoute(registry.url, { mode: 'service', providers: [{ type: 'env' }] }),
+      {
+        env: { REGISTRY_USERNAME: USER, REGISTRY_PASSWORD: 'wrong' },
+      },
+    );
+    try {
+      expect((await get(good.url, '/v2/')).status).toBe(200);
+      const refused = await get(bad.url, '/v2/');
+      expect(refused.status).toBe(401);
+      expect(JSON.parse(refused.body.toString())).toMatchObject({
+        error_code: 'UPSTREAM_UNAUTHENTICATED',
+        origin: 'upstream',
+      });
+      // authgate's own challenge, never the registry's realm.
+      expect(refused.headers['www-authenticate']).toBe('Bearer realm="authgate"');
+      expect(good.logs.text() + bad.logs.text()).not.toContain(PASSWORD);
+    } finally {
+      await good.close();
+      await bad.close();
+    }
+  });
+
+  it('env: none of the variables set is a typed 502, each provider’s reason logged', async () => {
+    const proxy = await startProxy(
+      registryRoute(registry.url, { mode: 'service', providers: [{ type: 'env' }] }),
+      { env: {} },
+    );
+    try {
+      const res = await get(proxy.url, '/v2/');
+      expect(res.status).toBe(502);
+      expect(JSON.parse(res.body.toString()).error_code).toBe('UPSTREAM_UNAVAILABLE');
+      const line = proxy.logs.entries().find((e) => e.message === 'no upstream credential');
+      expect(line).toMatchObject({ route: 'registry' });
+      expect(String(line?.reasons)).toContain('REGISTRY_USERNAME+REGISTRY_PASSWORD');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('file: a rotated secret is picked up without a restart', async () => {
+    const file = join(dir, 'registry-secret.json');
+    writeFileSync(file, JSON.stringify({ username: USER, password: 'old-rotated-out' }));
+    const proxy = await startProxy(
+      registryRoute(registry.url, { mode: 'service', providers: [{ type: 'file', path: file }] }),
+    );
+    try {
+      expect((await get(proxy.url, '/v2/')).status).toBe(401);
+      // Rotation the way a Secret volume does it: a new file moved into place.
+      writeFileSync(`${file}.new`, JSON.stringify({ username: USER, password: PASSWORD }));
+      renameSync(`${file}.new`, file);
+      expect((await get(proxy.url, '/v2/')).status).toBe(200);
+      writeFileSync(file, JSON.stringify({ username: USER, password: 'revoked-again' }));
+      expect((await get(proxy.url, '/v2/')).status).toBe(401);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('dockerConfig: the auths entry of the registry, spelled with a scheme', async () => {
+    const config = join(dir, 'docker', 'config.json');
+    mkdirSync(join(dir, 'docker'), { recursive: true });
+    writeFileSync(
+      config,
+      JSON.stringify({
+        auths: {
+          'https://index.docker.io/v1/': { auth: Buffer.from('hub:other').toString('base64') },
+          [`http://${registry.host}`]: {
+            auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64'),
+          },
+        },
+      }),
+    );
+    const proxy = await startProxy(
+      registryRoute(registry.url, { mode: 'service', providers: [{ type: 'dockerConfig' }] }),
+      { env: { DOCKER_CONFIG: join(dir, 'docker') } },
+    );
+    try {
+      expect((await get(proxy.url, '/v2/')).status).toBe(200);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('command: argv without a shell, JSON parsed, a burst of requests runs it once', async () => {
+    const counter = join(dir, 'command-runs');
+    writeFileSync(counter, '');
+    const script = [
+      `require('fs').appendFileSync(${JSON.stringify(counter)}, 'x');`,
+      `setTimeout(() => console.log(JSON.stringify({ username: ${JSON.stringify(USER)},`,
+      ` password: ${JSON.stringify(PASSWORD)}, expires_in: 600 })), 200);`,
+    ].join('');
+    const clock = new ManualClock();
+    const proxy = await startProxy(
+      registryRoute(registry.url, {
+        mode: 'service',
+        providers: [
+          { type: 'env' },
+          // "$(...)" would run in a shell; here it is one literal argument.
+          { type: 'command', argv: [process.execPath, '-e', script, '$(touch /tmp/pwned)'] },
+        ],
+      }),
+      { env: {}, clock },
+    );
+    try {
+      const burst = await Promise.all(Array.from({ length: 12 }, () => get(proxy.url, '/v2/')));
+      expect(burst.map((r) => r.status)).toEqual(Array(12).fill(200));
+      expect(readFileSync(counter, 'utf8')).toBe('x');
+      // Cached until refreshBeforeSec (60 s) before its expiry (600 s), then run again.
+      await clock.advance(500_000);
+      expect((await get(proxy.url, '/v2/')).status).toBe(200);
+      expect(readFileSync(counter, 'utf8')).toBe('x');
+      await clock.advance(60_000);
+      expect((await get(proxy.url, '/v2/')).status).toBe(200);
+      expect(readFileSync(counter, 'utf8')).toBe('xx');
+      expect(proxy.logs.text()).not.toContain(PASSWORD);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('command: a failing command says why without its output, the next provider is used', async () => {
+    const proxy = await startProxy(
+      registryRoute(registry.url, {
+        mode: 'service',
+        providers: [
+          {
+            type: 'command',
+            argv: [process.execPath, '-e', `console.log('${PASSWORD}'); process.exit(3)`],
+          },
+          {
+            type: 'command',
+            argv: [process.execPath, '-e', 'setTimeout(() => {}, 5000)'],
+            timeoutMs: 200,
+          },
+        ],
+      }),
+      { env: {} },
+    );
+    try {
+      const res = await get(proxy.url, '/v2/');
+      expect(res.status).toBe(502);
+      const line = proxy.logs.entries().find((e) => e.message === 'no upstream credential');
+      expect(line?.reasons).toEqual([
+        `command ${process.execPath}: exited with code 3`,
+        `command ${process.execPath}: timed out after 200 ms`,
+      ]);
+      expect(proxy.logs.text()).not.toContain(PASSWORD);
+      expect(res.body.toString()).not.toContain(PASSWORD);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('oauth2ClientCredentials against a real upstream and token endpoint', () => {
+  let upstream: TestUpstream;
+  let tokenEndpoint: Server;
+  let tokenUrl: string;
+  const seenToken: Array<{ authorization?: string; body: string }> = [];
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    tokenEndpoint = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        seenToken.push({ authorization: req.headers.authorization, body });
+        const ok =
+          req.headers.authorization ===
+          `Basic ${Buffer.from('client-1:s3cr3t%2F').toString('base64')}`;
+        res.writeHead(ok ? 200 : 401, { 'Content-Type': 'application/json' });
+        res.end(
+          JSON.stringify(
+            ok
+              ? {
+                  access_token: `svc-token-${seenToken.length}`,
+                  token_type: 'Bearer',
+                  expires_in: 120,
+                }
+              : { error: 'invalid_client' },
+          ),
+        );
+      });
+    });
+    await new Promise<void>((r) => tokenEndpoint.listen(0, '127.0.0.1', r));
+    tokenUrl = `http://127.0.0.1:${(tokenEndpoint.address() as AddressInfo).port}/oauth2/token`;
+  });
+  afterAll(async () => {
+    await upstream.close();
+    tokenEndpoint.close();
+  });
+
+  it('the service token replaces the caller’s Authorization and API key; identity goes in X-User-ID', async () => {
+    const clock = new ManualClock();
+    const proxy = await startProxy(
+      {
+        auth: issuers,
+        routes: [
+          {
+            name: 'svc',
+            prefix: '/svc',
+            upstream: upstream.url,
+            upstreamAuth: {
+              mode: 'service',
+              providers: [
+                {
+                  type: 'oauth2ClientCredentials',
+                  tokenUrl,
+                  clientId: 'client-1',
+                  clientSecret: 's3cr3t/',
+                  scope: 'inventory.read',
+                },
+              ],
+            },
+          },
+        ],
+      },
+      { clock },
+    );
+    try {
+      const caller = jwt('read');
+      const burst = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          rawRequest(proxy.url, {
+            path: '/svc/items',
+            headers: [
+              'Host',
+              'gw.test',
+              'Authorization',
+              `Bearer ${caller}`,
+              'X-Tenant-ID',
+              'acme',
+            ],
+          }),
+        ),
+      );
+      expect(burst.map((r) => r.status)).toEqual(Array(8).fill(200));
+      expect(seenToken).toHaveLength(1);
+      expect(seenToken[0]?.body).toBe('grant_type=client_credentials&scope=inventory.read');
+      const seen = upstream.seen.at(-1) as SeenRequest;
+      expect(header(seen, 'authorization')).toEqual(['Bearer svc-token-1']);
+      expect(header(seen, 'x-user-id')).toEqual(['alice']);
+      expect(header(seen, 'x-tenant-id')).toEqual(['acme']);
+      // Refreshed refreshBeforeSec before expiry (half the 120 s lifetime at most).
+      await clock.advance(61_000);
+      await rawRequest(proxy.url, {
+        path: '/svc/items',
+        headers: ['Host', 'gw.test', 'Authorization', `Bearer ${caller}`],
+      });
+      expect(seenToken).toHaveLength(2);
+      expect(header(upstream.seen.at(-1) as SeenRequest, 'authorization')).toEqual([
+        'Bearer svc-token-2',
+      ]);
+      expect(proxy.logs.text()).not.toContain('svc-token-');
+      expect(proxy.logs.text()).not.toContain(caller);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('when-absent: only an internal caller without a credential gets the service token', async () => {
+    const config = (internal: string[]) => ({
+      server: { internalNetworks: internal },
+      auth: issuers,
+      routes: [
+        {
+          name: 'svc',
+          prefix: '/svc',
+          upstream: upstream.url,
+          auth: 'optional',
+          upstreamAuth: {
+            mode: 'when-absent',
+            providers: [{ type: 'env', serviceTokenVar: 'SVC_TOKEN' }],
+          },
+        },
+      ],
+    });
+    const env = { SVC_TOKEN: 'internal-svc-token' };
+    const inside = await startProxy(config(['127.0.0.0/8']), { env });
+    const outside = await startProxy(config(['10.0.0.0/8']), { env });
+    try {
+      await rawRequest(inside.url, { path: '/svc/a', headers: ['Host', 'gw.test'] });
+      expect(header(upstream.seen.at(-1) as SeenRequest, 'authorization')).toEqual([
+        'Bearer internal-svc-token',
+      ]);
+      const caller = jwt('read');
+      await rawRequest(inside.url, {
+        path: '/svc/b',
+        headers: ['Host', 'gw.test', 'Authorization', `Bearer ${caller}`],
+      });
+      expect(header(upstream.seen.at(-1) as SeenRequest, 'authorization')).toEqual([
+        `Bearer ${caller}`,
+      ]);
+      await rawRequest(outside.url, { path: '/svc/c', headers: ['Host', 'gw.test'] });
+      expect(header(upstream.seen.at(-1) as SeenRequest, 'authorization')).toEqual([]);
+    } finally {
+      await inside.close();
+      await outside.close();
+    }
+  });
+});
+
+describe('token exchange edge cases against the real registry (token auth)', () => {
+  let registry: Registry;
+  let tokens: TokenServer;
+
+  beforeAll(async () => {
+    const cert = issuerCertificate(dir);
+    tokens = await startTokenServer({
+      username: USER,
+      password: PASSWORD,
+      service: 'edge-registry',
+      issuer: 'edge-issuer',
+      keyPem: cert.keyPem,
+      certPem: cert.certPem,
+    });
+    registry = await startRegistry({
+      kind: 'token',
+      realm: tokens.realm,
+      service: 'edge-registry',
+      issuer: 'edge-issuer',
+      certFile: cert.certFile,
+    });
+  });
+  afterAll(async () => {
+    await registry.close();
+    await tokens.close();
+  });
+
+  const env = { REGISTRY_USERNAME: USER, REGISTRY_PASSWORD: PASSWORD };
+
+  it('a realm off the allow-list is never asked, and the caller gets a typed 401', async () => {
+    const proxy = await startProxy(
+      registryRoute(registry.url, {
+        mode: 'service',
+        providers: [{ type: 'env' }],
+        tokenExchange: { realms: ['http://127.0.0.1:1/token'] },
+      }),
+      { env },
+    );
+    const asked = tokens.requests.length;
+    try {
+      const res = await get(proxy.url, '/v2/acme/app/tags/list');
+      expect(res.status).toBe(401);
+      expect(JSON.parse(res.body.toString()).error_code).toBe('UPSTREAM_UNAUTHENTICATED');
+      expect(tokens.requests.length).toBe(asked);
+      expect(
+        proxy.logs.entries().find((e) => e.message === 'upstream token realm refused'),
+      ).toMatchObject({
+        route: 'registry',
+        reason: 'realm_not_allowed',
+        realm_host: new URL(tokens.realm).host,
+      });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  const exchanging = (replayBodyBytes?: number) =>
+    startProxy(
+      registryRoute(registry.url, {
+        mode: 'service',
+        providers: [{ type: 'env' }],
+        tokenExchange: { realms: [tokens.realm], ...(replayBodyBytes ? { replayBodyBytes } : {}) },
+      }),
+      { env },
+    );
+
+  /** Opens a blob upload through a throwaway authgate; the path (with its signed state) to PUT to. */
+  async function openUpload(repo: string): Promise<string> {
+    const proxy = await exchanging();
+    try {
+      const res = await rawRequest(proxy.url, {
+        method: 'POST',
+        path: `/v2/${repo}/blobs/uploads/`,
+        headers: [
+          'Host',
+          `127.0.0.1:${proxy.port}`,
+          'Authorization',
+          `Bearer ${jwt()}`,
+          'Content-Length',
+          '0',
+        ],
+      });
+      expect(res.status).toBe(202);
+      const location = new URL(String(res.headers.location), proxy.url);
+      return location.pathname + location.search;
+    } finally {
+      await proxy.close();
+    }
+  }
+
+  function putBlob(url: string, port: number, uploadPath: string, blob: Buffer) {
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    return rawRequest(url, {
+      method: 'PUT',
+      path: `${uploadPath}&digest=${encodeURIComponent(digest)}`,
+      headers: [
+        'Host',
+        `127.0.0.1:${port}`,
+        'Authorization',
+        `Bearer ${jwt()}`,
+        'Content-Type',
+        'application/octet-stream',
+        'Content-Length',
+        String(blob.length),
+      ],
+      body: blob,
+    });
+  }
+
+  it('a challenged request with a small body is exchanged for a token and sent once more', async () => {
+    const upload = await openUpload('acme/cards');
+    const proxy = await exchanging();
+    const asked = tokens.requests.length;
+    const before = registry.accessLog().length;
+    try {
+      const blob = Buffer.from('a small model card\n');
+      const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+      const res = await putBlob(proxy.url, proxy.port, upload, blob);
+      expect(res.status).toBe(201);
+      expect(res.headers['docker-content-digest']).toBe(digest);
+      const seen = registry.accessLog().slice(before);
+      expect(seen.map((l) => l.replace(/\?\S* /, ' '))).toEqual([
+        expect.stringMatching(/^PUT \/v2\/acme\/cards\/blobs\/uploads\/[\w-]+ 401$/),
+        expect.stringMatching(/^PUT \/v2\/acme\/cards\/blobs\/uploads\/[\w-]+ 201$/),
+      ]);
+      expect(tokens.requests.slice(asked).map((r) => r.scopes)).toEqual([
+        ['repository:acme/cards:pull,push'],
+      ]);
+      // The next request of the same repository is pre-authenticated from the cache.
+      const head = await rawRequest(proxy.url, {
+        method: 'HEAD',
+        path: `/v2/acme/cards/blobs/${digest}`,
+        headers: ['Host', `127.0.0.1:${proxy.port}`, 'Authorization', `Bearer ${jwt()}`],
+      });
+      expect(head.status).toBe(200);
+      expect(registry.accessLog().slice(before)).toHaveLength(3);
+      expect(tokens.requests.length).toBe(asked + 1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a body too large to keep is not replayed, but the token is cached for the next request', async () => {
+    const upload = await openUpload('acme/big');
+    const proxy = await exchanging(8);
+    try {
+      const blob = Buffer.from('larger than eight bytes');
+      const first = await putBlob(proxy.url, proxy.port, upload, blob);
+      expect(first.status).toBe(401);
+      expect(JSON.parse(first.body.toString()).error_code).toBe('UPSTREAM_UNAUTHENTICATED');
+      expect((await putBlob(proxy.url, proxy.port, upload, blob)).status).toBe(201);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
