@@ -16,6 +16,8 @@ interface JsonSchema {
   properties?: Record<string, JsonSchema>;
   items?: JsonSchema;
   anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  const?: unknown;
   additionalProperties?: JsonSchema | boolean;
 }
 
@@ -35,6 +37,20 @@ function rows(schema: JsonSchema, path: string, out: string[]): void {
   if (schema.type === 'object' && schema.properties) {
     for (const [key, child] of Object.entries(schema.properties))
       rows(child, path ? `${path}.${key}` : key, out);
+    return;
+  }
+  const variants = schema.items?.oneOf ?? schema.items?.anyOf;
+  if (schema.type === 'array' && variants?.every((v) => v.properties?.type?.const !== undefined)) {
+    // A tagged union (the upstream-credential providers): the keys of each kind.
+    out.push(
+      `| \`${path}\` | list | ${fmtDefault(schema.default)} | ${schema.description ?? ''} |`,
+    );
+    for (const v of variants) {
+      const tag = String(v.properties?.type?.const);
+      const { type: _type, ...keys } = v.properties ?? {};
+      out.push(`| \`${path}[].type\` | "${tag}" |  | |`);
+      rows({ ...v, properties: keys }, `${path}[] (${tag})`, out);
+    }
     return;
   }
   if (schema.type === 'array' && schema.items?.properties) {

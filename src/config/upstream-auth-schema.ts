@@ -37,7 +37,7 @@ const fileProvider = z.strictObject({
     .string()
     .min(1)
     .describe(
-      'A mounted secret: the secret itself, or JSON {username?, password|token|secret, expires_at?}. Re-read when it changes.',
+      'A mounted secret: the secret itself, or JSON {username?, password/token/secret, expires_at?}. Re-read when it changes.',
     ),
   username: z.string().min(1).optional().describe('User name for basic auth.'),
   scheme,
@@ -70,7 +70,7 @@ const commandProvider = z.strictObject({
     .enum(['json', 'text'])
     .default('json')
     .describe(
-      'json: {accessToken|access_token|token|password, username?, expires_in|expiresOn|expires_at?}; text: the whole output is the secret.',
+      'json: {accessToken/access_token/token/password, username?, expires_in/expiresOn/expires_at?}; text: the whole output is the secret.',
     ),
   username: z
     .string()
@@ -84,11 +84,11 @@ const commandProvider = z.strictObject({
 const oauth2Provider = z.strictObject({
   type: z.literal('oauth2ClientCredentials'),
   tokenUrl: httpUrl.describe('OAuth2 token endpoint.'),
-  clientId: z.string().min(1),
-  clientSecret: z.string().min(1).describe('Use ${ENV_VAR}.'),
-  scope: z.string().min(1).optional(),
-  audience: z.string().min(1).optional(),
-  timeoutMs: int(100, 60_000).default(5_000),
+  clientId: z.string().min(1).describe('OAuth2 client id (sent with HTTP Basic).'),
+  clientSecret: z.string().min(1).describe('OAuth2 client secret; use ${ENV_VAR}.'),
+  scope: z.string().min(1).optional().describe('`scope` of the token request.'),
+  audience: z.string().min(1).optional().describe('`audience` of the token request (Auth0, Okta).'),
+  timeoutMs: int(100, 60_000).default(5_000).describe('Token request timeout.'),
 });
 
 export const providerSchema = z.discriminatedUnion('type', [
@@ -128,7 +128,7 @@ export const upstreamAuthSchema = z
           .describe(
             'Request bodies up to this size are kept so a challenged request can be retried once.',
           ),
-        timeoutMs: int(100, 60_000).default(5_000),
+        timeoutMs: int(100, 60_000).default(5_000).describe('Token request timeout.'),
       })
       .prefault({}),
   })

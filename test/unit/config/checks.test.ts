@@ -50,8 +50,73 @@ describe('routeProblems', () => {
       [['routes', 0, 'auth']],
     ],
     ['auth optional with a JWT issuer', [route({ auth: 'optional' })], jwt, []],
+    [
+      'upstreamAuth when-absent on a route that requires auth',
+      [
+        route({
+          auth: 'required',
+          upstreamAuth: { mode: 'when-absent', providers: [{ type: 'env' }] },
+        }),
+      ],
+      jwt,
+      [['routes', 0, 'upstreamAuth', 'mode']],
+    ],
+    [
+      'upstreamAuth when-absent on an optional route',
+      [
+        route({
+          auth: 'optional',
+          upstreamAuth: { mode: 'when-absent', providers: [{ type: 'env' }] },
+        }),
+      ],
+      jwt,
+      [],
+    ],
   ])('%s', (_name, routes, auth, paths) => {
     expect(routeProblems(typed({ routes, auth })).map((p) => p.path)).toEqual(paths);
+  });
+});
+
+describe('upstreamAuth schema', () => {
+  it.each([
+    [
+      'service without a provider',
+      { mode: 'service' },
+      'routes.0.upstreamAuth.providers: mode service needs at least one provider',
+    ],
+    [
+      'an unknown provider type',
+      { mode: 'service', providers: [{ type: 'vault' }] },
+      'routes.0.upstreamAuth.providers.0.type',
+    ],
+    [
+      'a command with no argv',
+      { mode: 'service', providers: [{ type: 'command', argv: [] }] },
+      'routes.0.upstreamAuth.providers.0.argv',
+    ],
+    [
+      'a realm that is no URL',
+      {
+        mode: 'service',
+        providers: [{ type: 'env' }],
+        tokenExchange: { realms: ['token-server'] },
+      },
+      'routes.0.upstreamAuth.tokenExchange.realms.0',
+    ],
+  ])('%s is refused', (_name, upstreamAuth, path) => {
+    const result = configSchema.safeParse({ routes: [route({ upstreamAuth })] });
+    expect(result.success).toBe(false);
+    const found = result.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+    expect(found.some((line) => line.startsWith(path))).toBe(true);
+  });
+
+  it('defaults to mode none with the caller’s credential', () => {
+    expect(typed({ routes: [route()] }).routes[0]?.upstreamAuth).toMatchObject({
+      mode: 'none',
+      providers: [],
+      refreshBeforeSec: 60,
+      tokenExchange: { realms: [], replayBodyBytes: 65536 },
+    });
   });
 });
 
