@@ -47,7 +47,9 @@ function rows(schema: JsonSchema, path: string, out: string[]): void {
     );
     for (const v of variants) {
       const tag = String(v.properties?.type?.const);
-      const { type: _type, ...keys } = v.properties ?? {};
+      const keys = Object.fromEntries(
+        Object.entries(v.properties ?? {}).filter(([key]) => key !== 'type'),
+      );
       out.push(`| \`${path}[].type\` | "${tag}" |  | |`);
       rows({ ...v, properties: keys }, `${path}[] (${tag})`, out);
     }
