@@ -12,6 +12,10 @@ import { loadCliConfig } from './config-loader';
 import type { Config } from '../config/schema';
 import { createScrubber } from '../logging/mask';
 import { parseUpstream } from '../routes/route-table';
+import type { RouteConfig } from '../config/schema';
+import { systemClock } from '../clock';
+import type { Logger } from '../logging/logger';
+import { RouteUpstreamAuth } from '../upstream-credentials/route-upstream-auth';
 
 interface Check {
   name: string;
@@ -151,6 +155,49 @@ function checkUpstream(routeName: string, url: string): Promise<Check> {
   });
 }
 
+const silent: Logger = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+  isDebugEnabled: () => false,
+};
+
+function expiresIn(at: number | undefined): string {
+  if (at === undefined) return 'no expiry';
+  const s = Math.round((at - Date.now()) / 1000);
+  if (s <= 0) return `expired ${-s} s ago`;
+  return s >= 120 ? `expires in ${Math.round(s / 60)} min` : `expires in ${s} s`;
+}
+
+/**
+ * The route's upstream credential (DESIGN §11): which provider supplies it and when it expires,
+ * or why each provider has none. Never the credential itself.
+ */
+async function checkUpstreamCredential(route: Readonly<RouteConfig>): Promise<Check> {
+  const name = `upstream credential ${route.name}`;
+  const auth = new RouteUpstreamAuth(route, parseUpstream(route.upstream), {
+    clock: systemClock,
+    logger: silent,
+    env: process.env,
+  });
+  const skipped: string[] = [];
+  for (const provider of auth.providers) {
+    const result = await provider.get();
+    if ('credential' in result) {
+      const c = result.credential;
+      const before = skipped.length > 0 ? ` (skipped: ${skipped.join('; ')})` : '';
+      return {
+        name,
+        ok: true,
+        detail: `${c.scheme} credential from ${result.source}, ${expiresIn(c.expiresAt)}${before}`,
+      };
+    }
+    skipped.push(`${result.source}: ${result.none}`);
+  }
+  return { name, ok: false, detail: `no provider yields a credential: ${skipped.join('; ')}` };
+}
+
 export async function diagnoseCommand(
   configFlag: string | undefined,
   json = false,
@@ -171,6 +218,9 @@ export async function diagnoseCommand(
     if (seen.has(route.upstream)) continue;
     seen.add(route.upstream);
     checks.push(checkUpstream(route.name, route.upstream));
+  }
+  for (const route of config.routes) {
+    if (route.upstreamAuth.mode !== 'none') checks.push(checkUpstreamCredential(route));
   }
   const results = await Promise.all(checks);
   const failed = results.filter((c) => !c.ok).length;
