@@ -41,7 +41,11 @@ import { createHygieneStage } from './stages/hygiene';
 import { createRateLimitStage } from './stages/rate-limit';
 import { createUpstreamHeaders } from './stages/upstream-headers';
 import { systemClock } from './clock';
-import { readReplayableBody, withUpstreamAuthorization } from './proxy/upstream-credential';
+import {
+  readReplayableBody,
+  relativeToUpstream,
+  withUpstreamAuthorization,
+} from './proxy/upstream-credential';
 import {
   buildUpstreamAuth,
   type RouteUpstreamAuth,
@@ -226,14 +230,25 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
           route,
           withUpstreamAuthorization(headers, authorization.value, callerCredentialHeaders),
           withBody,
-          body,
-          challenged,
+          {
+            body,
+            replaceResponse: challenged,
+            rewriteLocation: (value) =>
+              relativeToUpstream(value, route.upstream, route.prefix, route.config.stripPrefix),
+          },
         );
       } catch (err) {
         if (!(err instanceof ForwardRetry) || retried) throw err;
         retried = true;
       }
     }
+  }
+
+  /** What differs between a plain forward and one in authgate's name (DESIGN §11). */
+  interface SendOptions {
+    body?: Buffer;
+    replaceResponse?: (r: IncomingMessage) => Promise<AuthgateError | typeof RETRY>;
+    rewriteLocation?: (value: string) => string;
   }
 
   function send(
@@ -243,10 +258,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     route: CompiledRoute,
     headers: RawHeaders,
     withBody: boolean,
-    body?: Buffer,
-    replaceResponse: (
-      r: IncomingMessage,
-    ) => Promise<AuthgateError | typeof RETRY> = replaceUpstreamAuth,
+    options: SendOptions = {},
   ): Promise<void> {
     return forward({
       req,
@@ -256,7 +268,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       path: upstreamPath(route, scope.path ?? '/') + scope.search,
       headers,
       hasBody: withBody,
-      body,
+      body: options.body,
       connectTimeoutMs: route.config.timeouts.connectMs,
       responseTimeoutMs: route.config.timeouts.responseMs,
       responseHeaders: ['X-Request-ID', scope.requestId, ...scope.responseHeaders],
@@ -266,7 +278,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       // idle socket closed under them when the listener closes.
       closeConnection: () => lifecycle.past('draining'),
       replaceStatuses: UPSTREAM_AUTH_STATUSES,
-      replaceResponse,
+      replaceResponse: options.replaceResponse ?? replaceUpstreamAuth,
+      rewriteLocation: options.rewriteLocation,
       stats: scope,
       memoryGuard: deps.memoryGuard,
     });

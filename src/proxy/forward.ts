@@ -37,6 +37,8 @@ export interface ForwardRequest {
   responseTimeoutMs: number;
   /** Headers appended to the client response (e.g. X-Request-ID). */
   responseHeaders: RawHeaders;
+  /** Maps the upstream's `Location` values (e.g. the upstream's own URLs back to relative ones). */
+  rewriteLocation?: (value: string) => string;
   /** Lower-cased upstream response headers replaced by `responseHeaders`. */
   dropResponseHeaders: ReadonlySet<string>;
   /** Close the client connection after this response (draining). */

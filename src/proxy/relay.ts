@@ -24,6 +24,13 @@ export function relayResponse(
     return;
   }
   const headers = stripHopByHop(proxyRes.rawHeaders, { drop: f.dropResponseHeaders });
+  if (f.rewriteLocation) {
+    for (let i = 0; i < headers.length; i += 2) {
+      if ((headers[i] as string).toLowerCase() === 'location') {
+        headers[i + 1] = f.rewriteLocation(headers[i + 1] as string);
+      }
+    }
+  }
   headers.push(...f.responseHeaders);
   if (f.closeConnection()) headers.push('Connection', 'close');
   try {

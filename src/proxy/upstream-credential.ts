@@ -72,3 +72,31 @@ export function readReplayableBody(
     req.once('aborted', gone);
   });
 }
+
+/**
+ * A `Location` pointing at the upstream itself becomes a path on authgate, so the client's next
+ * request (a registry's blob-upload URL) comes back through authgate instead of going to the
+ * upstream without a credential (nginx's `proxy_redirect default`). Other origins (a storage
+ * redirect) and relative values are left as they are.
+ */
+export function relativeToUpstream(
+  value: string,
+  upstream: { origin: string; basePath: string },
+  prefix: string,
+  stripPrefix: boolean,
+): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return value;
+  }
+  if (url.origin !== upstream.origin || url.username !== '' || url.password !== '') return value;
+  let path = url.pathname;
+  if (upstream.basePath !== '') {
+    if (path !== upstream.basePath && !path.startsWith(`${upstream.basePath}/`)) return value;
+    path = path.slice(upstream.basePath.length) || '/';
+  }
+  if (stripPrefix && prefix !== '/') path = prefix + (path === '/' ? '' : path);
+  return path + url.search + url.hash;
+}

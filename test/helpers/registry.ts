@@ -154,8 +154,14 @@ export function issuerCertificate(dir: string): {
   };
 }
 
-/** Starts the registry and waits until it answers /v2/. */
-export async function startRegistry(auth: RegistryAuth): Promise<Registry> {
+/**
+ * Starts the registry and waits until it answers /v2/. `absoluteUrls`: its own URL is set as
+ * `http.host`, so every Location it answers names the registry itself (not the Host it was sent).
+ */
+export async function startRegistry(
+  auth: RegistryAuth,
+  options: { absoluteUrls?: boolean } = {},
+): Promise<Registry> {
   const dir = mkdtempSync(join(tmpdir(), 'authgate-registry-'));
   const port = await freePort();
   let authConfig: Record<string, unknown>;
@@ -180,7 +186,11 @@ export async function startRegistry(auth: RegistryAuth): Promise<Registry> {
       version: 0.1,
       log: { level: 'warn', formatter: 'json', accesslog: { disabled: false } },
       storage: { filesystem: { rootdirectory: join(dir, 'data') }, delete: { enabled: true } },
-      http: { addr: `127.0.0.1:${port}`, relativeurls: false },
+      http: {
+        addr: `127.0.0.1:${port}`,
+        relativeurls: false,
+        ...(options.absoluteUrls ? { host: `http://127.0.0.1:${port}` } : {}),
+      },
       auth: authConfig,
     }),
   );

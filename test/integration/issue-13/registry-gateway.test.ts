@@ -32,7 +32,11 @@ function jwtFor(scopes: string, tenants: string[] = ['acme'], sub = 'alice'): st
   });
 }
 
-function gatewayConfig(registryUrl: string, realms: string[] = []): Record<string, unknown> {
+function gatewayConfig(
+  registryUrl: string,
+  realms: string[],
+  preserveHost: boolean,
+): Record<string, unknown> {
   return {
     auth: { jwt: { issuers: [{ issuer: 'dev-issuer', algorithms: ['HS256'], secret: SECRET }] } },
     routes: [
@@ -40,6 +44,10 @@ function gatewayConfig(registryUrl: string, realms: string[] = []): Record<strin
         name: 'registry',
         prefix: '/v2',
         upstream: registryUrl,
+        // false (htpasswd case): the registry sees its own host, and — its public URL set in
+        // http.host, as a virtual-hosted registry such as ACR has — answers with its own absolute
+        // upload URLs, which authgate turns into paths on itself.
+        preserveHost,
         auth: 'required',
         scopes: { GET: ['registry:pull'], HEAD: ['registry:pull'], '*': ['registry:push'] },
         tenantPathSegment: 1,
@@ -90,11 +98,10 @@ describe.each(['htpasswd', 'token'] as const)('registry gateway (%s auth)', (kin
 
   beforeAll(async () => {
     if (kind === 'htpasswd') {
-      registry = await startRegistry({
-        kind: 'htpasswd',
-        username: SERVICE_USER,
-        password: SERVICE_PASSWORD,
-      });
+      registry = await startRegistry(
+        { kind: 'htpasswd', username: SERVICE_USER, password: SERVICE_PASSWORD },
+        { absoluteUrls: true },
+      );
     } else {
       const cert = issuerCertificate(work);
       tokens = await startTokenServer({
@@ -113,9 +120,12 @@ describe.each(['htpasswd', 'token'] as const)('registry gateway (%s auth)', (kin
         certFile: cert.certFile,
       });
     }
-    proxy = await startProxy(gatewayConfig(registry.url, tokens ? [tokens.realm] : []), {
-      env: serviceEnv,
-    });
+    proxy = await startProxy(
+      gatewayConfig(registry.url, tokens ? [tokens.realm] : [], kind === 'token'),
+      {
+        env: serviceEnv,
+      },
+    );
     image = writeOciImage(join(work, 'src'), 'v1', 512 * 1024);
   });
 

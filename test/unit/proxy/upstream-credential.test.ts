@@ -1,5 +1,8 @@
 import fc from 'fast-check';
-import { withUpstreamAuthorization } from '../../../src/proxy/upstream-credential';
+import {
+  relativeToUpstream,
+  withUpstreamAuthorization,
+} from '../../../src/proxy/upstream-credential';
 import { RouteTable, pathTenant } from '../../../src/routes/route-table';
 import { configSchema } from '../../../src/config/schema';
 
@@ -88,5 +91,47 @@ describe('pathTenant', () => {
   ])('prefix %s, segment %s: %s → %s', (prefix, segment, path, tenant) => {
     const t = table(prefix, segment);
     expect(pathTenant(t.match(path), path)).toBe(tenant);
+  });
+});
+
+describe('relativeToUpstream: the upstream’s own Location comes back through authgate', () => {
+  const registry = { origin: 'http://reg:5000', basePath: '' };
+  it.each([
+    [
+      registry,
+      '/v2',
+      false,
+      'http://reg:5000/v2/a/b/blobs/uploads/u1?_state=x',
+      '/v2/a/b/blobs/uploads/u1?_state=x',
+    ],
+    [registry, '/v2', false, '/v2/a/b/blobs/uploads/u1', '/v2/a/b/blobs/uploads/u1'],
+    // A storage redirect (another origin) is the client's to follow.
+    [
+      registry,
+      '/v2',
+      false,
+      'https://blob.core.windows.net/x?sig=1',
+      'https://blob.core.windows.net/x?sig=1',
+    ],
+    [registry, '/v2', false, 'http://reg:5001/v2/x', 'http://reg:5001/v2/x'],
+    [registry, '/v2', false, 'http://user:pw@reg:5000/v2/x', 'http://user:pw@reg:5000/v2/x'],
+    [
+      { origin: 'http://api', basePath: '/base' },
+      '/svc',
+      true,
+      'http://api/base/items/1',
+      '/svc/items/1',
+    ],
+    [
+      { origin: 'http://api', basePath: '/base' },
+      '/svc',
+      true,
+      'http://api/other',
+      'http://api/other',
+    ],
+    [{ origin: 'http://api', basePath: '' }, '/svc', true, 'http://api/', '/svc'],
+    [registry, '/v2', false, 'not a url', 'not a url'],
+  ])('%j %s strip=%s: %s', (upstream, prefix, strip, value, expected) => {
+    expect(relativeToUpstream(value, upstream, prefix, strip)).toBe(expected);
   });
 });
