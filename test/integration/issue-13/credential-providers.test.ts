@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { startAuthService } from '../../helpers/auth-service';
 import { sign } from '../../helpers/jwks';
 import { ManualClock } from '../../helpers/manual-clock';
 import {
@@ -271,7 +272,7 @@ describe('oauth2ClientCredentials against a real upstream and token endpoint', (
     tokenEndpoint.close();
   });
 
-  it('the service token replaces the caller’s Authorization and API key; identity goes in X-User-ID', async () => {
+  it('the service token replaces the caller’s Authorization; identity goes in X-User-ID', async () => {
     const clock = new ManualClock();
     const proxy = await startProxy(
       {
@@ -336,6 +337,48 @@ describe('oauth2ClientCredentials against a real upstream and token endpoint', (
       expect(proxy.logs.text()).not.toContain(caller);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('an API-key caller’s key never goes upstream in service mode', async () => {
+    const service = await startAuthService();
+    const key = 'hok_live_upstreamcredtest0123456789';
+    service.keys.set(key, { user_id: 'robot', tenant_ids: ['acme'], scopes: ['read'] });
+    const proxy = await startProxy(
+      {
+        auth: {
+          apiKeys: {
+            prefixes: ['hok_live_'],
+            validateUrl: service.url,
+            hashSecret: 'upstream-cred-hash-secret-0123456789',
+          },
+        },
+        routes: [
+          {
+            name: 'svc',
+            prefix: '/svc',
+            upstream: upstream.url,
+            upstreamAuth: { mode: 'service', providers: [{ type: 'env', tokenVar: 'SVC_TOKEN' }] },
+          },
+        ],
+      },
+      { env: { SVC_TOKEN: 'svc-static-token' } },
+    );
+    try {
+      const res = await rawRequest(proxy.url, {
+        path: '/svc/x',
+        headers: ['Host', 'gw.test', 'X-API-Key', key, 'X-Trace', 'kept'],
+      });
+      expect(res.status).toBe(200);
+      const seen = upstream.seen.at(-1) as SeenRequest;
+      expect(header(seen, 'authorization')).toEqual(['Bearer svc-static-token']);
+      expect(header(seen, 'x-api-key')).toEqual([]);
+      expect(header(seen, 'x-user-id')).toEqual(['robot']);
+      expect(header(seen, 'x-trace')).toEqual(['kept']);
+      expect(JSON.stringify(seen)).not.toContain(key);
+    } finally {
+      await proxy.close();
+      await service.close();
     }
   });
 
