@@ -91,13 +91,38 @@ const oauth2Provider = z.strictObject({
   timeoutMs: int(100, 60_000).default(5_000).describe('Token request timeout.'),
 });
 
-export const providerSchema = z.discriminatedUnion('type', [
-  envProvider,
-  fileProvider,
-  dockerConfigProvider,
-  commandProvider,
-  oauth2Provider,
+const PROVIDER_TYPES = new Set([
+  'env',
+  'file',
+  'dockerConfig',
+  'command',
+  'oauth2ClientCredentials',
 ]);
+
+/** Shorthands: `- env` for `- type: env`, and `- file: {path: ...}` for `- type: file, path: ...`. */
+function providerShorthand(value: unknown): unknown {
+  if (typeof value === 'string' && PROVIDER_TYPES.has(value)) return { type: value };
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && !('type' in value)) {
+    const keys = Object.keys(value);
+    const only = keys[0];
+    if (keys.length === 1 && only !== undefined && PROVIDER_TYPES.has(only)) {
+      const inner = (value as Record<string, unknown>)[only];
+      return { type: only, ...(inner !== null && typeof inner === 'object' ? inner : {}) };
+    }
+  }
+  return value;
+}
+
+export const providerSchema = z.preprocess(
+  providerShorthand,
+  z.discriminatedUnion('type', [
+    envProvider,
+    fileProvider,
+    dockerConfigProvider,
+    commandProvider,
+    oauth2Provider,
+  ]),
+);
 export type ProviderConfig = z.output<typeof providerSchema>;
 
 export const upstreamAuthSchema = z

@@ -110,6 +110,24 @@ describe('upstreamAuth schema', () => {
     expect(found.some((line) => line.startsWith(path))).toBe(true);
   });
 
+  it('takes the shorthands `- env` and `- file: {path}` for `- type: ...`', () => {
+    const parsed = typed({
+      routes: [
+        route({
+          upstreamAuth: {
+            mode: 'service',
+            providers: ['env', { file: { path: '/run/s' } }, { dockerConfig: null }],
+          },
+        }),
+      ],
+    }).routes[0]?.upstreamAuth.providers;
+    expect(parsed).toMatchObject([
+      { type: 'env', usernameVar: 'REGISTRY_USERNAME' },
+      { type: 'file', path: '/run/s' },
+      { type: 'dockerConfig' },
+    ]);
+  });
+
   it('defaults to mode none with the caller’s credential', () => {
     expect(typed({ routes: [route()] }).routes[0]?.upstreamAuth).toMatchObject({
       mode: 'none',
