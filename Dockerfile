@@ -10,6 +10,11 @@ RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: production dependencies and dist/ only, as the unprivileged `node` user.
 FROM node:24-slim
+# tini as PID 1: passes SIGTERM on to node (which drains, then exits 0) and reaps the orphans a
+# `command` credential provider (az ...) may leave; node alone as PID 1 would not reap them.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends tini \
+  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
@@ -20,6 +25,6 @@ USER node
 EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# SIGTERM reaches node directly (exec form): in-flight requests drain before exit.
-ENTRYPOINT ["node", "dist/cli.js"]
+# Exec form under tini: SIGTERM reaches node; in-flight requests drain before exit.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/cli.js"]
 CMD ["serve"]
