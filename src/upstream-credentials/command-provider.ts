@@ -10,18 +10,15 @@ import { execFile } from 'node:child_process';
 import type { Clock } from '../clock';
 import type { ProviderConfig } from '../config/upstream-auth-schema';
 import {
-  SingleFlight,
   defaultScheme,
-  refreshTime,
   parseTokenAnswer,
+  renewingProvider,
   type Credential,
   type CredentialProvider,
-  type ProviderResult,
 } from './credential';
 
 type CommandConfig = Extract<ProviderConfig, { type: 'command' }>;
 
-const FAILURE_BACKOFF_MS = 5_000;
 const MAX_OUTPUT = 1024 * 1024;
 
 function run(argv: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv): Promise<string> {
@@ -87,49 +84,15 @@ export function commandProvider(
   env: NodeJS.ProcessEnv,
   refreshBeforeMs: number,
 ): CredentialProvider {
-  const name = `command ${config.argv[0] ?? ''}`;
-  const flight = new SingleFlight<Credential | string>();
-  let cached: { credential: Credential; refreshAt: number } | undefined;
-  let failed: { reason: string; until: number } | undefined;
-  /** Runs counted for tests and diagnose. */
-  const provider = {
-    name,
-    runs: 0,
-    async get(): Promise<ProviderResult> {
-      const now = clock.now();
-      if (cached && cached.refreshAt > now) return { source: name, credential: cached.credential };
-      if (failed && failed.until > now) {
-        const old = cached?.credential;
-        if (old && (old.expiresAt ?? 0) > now) return { source: name, credential: old };
-        return { source: name, none: failed.reason };
-      }
-      const result = await flight.run(async () => {
-        provider.runs++;
-        try {
-          return credentialFromOutput(
-            await run(config.argv, config.timeoutMs, env),
-            config,
-            clock.now(),
-          );
-        } catch (err) {
-          return (err as Error).message;
-        }
-      });
-      if (typeof result === 'string') {
-        failed = { reason: result, until: clock.now() + FAILURE_BACKOFF_MS };
-        // A renewal that failed before the old credential expired keeps the old one meanwhile.
-        const old = cached?.credential;
-        if (old && (old.expiresAt ?? 0) > clock.now()) return { source: name, credential: old };
-        cached = undefined;
-        return { source: name, none: result };
-      }
-      failed = undefined;
-      cached = {
-        credential: result,
-        refreshAt: refreshTime(result.expiresAt, clock.now(), refreshBeforeMs),
-      };
-      return { source: name, credential: result };
-    },
-  };
-  return provider;
+  return renewingProvider(`command ${config.argv[0] ?? ''}`, clock, refreshBeforeMs, async () => {
+    try {
+      return credentialFromOutput(
+        await run(config.argv, config.timeoutMs, env),
+        config,
+        clock.now(),
+      );
+    } catch (err) {
+      return (err as Error).message;
+    }
+  });
 }

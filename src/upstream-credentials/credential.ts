@@ -1,3 +1,5 @@
+import { readFile, stat } from 'node:fs/promises';
+
 /**
  * The credential authgate sends to an upstream in its own name (DESIGN §11), the provider
  * interface every source implements, and the one parser of token-shaped answers (a command's
@@ -110,6 +112,90 @@ export function refreshTime(
 ): number {
   if (expiresAt === undefined) return Number.POSITIVE_INFINITY;
   return expiresAt - Math.min(refreshBeforeMs, Math.max(0, (expiresAt - now) / 2));
+}
+
+/** How long a failed fetch is remembered before the next request tries again. */
+export const FAILURE_BACKOFF_MS = 5_000;
+
+/**
+ * A provider whose credential is fetched (a command, a token endpoint) and reused: until
+ * `refreshBeforeMs` before it expires; one fetch for a burst of requests (single-flight); a
+ * failure remembered for FAILURE_BACKOFF_MS; a renewal that fails before the old credential
+ * expired keeps the old one meanwhile. `fetch` returns the credential or why there is none.
+ */
+export function renewingProvider(
+  name: string,
+  clock: { now(): number },
+  refreshBeforeMs: number,
+  fetch: () => Promise<Credential | string>,
+): CredentialProvider {
+  const flight = new SingleFlight<Credential | string>();
+  let cached: { credential: Credential; refreshAt: number } | undefined;
+  let failed: { reason: string; until: number } | undefined;
+  const stillValid = (now: number): Credential | undefined => {
+    const old = cached?.credential;
+    return old && (old.expiresAt ?? 0) > now ? old : undefined;
+  };
+  return {
+    name,
+    async get(): Promise<ProviderResult> {
+      const now = clock.now();
+      if (cached && cached.refreshAt > now) return { source: name, credential: cached.credential };
+      if (failed && failed.until > now) {
+        const old = stillValid(now);
+        return old ? { source: name, credential: old } : { source: name, none: failed.reason };
+      }
+      const result = await flight.run(fetch);
+      const after = clock.now();
+      if (typeof result === 'string') {
+        failed = { reason: result, until: after + FAILURE_BACKOFF_MS };
+        const old = stillValid(after);
+        if (old) return { source: name, credential: old };
+        cached = undefined;
+        return { source: name, none: result };
+      }
+      failed = undefined;
+      cached = {
+        credential: result,
+        refreshAt: refreshTime(result.expiresAt, after, refreshBeforeMs),
+      };
+      return { source: name, credential: result };
+    },
+  };
+}
+
+/**
+ * A file read again only when it changed (inode, size, mtime or ctime: a Kubernetes Secret
+ * volume swaps a symlink); `parse` turns its text into a credential or a reason.
+ */
+export function watchedFileProvider(
+  name: string,
+  path: string,
+  parse: (text: string) => Credential | string,
+  source: (credential: Credential) => string = () => name,
+): CredentialProvider {
+  let version = '';
+  let cached: Credential | string = 'not read yet';
+  return {
+    name,
+    async get(): Promise<ProviderResult> {
+      try {
+        const s = await stat(path);
+        const v = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+        if (v !== version) {
+          cached = parse(await readFile(path, 'utf8'));
+          version = v;
+        }
+      } catch (err) {
+        version = '';
+        const code = (err as NodeJS.ErrnoException).code ?? 'error';
+        return { source: name, none: `cannot read the file (${code})` };
+      }
+      return typeof cached === 'string'
+        ? { source: name, none: cached }
+        : { source: source(cached), credential: cached };
+    },
+  };
 }
 
 /**

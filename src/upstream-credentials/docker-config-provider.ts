@@ -8,11 +8,10 @@
  * (`credHelpers`, `credsStore`) are out of scope: they run programs authgate does not know —
  * use the `command` provider for those. Re-read when the file changes.
  */
-import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ProviderConfig } from '../config/upstream-auth-schema';
-import type { Credential, CredentialProvider, ProviderResult } from './credential';
+import { watchedFileProvider, type Credential, type CredentialProvider } from './credential';
 
 type DockerConfigConfig = Extract<ProviderConfig, { type: 'dockerConfig' }>;
 
@@ -108,34 +107,16 @@ export function dockerConfigProvider(
   const path = config.path ?? defaultDockerConfigPath(env);
   const registry = config.registry ?? upstreamHost;
   const name = `dockerConfig ${path}`;
-  let version = '';
-  let cached: Credential | string = 'not read yet';
-  return {
+  return watchedFileProvider(
     name,
-    async get(): Promise<ProviderResult> {
+    path,
+    (text) => {
       try {
-        const s = await stat(path);
-        const v = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
-        if (v !== version) {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(await readFile(path, 'utf8'));
-            cached = lookupDockerConfig(parsed, registry);
-          } catch {
-            cached = 'the file is not valid JSON';
-          }
-          version = v;
-        }
-      } catch (err) {
-        version = '';
-        return {
-          source: name,
-          none: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-        };
+        return lookupDockerConfig(JSON.parse(text), registry);
+      } catch {
+        return 'the file is not valid JSON';
       }
-      return typeof cached === 'string'
-        ? { source: name, none: cached }
-        : { source: `${name} (${registryKey(registry)})`, credential: cached };
     },
-  };
+    () => `${name} (${registryKey(registry)})`,
+  );
 }

@@ -4,15 +4,14 @@
  * expires_at?}. The file is stat'ed on every use and re-read when it changed (size, mtime, ctime
  * or inode — a Secret volume swaps a symlink), so a rotated credential needs no restart.
  */
-import { readFile, stat } from 'node:fs/promises';
 import type { Clock } from '../clock';
 import type { ProviderConfig } from '../config/upstream-auth-schema';
 import {
   defaultScheme,
   parseTokenAnswer,
+  watchedFileProvider,
   type Credential,
   type CredentialProvider,
-  type ProviderResult,
 } from './credential';
 
 type FileConfig = Extract<ProviderConfig, { type: 'file' }>;
@@ -50,27 +49,7 @@ export function credentialFromFile(
 }
 
 export function fileProvider(config: FileConfig, clock: Clock): CredentialProvider {
-  const name = `file ${config.path}`;
-  let version = '';
-  let cached: Credential | string = 'not read yet';
-  return {
-    name,
-    async get(): Promise<ProviderResult> {
-      try {
-        const s = await stat(config.path);
-        const v = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
-        if (v !== version) {
-          cached = credentialFromFile(await readFile(config.path, 'utf8'), config, clock.now());
-          version = v;
-        }
-      } catch (err) {
-        version = '';
-        const code = (err as NodeJS.ErrnoException).code ?? 'error';
-        return { source: name, none: `cannot read the file (${code})` };
-      }
-      return typeof cached === 'string'
-        ? { source: name, none: cached }
-        : { source: name, credential: cached };
-    },
-  };
+  return watchedFileProvider(`file ${config.path}`, config.path, (text) =>
+    credentialFromFile(text, config, clock.now()),
+  );
 }

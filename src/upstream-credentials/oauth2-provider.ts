@@ -6,17 +6,10 @@
  */
 import type { Clock } from '../clock';
 import type { ProviderConfig } from '../config/upstream-auth-schema';
-import {
-  SingleFlight,
-  refreshTime,
-  type Credential,
-  type CredentialProvider,
-  type ProviderResult,
-} from './credential';
+import { renewingProvider, type Credential, type CredentialProvider } from './credential';
 
 type OAuth2Config = Extract<ProviderConfig, { type: 'oauth2ClientCredentials' }>;
 
-const FAILURE_BACKOFF_MS = 5_000;
 const DEFAULT_LIFETIME_S = 300;
 
 /** The reason of a failed outbound call, without its URL or any secret. */
@@ -30,17 +23,13 @@ export function oauth2Provider(
   config: OAuth2Config,
   clock: Clock,
   refreshBeforeMs: number,
-): CredentialProvider & { requests: number } {
+): CredentialProvider {
   const name = `oauth2ClientCredentials ${new URL(config.tokenUrl).host}`;
-  const flight = new SingleFlight<Credential | string>();
-  let cached: { credential: Credential; refreshAt: number } | undefined;
-  let failed: { reason: string; until: number } | undefined;
   const basic = Buffer.from(
     `${encodeURIComponent(config.clientId)}:${encodeURIComponent(config.clientSecret)}`,
   ).toString('base64');
 
   async function fetchToken(): Promise<Credential | string> {
-    provider.requests++;
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (config.scope !== undefined) form.set('scope', config.scope);
     if (config.audience !== undefined) form.set('audience', config.audience);
@@ -75,33 +64,5 @@ export function oauth2Provider(
     return { secret: obj.access_token, scheme: 'bearer', expiresAt: clock.now() + lifetime * 1000 };
   }
 
-  const provider = {
-    name,
-    requests: 0,
-    async get(): Promise<ProviderResult> {
-      const now = clock.now();
-      if (cached && cached.refreshAt > now) return { source: name, credential: cached.credential };
-      if (failed && failed.until > now) {
-        const old = cached?.credential;
-        if (old && (old.expiresAt ?? 0) > now) return { source: name, credential: old };
-        return { source: name, none: failed.reason };
-      }
-      const result = await flight.run(fetchToken);
-      if (typeof result === 'string') {
-        failed = { reason: result, until: clock.now() + FAILURE_BACKOFF_MS };
-        // A renewal that failed before the old credential expired keeps the old one meanwhile.
-        const old = cached?.credential;
-        if (old && (old.expiresAt ?? 0) > clock.now()) return { source: name, credential: old };
-        cached = undefined;
-        return { source: name, none: result };
-      }
-      failed = undefined;
-      cached = {
-        credential: result,
-        refreshAt: refreshTime(result.expiresAt, now, refreshBeforeMs),
-      };
-      return { source: name, credential: result };
-    },
-  };
-  return provider;
+  return renewingProvider(name, clock, refreshBeforeMs, fetchToken);
 }

@@ -136,6 +136,11 @@ describe.each(['htpasswd', 'token'] as const)('registry gateway (%s auth)', (kin
   });
 
   const at = (repo: string): string => `docker://127.0.0.1:${proxy.port}/${repo}`;
+  const getAs = (path: string, token: string) =>
+    rawRequest(proxy.url, {
+      path,
+      headers: ['Host', `127.0.0.1:${proxy.port}`, 'Authorization', `Bearer ${token}`],
+    });
 
   it('skopeo pushes an image through authgate and pulls back the same image', async () => {
     const token = jwtFor('registry:pull registry:push');
@@ -173,15 +178,7 @@ describe.each(['htpasswd', 'token'] as const)('registry gateway (%s auth)', (kin
   });
 
   it('the /v2/ ping with a valid JWT answers as the registry does for authgate (200)', async () => {
-    const res = await rawRequest(proxy.url, {
-      path: '/v2/',
-      headers: [
-        'Host',
-        `127.0.0.1:${proxy.port}`,
-        'Authorization',
-        `Bearer ${jwtFor('registry:pull')}`,
-      ],
-    });
+    const res = await getAs('/v2/', jwtFor('registry:pull'));
     expect(res.status).toBe(200);
     expect(res.headers['docker-distribution-api-version']).toBe('registry/2.0');
   });
@@ -191,10 +188,7 @@ describe.each(['htpasswd', 'token'] as const)('registry gateway (%s auth)', (kin
     const pull = await copy(at('acme/models:v1'), `oci:${join(work, 'nope')}:v1`, 'not-a-jwt');
     expect(pull.code).not.toBe(0);
     const forged = jwtFor('registry:pull').slice(0, -2) + 'xx';
-    const res = await rawRequest(proxy.url, {
-      path: '/v2/acme/models/manifests/v1',
-      headers: ['Host', `127.0.0.1:${proxy.port}`, 'Authorization', `Bearer ${forged}`],
-    });
+    const res = await getAs('/v2/acme/models/manifests/v1', forged);
     expect(res.status).toBe(401);
     expect(JSON.parse(res.body.toString()).error_code).toBe('TOKEN_INVALID');
     expect(registry.accessLog().length).toBe(before);
@@ -210,15 +204,10 @@ describe.each(['htpasswd', 'token'] as const)('registry gateway (%s auth)', (kin
 
   it("another tenant's repository is refused before the registry", async () => {
     const before = registry.accessLog().length;
-    const res = await rawRequest(proxy.url, {
-      path: '/v2/globex/models/manifests/v1',
-      headers: [
-        'Host',
-        `127.0.0.1:${proxy.port}`,
-        'Authorization',
-        `Bearer ${jwtFor('registry:pull registry:push')}`,
-      ],
-    });
+    const res = await getAs(
+      '/v2/globex/models/manifests/v1',
+      jwtFor('registry:pull registry:push'),
+    );
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body.toString()).error_code).toBe('TENANT_FORBIDDEN');
     const pull = await copy(
@@ -234,28 +223,12 @@ describe.each(['htpasswd', 'token'] as const)('registry gateway (%s auth)', (kin
         .filter((l) => l.includes('/globex/')),
     ).toEqual([]);
     // The catalogue lists every tenant's repositories: not a tenant, so refused too.
-    const catalog = await rawRequest(proxy.url, {
-      path: '/v2/_catalog',
-      headers: [
-        'Host',
-        `127.0.0.1:${proxy.port}`,
-        'Authorization',
-        `Bearer ${jwtFor('registry:pull')}`,
-      ],
-    });
+    const catalog = await getAs('/v2/_catalog', jwtFor('registry:pull'));
     expect(catalog.status).toBe(403);
   });
 
   it('the identity goes upstream in X-User-ID and X-Tenant-ID, the credential is authgate’s', async () => {
-    const res = await rawRequest(proxy.url, {
-      path: '/v2/acme/models/tags/list',
-      headers: [
-        'Host',
-        `127.0.0.1:${proxy.port}`,
-        'Authorization',
-        `Bearer ${jwtFor('registry:pull', ['acme'], 'bob')}`,
-      ],
-    });
+    const res = await getAs('/v2/acme/models/tags/list', jwtFor('registry:pull', ['acme'], 'bob'));
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body.toString())).toEqual({ name: 'acme/models', tags: ['v1'] });
     const access = proxy.logs
