@@ -80,7 +80,23 @@ function wrk(url, headers) {
   const out = execFileSync(cmd, argv, { encoding: 'utf8' });
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   if (non2xx > 0) throw new Error(`${url}: ${non2xx} non-2xx responses`);
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1]),
+  };
+}
+
+/** CPU time (user + system) a process has used, in µs, from /proc/<pid>/stat. */
+const CLK_TCK = 100;
+function cpuMicros(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after "pid (comm) ".
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
 }
 
 function fixedRate(url, headers) {
@@ -211,6 +227,9 @@ async function workersBench(dir, authgateConfig, bearer) {
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authgate-bench-'));
+  // The bench process itself is a load generator too (the streaming client): it shares CPU 0
+  // with wrk and the upstream, so "direct" streaming cannot borrow the proxy's core.
+  if (TASKSET) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
   const upstream = start('0', process.execPath, [path.join(__dirname, 'upstream.js')]);
   const upstreamPort = await new Promise((r) =>
     upstream.stdout.once('data', (d) => r(Number(String(d).trim()))),
@@ -235,10 +254,10 @@ async function main() {
   );
   const apiKey = 'hok_live_benchmarkkey0123456789';
 
-  const authgateConfig = (port, cacheSize) => ({
+  const authgateConfig = (port, cacheSize, level = 'warn') => ({
     server: { port, host: '127.0.0.1' },
     metrics: { port: 0 },
-    logging: { level: 'warn' },
+    logging: { level },
     auth: {
       jwt: {
         verifiedCacheSize: cacheSize,
@@ -263,22 +282,27 @@ async function main() {
       { name: 'key', prefix: '/key', upstream: upstreamUrl, auth: 'required', scopes: ['read'] },
     ],
   });
-  const launchAuthgate = async (cacheSize) => {
+  const launchAuthgate = async (cacheSize, level = 'warn') => {
     const port = await freePort();
-    const file = path.join(dir, `authgate-${cacheSize}.yaml`);
-    fs.writeFileSync(file, JSON.stringify(authgateConfig(port, cacheSize)));
+    const file = path.join(dir, `authgate-${cacheSize}-${level}.yaml`);
+    fs.writeFileSync(file, JSON.stringify(authgateConfig(port, cacheSize, level)));
     const child = start('1', process.execPath, [
       path.join(ROOT, 'dist/cli.js'),
       'serve',
       '--config',
       file,
     ]);
+    // Its log lines go to a pipe that is read, as a container runtime reads them.
+    child.stdout.resume();
     await waitOk(`http://127.0.0.1:${port}/healthz`);
     return { port, child };
   };
   const bearer = [`Authorization: Bearer ${token}`];
-  // `BENCH_ONLY=workers npm run bench`: only serve --workers 1 vs 2 (issue 10.3).
-  const workers = await workersBench(dir, authgateConfig, bearer);
+  // `BENCH_ONLY=workers npm run bench`: only serve --workers 1 vs 2 (issue 10.3);
+  // `BENCH_ONLY=throughput`: only the side-by-side table (no workers, streaming, micro).
+  const only = process.env.BENCH_ONLY;
+  const workers =
+    only === 'throughput' ? undefined : await workersBench(dir, authgateConfig, bearer);
   if (process.env.BENCH_ONLY === 'workers') {
     console.log(
       JSON.stringify({ date: new Date().toISOString(), node: process.version, workers }, null, 2),
@@ -287,6 +311,7 @@ async function main() {
     return;
   }
   const ag = await launchAuthgate(10000);
+  const agInfo = await launchAuthgate(10000, 'info');
   const agNoCache = await launchAuthgate(0);
 
   const simple = async (name, script) => {
@@ -307,24 +332,35 @@ async function main() {
       base: `http://127.0.0.1:${ag.port}`,
       path: '/none/x',
       headers: [],
+      pid: ag.child.pid,
     },
     {
       name: 'authgate, JWT RS256 (cached)',
       base: `http://127.0.0.1:${ag.port}`,
       path: '/jwt/x',
       headers: bearer,
+      pid: ag.child.pid,
+    },
+    {
+      name: 'authgate, JWT RS256 (cached), log level info',
+      base: `http://127.0.0.1:${agInfo.port}`,
+      path: '/jwt/x',
+      headers: bearer,
+      pid: agInfo.child.pid,
     },
     {
       name: 'authgate, API key (cached)',
       base: `http://127.0.0.1:${ag.port}`,
       path: '/key/x',
       headers: [`X-API-Key: ${apiKey}`],
+      pid: ag.child.pid,
     },
     {
       name: 'authgate, JWT RS256 (no cache)',
       base: `http://127.0.0.1:${agNoCache.port}`,
       path: '/jwt/x',
       headers: bearer,
+      pid: agNoCache.child.pid,
     },
     await simple('bare Node proxy (keep-alive)', 'bare-node-proxy.js'),
     await simple('Express 5 + http-proxy-middleware', 'express-hpm.js'),
@@ -346,17 +382,29 @@ async function main() {
   for (const t of targets)
     await waitOk(`${t.base}${t.path}`, Object.fromEntries(t.headers.map((h) => h.split(': '))));
 
-  const runs = new Map(targets.map((t) => [t.name, { rps: [], p50: [], p99: [], p999: [] }]));
+  const runs = new Map(
+    targets.map((t) => [t.name, { rps: [], cpu: [], p50: [], p99: [], p999: [] }]),
+  );
+  // Rounds interleave the targets (A B C ... A B C ...), so a slow minute of the shared VM
+  // does not fall on one target only; medians and their spread are reported.
   for (let r = 0; r < REPEATS; r++) {
     for (const t of targets) {
       const url = `${t.base}${t.path}`;
       const m = runs.get(t.name);
-      m.rps.push(wrk(url, t.headers));
+      const cpuBefore = t.pid ? cpuMicros(t.pid) : undefined;
+      const load = wrk(url, t.headers);
+      m.rps.push(load.rps);
+      // The proxy's CPU per request: steadier than req/s on a shared machine.
+      const cpuAfter = t.pid ? cpuMicros(t.pid) : undefined;
+      if (cpuBefore !== undefined && cpuAfter !== undefined && load.requests > 0)
+        m.cpu.push((cpuAfter - cpuBefore) / load.requests);
       const lat = fixedRate(url, t.headers);
       m.p50.push(lat.p50);
       m.p99.push(lat.p99);
       m.p999.push(lat.p999);
-      process.stderr.write(`  ${t.name}: ${Math.round(m.rps.at(-1))} req/s, p99 ${lat.p99} ms\n`);
+      process.stderr.write(
+        `  ${t.name}: ${Math.round(m.rps.at(-1))} req/s${m.cpu.length ? `, ${round(m.cpu.at(-1), 1)} µs CPU/req` : ''}, p99 ${lat.p99} ms\n`,
+      );
     }
   }
   const direct = runs.get('direct');
@@ -365,6 +413,11 @@ async function main() {
     return {
       target: t.name,
       rps: Math.round(median(m.rps)),
+      rps_min: Math.round(Math.min(...m.rps)),
+      rps_max: Math.round(Math.max(...m.rps)),
+      cpu_us_per_request: m.cpu.length ? round(median(m.cpu), 1) : undefined,
+      cpu_us_min: m.cpu.length ? round(Math.min(...m.cpu), 1) : undefined,
+      cpu_us_max: m.cpu.length ? round(Math.max(...m.cpu), 1) : undefined,
       rps_ratio_to_direct: round(median(m.rps) / median(direct.rps)),
       p50_ms: median(m.p50),
       p99_ms: median(m.p99),
@@ -376,6 +429,17 @@ async function main() {
     };
   });
 
+  if (only === 'throughput') {
+    console.log(
+      JSON.stringify(
+        { date: new Date().toISOString(), node: process.version, throughput },
+        null,
+        2,
+      ),
+    );
+    authService.close();
+    return;
+  }
   const streaming = {
     bytes: STREAM_BYTES,
     upload_direct: await stream(upstreamUrl, 'up', STREAM_BYTES),

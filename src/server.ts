@@ -198,6 +198,7 @@ export async function startServer(
       }
       rateLimiter.stop();
       await auth?.close();
+      deps.logger.flush();
       return drained;
     })();
     return shuttingDown;

@@ -161,6 +161,7 @@ const silent: Logger = {
   info: () => undefined,
   debug: () => undefined,
   isDebugEnabled: () => false,
+  flush: () => undefined,
 };
 
 function expiresIn(at: number | undefined): string {

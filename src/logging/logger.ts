@@ -4,7 +4,8 @@
  */
 import type { Writable } from 'node:stream';
 import winston from 'winston';
-import { createMasker, type MaskRules } from './mask';
+import { FastLineWriter, isFlat } from './fast-line';
+import { createMasker, createScrubber, type MaskRules } from './mask';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFields = Record<string, unknown>;
@@ -15,6 +16,8 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   debug(message: string, fields?: LogFields): void;
   isDebugEnabled(): boolean;
+  /** Writes the lines still batched for this event-loop turn (before exit or a shutdown ends). */
+  flush(): void;
 }
 
 export interface LoggerOptions {
@@ -23,6 +26,8 @@ export interface LoggerOptions {
   stream?: Writable;
   /** Extra names and shapes to mask (config); the built-in lists always apply. */
   mask?: MaskRules;
+  /** Flat lines bypass winston's format pipeline (default); false sends every line through it. */
+  fastLines?: boolean;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -30,6 +35,13 @@ export function createLogger(options: LoggerOptions): Logger {
     ? new winston.transports.Stream({ stream: options.stream })
     : new winston.transports.Console();
   const mask = createMasker(options.mask);
+  const fast = new FastLineWriter(
+    options.stream ?? process.stdout,
+    createScrubber(options.mask?.apiKeyPrefixes, options.mask?.queryParams),
+    { service: 'authgate' },
+    options.stream === undefined,
+  );
+  if (!options.stream) process.once('exit', () => fast.flush());
   // Every field of every line goes through the masker before it is formatted.
   const masking = winston.format((info) => {
     for (const key of Object.keys(info)) {
@@ -49,6 +61,9 @@ export function createLogger(options: LoggerOptions): Logger {
     (message: string, fields: LogFields = {}): void => {
       // winston formats before it filters by level: skip disabled levels here (hot path).
       if (!w.isLevelEnabled(level)) return;
+      // Flat lines (every request's access and audit lines) skip winston's format pipeline.
+      if (options.fastLines !== false && isFlat(fields)) return fast.write(level, message, fields);
+      fast.flush();
       w.log(level, message, { request_id: null, ...fields });
     };
   return {
@@ -57,6 +72,7 @@ export function createLogger(options: LoggerOptions): Logger {
     info: log('info'),
     debug: log('debug'),
     isDebugEnabled: () => w.isDebugEnabled(),
+    flush: () => fast.flush(),
   };
 }
 
