@@ -37,6 +37,12 @@ function takeConfigFlag(argv: string[]): { config: string | undefined; args: str
 /** Runs a command; resolves the exit code, or undefined for a server that keeps running. */
 export async function runCli(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    // `authgate serve --help`: that command's lines of the usage.
+    const lines = USAGE.split('\n').filter((l) => l.startsWith(`  authgate ${command} `));
+    console.log(lines.length > 0 ? `usage:\n${lines.join('\n')}` : USAGE);
+    return 0;
+  }
   switch (command) {
     case 'serve': {
       const { values } = parseArgs({

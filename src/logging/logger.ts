@@ -28,6 +28,11 @@ export interface LoggerOptions {
   mask?: MaskRules;
   /** Flat lines bypass winston's format pipeline (default); false sends every line through it. */
   fastLines?: boolean;
+  /**
+   * Flat lines are written once per event-loop turn. Default: to stdout yes; to a stream the
+   * caller gave no (the caller may read it right away).
+   */
+  batchLines?: boolean;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -39,7 +44,7 @@ export function createLogger(options: LoggerOptions): Logger {
     options.stream ?? process.stdout,
     createScrubber(options.mask?.apiKeyPrefixes, options.mask?.queryParams),
     { service: 'authgate' },
-    options.stream === undefined,
+    options.batchLines ?? options.stream === undefined,
   );
   if (!options.stream) process.once('exit', () => fast.flush());
   // Every field of every line goes through the masker before it is formatted.

@@ -19,6 +19,20 @@ describe('authgate CLI', () => {
     }
   });
 
+  it('`<command> --help` prints that command’s usage and exits 0 (it was "Unknown option")', async () => {
+    for (const [command, ...sub] of [
+      ['serve'],
+      ['token', 'mint'],
+      ['diagnose'],
+      ['api-key', 'create'],
+    ]) {
+      const r = await runCli([command as string, ...sub, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^usage:\\n  authgate ${command} `));
+      expect(r.stderr).toBe('');
+    }
+  });
+
   it('serve, check-config, diagnose and api-key report a bad config in the same words, exit 1', async () => {
     const file = writeConfig({
       server: { prot: 80 },
