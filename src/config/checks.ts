@@ -132,6 +132,13 @@ export function configWarnings(config: Readonly<Config>): CrossProblem[] {
         message: `has no "*": every method but ${listed} is denied (403)`,
       });
     }
+    if (route.upstreamAuth.mode === 'service' && route.auth === 'none') {
+      warnings.push({
+        path: ['routes', i, 'upstreamAuth', 'mode'],
+        message:
+          'is "service" on a route with auth "none": every caller, unauthenticated, reaches the upstream with authgate\'s own credential',
+      });
+    }
   });
   return warnings;
 }

@@ -180,6 +180,23 @@ describe('configProblems / configWarnings', () => {
       },
     ]);
   });
+  it('authgate’s own credential on a route without authentication is a warning', () => {
+    const service = { mode: 'service', providers: [{ type: 'env' }] };
+    expect(
+      configWarnings(typed({ routes: [route({ auth: 'none', upstreamAuth: service })] })),
+    ).toEqual([
+      {
+        path: ['routes', 0, 'upstreamAuth', 'mode'],
+        message:
+          'is "service" on a route with auth "none": every caller, unauthenticated, reaches the upstream with authgate\'s own credential',
+      },
+    ]);
+    expect(
+      configWarnings(
+        typed({ auth: jwt, routes: [route({ auth: 'required', upstreamAuth: service })] }),
+      ),
+    ).toEqual([]);
+  });
 });
 
 describe('unknown keys: did you mean', () => {
