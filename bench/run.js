@@ -187,49 +187,92 @@ async function stream(base, direction, bytes, pid) {
  * so on this 2-core machine the ratio is a floor, not the scaling of a bigger host.
  */
 async function workersBench(dir, authgateConfig, bearer) {
-  const rows = [];
-  for (const n of [1, 2]) {
+  // --workers 1, --workers 2 with the cluster's round-robin, --workers 2 with SO_REUSEPORT
+  // (server.reusePort): all running at once, measured in interleaved rounds, on kept-alive
+  // connections and on a new connection per request (Connection: close).
+  const variants = [
+    { name: 'workers 1', workers: 1, reusePort: false },
+    { name: 'workers 2, round-robin', workers: 2, reusePort: false },
+    { name: 'workers 2, reusePort', workers: 2, reusePort: true },
+  ];
+  for (const v of variants) {
     const port = await freePort();
-    const file = path.join(dir, `authgate-workers-${n}.yaml`);
-    fs.writeFileSync(file, JSON.stringify(authgateConfig(port, 10000)));
+    const file = path.join(dir, `authgate-${v.name.replace(/\W+/g, '-')}.yaml`);
+    const config = authgateConfig(port, 10000);
+    config.server.reusePort = v.reusePort;
+    fs.writeFileSync(file, JSON.stringify(config));
     const child = spawn(
       process.execPath,
-      [path.join(ROOT, 'dist/cli.js'), 'serve', '--config', file, '--workers', String(n)],
+      [path.join(ROOT, 'dist/cli.js'), 'serve', '--config', file, '--workers', String(v.workers)],
       { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
     );
     children.push(child);
-    const url = `http://127.0.0.1:${port}/jwt/x`;
-    await waitOk(url, Object.fromEntries(bearer.map((h) => h.split(': '))));
-    await new Promise((r) => setTimeout(r, 1000)); // every worker listening
-    const rps = [];
-    for (let r = 0; r < REPEATS; r++) {
-      const out = execFileSync(
-        'wrk',
-        ['-t2', `-c${CONNECTIONS * 2}`, `-d${DURATION}s`, ...bearer.flatMap((h) => ['-H', h]), url],
-        { encoding: 'utf8' },
-      );
-      rps.push(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]));
-    }
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-    rows.push({ workers: n, rps: Math.round(median(rps)) });
-    process.stderr.write(
-      `  --workers ${n}: ${Math.round(median(rps))} req/s (JWT cached, unpinned)\n`,
-    );
+    v.child = child;
+    v.url = `http://127.0.0.1:${port}/jwt/x`;
+    await waitOk(v.url, Object.fromEntries(bearer.map((h) => h.split(': '))));
   }
+  await new Promise((r) => setTimeout(r, 1000)); // every worker listening
+  const modes = [
+    { name: 'keep-alive', headers: bearer },
+    { name: 'new connection per request', headers: [...bearer, 'Connection: close'] },
+  ];
+  const rows = [];
+  for (const mode of modes) {
+    const rps = new Map(variants.map((v) => [v.name, []]));
+    for (let r = 0; r < REPEATS; r++) {
+      for (const v of variants) {
+        const out = execFileSync(
+          'wrk',
+          [
+            '-t2',
+            `-c${CONNECTIONS * 2}`,
+            `-d${DURATION}s`,
+            ...mode.headers.flatMap((h) => ['-H', h]),
+            v.url,
+          ],
+          { encoding: 'utf8' },
+        );
+        rps.get(v.name).push(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]));
+      }
+    }
+    for (const v of variants) {
+      const xs = rps.get(v.name);
+      rows.push({
+        connections: mode.name,
+        variant: v.name,
+        workers: v.workers,
+        rps: Math.round(median(xs)),
+        rps_min: Math.round(Math.min(...xs)),
+        rps_max: Math.round(Math.max(...xs)),
+      });
+      process.stderr.write(`  ${mode.name}, ${v.name}: ${Math.round(median(xs))} req/s\n`);
+    }
+  }
+  for (const v of variants) {
+    const exited = new Promise((r) => v.child.once('exit', r));
+    v.child.kill('SIGTERM');
+    await exited;
+  }
+  const rpsOf = (connections, variant) =>
+    rows.find((r) => r.connections === connections && r.variant === variant).rps;
   return {
-    method: `wrk -t2 -c${CONNECTIONS * 2} -d${DURATION}s, unpinned, JWT RS256 cached, ${REPEATS} repeats`,
+    method: `wrk -t2 -c${CONNECTIONS * 2} -d${DURATION}s, unpinned, JWT RS256 cached, ${REPEATS} interleaved rounds, median [min-max]`,
     rows,
-    ratio_2_to_1: round(rows[1].rps / rows[0].rps),
+    ratio_2_to_1: round(
+      rpsOf('keep-alive', 'workers 2, round-robin') / rpsOf('keep-alive', 'workers 1'),
+    ),
+    ratio_reuseport_to_round_robin: round(
+      rpsOf('keep-alive', 'workers 2, reusePort') / rpsOf('keep-alive', 'workers 2, round-robin'),
+    ),
+    ratio_reuseport_to_round_robin_new_connections: round(
+      rpsOf('new connection per request', 'workers 2, reusePort') /
+        rpsOf('new connection per request', 'workers 2, round-robin'),
+    ),
   };
 }
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authgate-bench-'));
-  // The bench process itself is a load generator too (the streaming client): it shares CPU 0
-  // with wrk and the upstream, so "direct" streaming cannot borrow the proxy's core.
-  if (TASKSET) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
   const upstream = start('0', process.execPath, [path.join(__dirname, 'upstream.js')]);
   const upstreamPort = await new Promise((r) =>
     upstream.stdout.once('data', (d) => r(Number(String(d).trim()))),
@@ -310,6 +353,10 @@ async function main() {
     authService.close();
     return;
   }
+  // From here the bench process itself is a load generator too (the streaming client): it
+  // shares CPU 0 with wrk and the upstream, so "direct" streaming cannot borrow the proxy's core.
+  // (After the workers bench, whose processes inherit no pinning.)
+  if (TASKSET) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
   const ag = await launchAuthgate(10000);
   const agInfo = await launchAuthgate(10000, 'info');
   const agNoCache = await launchAuthgate(0);

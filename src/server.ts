@@ -3,6 +3,7 @@
  * 503, the listener stops accepting, requests in flight finish (up to shutdownGraceMs), then
  * the remaining connections are closed.
  */
+import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Server as NetServer, type AddressInfo } from 'node:net';
@@ -123,10 +124,20 @@ export async function startServer(
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(listen.port ?? config.server.port, listen.host ?? config.server.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+      // In a cluster worker with reusePort the worker binds the port itself (exclusive) and the
+      // kernel spreads connections; otherwise the primary hands them out round-robin.
+      const reusePort = config.server.reusePort && cluster.isWorker;
+      server.listen(
+        {
+          port: listen.port ?? config.server.port,
+          host: listen.host ?? config.server.host,
+          ...(reusePort ? { reusePort: true, exclusive: true } : {}),
+        },
+        () => {
+          server.off('error', reject);
+          resolve();
+        },
+      );
     });
   } catch (err) {
     // Nothing may keep a process alive that could not listen (Redis, timers, pools).

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { authSchema } from './auth-schema';
-import { cidrList, int, urlPath } from './fields';
+import { bool, cidrList, int, urlPath } from './fields';
 import { routeSchema } from './route-schema';
 
 export { ALGORITHMS, type Algorithm } from './auth-schema';
@@ -40,6 +40,11 @@ export const configSchema = z.strictObject({
       keepAliveTimeoutMs: int(1000, 3_600_000)
         .default(65_000)
         .describe('Client keep-alive; keep above the ALB idle timeout (60 s).'),
+      reusePort: bool()
+        .default(false)
+        .describe(
+          'With --workers: each worker binds the port itself (SO_REUSEPORT, Linux) and the kernel spreads connections, instead of the primary handing them out round-robin. A worker that stops drops the connections still queued on its socket: keep false where restarts must lose nothing.',
+        ),
       healthPath: urlPath.default('/healthz').describe('Liveness: 200 while the process lives.'),
       readyPath: urlPath.default('/readyz').describe('Readiness: 503 while draining.'),
     })
