@@ -141,6 +141,7 @@ async function stream(base, direction, bytes, pid) {
   const rssBefore = pid
     ? Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1])
     : 0;
+  const cpuBefore = pid ? cpuMicros(pid) : undefined;
   const started = performance.now();
   await new Promise((resolve, reject) => {
     const url = new URL(direction === 'up' ? `${base}/upload` : `${base}/big/${bytes}`);
@@ -175,10 +176,56 @@ async function stream(base, direction, bytes, pid) {
   const seconds = (performance.now() - started) / 1000;
   const status = pid ? fs.readFileSync(`/proc/${pid}/status`, 'utf8') : '';
   const hwm = pid ? Number(/VmHWM:\s+(\d+)/.exec(status)[1]) : 0;
+  const cpuAfter = pid ? cpuMicros(pid) : undefined;
   return {
     mb_per_s: round(bytes / 2 ** 20 / seconds, 0),
     rss_growth_mb: pid ? round((hwm - rssBefore) / 1024, 1) : undefined,
+    // The proxy's CPU seconds per GiB moved (user + system).
+    cpu_s_per_gib:
+      cpuBefore !== undefined && cpuAfter !== undefined
+        ? round((cpuAfter - cpuBefore) / 1e6 / (bytes / 2 ** 30), 2)
+        : undefined,
   };
+}
+
+/**
+ * `BENCH_ONLY=streaming`: 1 GiB up and down through authgate with the stream memory guard's
+ * minor GC every 16, 32 or 48 MB, or off (proxy.streamGcEveryMb), in interleaved rounds:
+ * throughput, proxy CPU per GiB and RSS growth.
+ */
+async function streamingGuardBench(launch, upstreamUrl) {
+  const settings = [0, 16, 32, 48];
+  const instances = [];
+  for (const mb of settings) instances.push({ mb, ...(await launch(mb)) });
+  const runs = new Map();
+  const push = (key, r) => runs.set(key, [...(runs.get(key) ?? []), r]);
+  for (let round = 0; round < REPEATS; round++) {
+    for (const direction of ['up', 'down']) {
+      push(`direct ${direction}`, await stream(upstreamUrl, direction, STREAM_BYTES));
+      for (const i of instances) {
+        const r = await stream(
+          `http://127.0.0.1:${i.port}/none`,
+          direction,
+          STREAM_BYTES,
+          i.child.pid,
+        );
+        push(`gc every ${i.mb} MB ${direction}`, r);
+        process.stderr.write(
+          `  ${direction}, gc every ${i.mb || 'off'} MB: ${r.mb_per_s} MB/s, ${r.cpu_s_per_gib} CPU s/GiB, RSS +${r.rss_growth_mb} MB\n`,
+        );
+      }
+    }
+  }
+  const summary = (xs, field) => {
+    const v = xs.map((x) => x[field]).filter((x) => x !== undefined);
+    return v.length ? { median: median(v), min: Math.min(...v), max: Math.max(...v) } : undefined;
+  };
+  return [...runs].map(([key, xs]) => ({
+    run: key,
+    mb_per_s: summary(xs, 'mb_per_s'),
+    cpu_s_per_gib: summary(xs, 'cpu_s_per_gib'),
+    rss_growth_mb: summary(xs, 'rss_growth_mb'),
+  }));
 }
 
 /**
@@ -297,8 +344,9 @@ async function main() {
   );
   const apiKey = 'hok_live_benchmarkkey0123456789';
 
-  const authgateConfig = (port, cacheSize, level = 'warn') => ({
+  const authgateConfig = (port, cacheSize, level = 'warn', streamGcEveryMb = 16) => ({
     server: { port, host: '127.0.0.1' },
+    proxy: { streamGcEveryMb },
     metrics: { port: 0 },
     logging: { level },
     auth: {
@@ -325,10 +373,10 @@ async function main() {
       { name: 'key', prefix: '/key', upstream: upstreamUrl, auth: 'required', scopes: ['read'] },
     ],
   });
-  const launchAuthgate = async (cacheSize, level = 'warn') => {
+  const launchAuthgate = async (cacheSize, level = 'warn', streamGcEveryMb = 16) => {
     const port = await freePort();
-    const file = path.join(dir, `authgate-${cacheSize}-${level}.yaml`);
-    fs.writeFileSync(file, JSON.stringify(authgateConfig(port, cacheSize, level)));
+    const file = path.join(dir, `authgate-${cacheSize}-${level}-${streamGcEveryMb}.yaml`);
+    fs.writeFileSync(file, JSON.stringify(authgateConfig(port, cacheSize, level, streamGcEveryMb)));
     const child = start('1', process.execPath, [
       path.join(ROOT, 'dist/cli.js'),
       'serve',
@@ -345,7 +393,9 @@ async function main() {
   // `BENCH_ONLY=throughput`: only the side-by-side table (no workers, streaming, micro).
   const only = process.env.BENCH_ONLY;
   const workers =
-    only === 'throughput' ? undefined : await workersBench(dir, authgateConfig, bearer);
+    only === 'throughput' || only === 'streaming'
+      ? undefined
+      : await workersBench(dir, authgateConfig, bearer);
   if (process.env.BENCH_ONLY === 'workers') {
     console.log(
       JSON.stringify({ date: new Date().toISOString(), node: process.version, workers }, null, 2),
@@ -357,6 +407,26 @@ async function main() {
   // shares CPU 0 with wrk and the upstream, so "direct" streaming cannot borrow the proxy's core.
   // (After the workers bench, whose processes inherit no pinning.)
   if (TASKSET) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  if (only === 'streaming') {
+    const streamingGuard = await streamingGuardBench(
+      (mb) => launchAuthgate(10000, 'warn', mb),
+      upstreamUrl,
+    );
+    console.log(
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          node: process.version,
+          bytes: STREAM_BYTES,
+          streaming_guard: streamingGuard,
+        },
+        null,
+        2,
+      ),
+    );
+    authService.close();
+    return;
+  }
   const ag = await launchAuthgate(10000);
   const agInfo = await launchAuthgate(10000, 'info');
   const agNoCache = await launchAuthgate(0);

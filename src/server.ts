@@ -107,7 +107,7 @@ export async function startServer(
   if (config.routes.some((r) => r.rateLimit !== undefined)) rateLimiter.start();
   const app = createApp(config, {
     // The server owns its process: the stream memory guard is on unless a caller chose.
-    memoryGuard: new StreamMemoryGuard(),
+    memoryGuard: new StreamMemoryGuard(config.proxy.streamGcEveryMb * 1024 * 1024),
     ...deps,
     metrics,
     rateLimiter,

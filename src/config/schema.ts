@@ -59,6 +59,11 @@ export const configSchema = z.strictObject({
         .describe(
           'Below the upstream keep-alive timeout (Node 5 s, gunicorn 2 s: lower it there).',
         ),
+      streamGcEveryMb: int(0, 1024)
+        .default(16)
+        .describe(
+          'serve: while bodies stream, a minor GC when more than this many MB of read buffers wait for collection (checked every quarter of it streamed), so RSS stays bounded while gigabytes stream; 0 turns it off.',
+        ),
     })
     .prefault({}),
   metrics: z
