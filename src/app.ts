@@ -2,8 +2,8 @@
  * The request chain, in order, in one place (each stage is its own module in src/stages/):
  *
  *   request id → health → drain → path → header hygiene → credentials → route →
- *   authenticate → authorise → rate limit → forward (upstream headers, transport, relay) →
- *   upstream 401/403 mapping
+ *   authenticate → authorise → rate limit → forward (upstream headers, [upstream credential:
+ *   authgate's own, with a registry token exchange], transport, relay) → upstream 401/403 mapping
  *
  * Each stage either moves the typed RequestScope on or throws a typed error; `failure` turns
  * whatever was thrown into one typed error, one metric and one log line, for HTTP requests and
@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import type { Authenticator } from './auth/authenticator';
 import { FailedAuthGuard } from './auth/failed-auth-guard';
 import type { AuthObserver } from './auth/observer';
-import type { Clock } from './clock';
+import { systemClock, type Clock } from './clock';
 import type { Config } from './config/schema';
 import { sendError, sendErrorOnSocket } from './error-response';
 import { AuthgateError, toAuthgateError } from './errors';
@@ -28,7 +28,7 @@ import { createScrubber } from './logging/mask';
 import { methodLabel, type Metrics } from './metrics';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';
-import { ForwardFailure, ForwardRetry, RETRY, forward } from './proxy/forward';
+import { ForwardFailure, forward } from './proxy/forward';
 import type { StreamMemoryGuard } from './proxy/memory-guard';
 import { isWebSocketUpgrade, proxyUpgrade } from './proxy/upgrade';
 import { UPSTREAM_AUTH_STATUSES, upstreamAuthError } from './proxy/upstream-auth';
@@ -40,16 +40,7 @@ import { healthTarget, sendHealth } from './stages/health';
 import { createHygieneStage } from './stages/hygiene';
 import { createRateLimitStage } from './stages/rate-limit';
 import { createUpstreamHeaders } from './stages/upstream-headers';
-import { systemClock } from './clock';
-import {
-  readReplayableBody,
-  relativeToUpstream,
-  withUpstreamAuthorization,
-} from './proxy/upstream-credential';
-import {
-  buildUpstreamAuth,
-  type RouteUpstreamAuth,
-} from './upstream-credentials/route-upstream-auth';
+import { createUpstreamCredentialStage, type SendOptions } from './stages/upstream-credential';
 
 export interface AppDependencies {
   logger: Logger;
@@ -129,38 +120,13 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   });
   const rateLimit = createRateLimitStage(deps.rateLimiter ?? new RateLimiter(), metrics);
   const upstreamHeaders = createUpstreamHeaders(trustedProxies, hygiene.guard);
-  const internalNetworks = new NetworkList(config.server.internalNetworks);
-  const upstreamAuth = buildUpstreamAuth(routes.routes, {
+  const asAuthgate = createUpstreamCredentialStage(config, routes.routes, {
     clock: deps.clock ?? systemClock,
     logger,
     env: deps.env ?? process.env,
+    internalNetworks: new NetworkList(config.server.internalNetworks),
+    replaceUpstreamAuth,
   });
-  /** The caller's own credentials: never sent upstream in authgate's name. */
-  const callerCredentialHeaders: ReadonlySet<string> = new Set([
-    'authorization',
-    'x-amzn-oidc-accesstoken',
-    'x-amzn-oidc-data',
-    ...(config.auth.apiKeys ? [config.auth.apiKeys.header.toLowerCase()] : []),
-  ]);
-
-  /** The route's upstream credential when this request goes upstream in authgate's name. */
-  function upstreamCredentialFor(
-    route: CompiledRoute,
-    scope: RequestScope,
-  ): RouteUpstreamAuth | undefined {
-    const ua = upstreamAuth.get(route.name);
-    if (!ua) return undefined;
-    const c = scope.credentials;
-    const presented =
-      c !== undefined &&
-      (c.bearer !== undefined || c.apiKey !== undefined || c.malformed !== undefined);
-    return ua.applies(
-      presented || scope.principal !== undefined,
-      internalNetworks.has(scope.peerIp),
-    )
-      ? ua
-      : undefined;
-  }
 
   /** Every stage before forwarding, shared by plain requests and upgrades. */
   async function admit(
@@ -185,70 +151,14 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
 
   async function run(req: IncomingMessage, res: ServerResponse, scope: RequestScope) {
     const route = await admit(req, scope, false);
-    const path = upstreamPath(route, scope.path ?? '/');
     const headers = upstreamHeaders(req, scope, route, false);
     const withBody = scope.framing !== undefined && hasBody(scope.framing);
-    const ua = upstreamCredentialFor(route, scope);
+    const ua = asAuthgate.for(route, scope);
     if (!ua) return send(req, res, scope, route, headers, withBody);
-
-    // authgate's own credential (DESIGN §11); a registry's Bearer challenge is answered with a
-    // token exchange and the request sent once more when its body could be kept.
-    let authorization = await ua.authorization(scope.method, path, scope.requestId);
-    let body: Buffer | undefined;
-    let replayable = !withBody;
-    if (withBody && ua.exchange && scope.framing?.kind === 'length') {
-      body = await readReplayableBody(req, scope, ua.replayBodyBytes);
-      replayable = body !== undefined;
-    }
-    let retried = false;
-    const challenged = async (
-      upstreamRes: IncomingMessage,
-    ): Promise<AuthgateError | typeof RETRY> => {
-      if (upstreamRes.statusCode === 401 && ua.exchange && !retried) {
-        const next = await ua
-          .answerChallenge(
-            upstreamRes.headers['www-authenticate'],
-            authorization.value,
-            scope.requestId,
-          )
-          .catch(() => undefined);
-        // Not replayable: the token is cached, so the client's next request is pre-authenticated.
-        if (next !== undefined && replayable) {
-          upstreamRes.resume();
-          authorization = { value: next, source: 'token exchange' };
-          return RETRY;
-        }
-      }
-      return replaceUpstreamAuth(upstreamRes);
-    };
-    for (;;) {
-      try {
-        return await send(
-          req,
-          res,
-          scope,
-          route,
-          withUpstreamAuthorization(headers, authorization.value, callerCredentialHeaders),
-          withBody,
-          {
-            body,
-            replaceResponse: challenged,
-            rewriteLocation: (value) =>
-              relativeToUpstream(value, route.upstream, route.prefix, route.config.stripPrefix),
-          },
-        );
-      } catch (err) {
-        if (!(err instanceof ForwardRetry) || retried) throw err;
-        retried = true;
-      }
-    }
-  }
-
-  /** What differs between a plain forward and one in authgate's name (DESIGN §11). */
-  interface SendOptions {
-    body?: Buffer;
-    replaceResponse?: (r: IncomingMessage) => Promise<AuthgateError | typeof RETRY>;
-    rewriteLocation?: (value: string) => string;
+    // In authgate's own name (DESIGN §11): its credential, and a registry's challenge answered.
+    return asAuthgate.forward(ua, req, scope, route, headers, withBody, (h, options) =>
+      send(req, res, scope, route, h, withBody, options),
+    );
   }
 
   function send(
@@ -375,15 +285,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         .then(async (route) => {
           const path = upstreamPath(route, scope.path ?? '/');
           let headers = upstreamHeaders(req, scope, route, true);
-          const ua = upstreamCredentialFor(route, scope);
-          if (ua) {
-            const authorization = await ua.authorization(scope.method, path, scope.requestId);
-            headers = withUpstreamAuthorization(
-              headers,
-              authorization.value,
-              callerCredentialHeaders,
-            );
-          }
+          const ua = asAuthgate.for(route, scope);
+          if (ua) headers = await asAuthgate.upgradeHeaders(ua, scope, path, headers);
           return proxyUpgrade({
             req,
             socket,

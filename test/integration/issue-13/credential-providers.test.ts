@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { startAuthService } from '../../helpers/auth-service';
+import { startWsUpstream, upgrade } from '../../helpers/websocket';
 import { sign } from '../../helpers/jwks';
 import { ManualClock } from '../../helpers/manual-clock';
 import {
@@ -379,6 +380,40 @@ describe('oauth2ClientCredentials against a real upstream and token endpoint', (
     } finally {
       await proxy.close();
       await service.close();
+    }
+  });
+
+  it('a WebSocket upgrade in service mode carries authgate’s credential, not the caller’s', async () => {
+    const ws = await startWsUpstream();
+    const proxy = await startProxy(
+      {
+        auth: issuers,
+        routes: [
+          {
+            name: 'ws',
+            prefix: '/ws',
+            upstream: ws.url,
+            ws: true,
+            upstreamAuth: { mode: 'service', providers: [{ type: 'env', tokenVar: 'WS_TOKEN' }] },
+          },
+        ],
+      },
+      { env: { WS_TOKEN: 'ws-service-token' } },
+    );
+    try {
+      const caller = jwt('read');
+      const res = await upgrade(`${proxy.url}/ws/stream`, { Authorization: `Bearer ${caller}` });
+      expect(res.status).toBe(101);
+      res.socket?.destroy();
+      const seen = ws.upgrades.at(-1) ?? [];
+      const auth = seen.filter(
+        (_v, i) => i % 2 === 1 && seen[i - 1]?.toLowerCase() === 'authorization',
+      );
+      expect(auth).toEqual(['Bearer ws-service-token']);
+      expect(seen).not.toContain(`Bearer ${caller}`);
+    } finally {
+      await proxy.close();
+      await ws.close();
     }
   });
 
