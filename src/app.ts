@@ -225,7 +225,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     aborted?: boolean,
   ) {
     lifecycle.requestDone();
-    metrics?.inFlight.dec();
+    metrics?.requestFinished();
     metrics?.observeRequest(
       routeLabel(scope),
       methodLabel(scope.method),
@@ -237,7 +237,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
 
   function started(): void {
     lifecycle.requestStarted();
-    metrics?.inFlight.inc();
+    metrics?.requestStarted();
   }
 
   return {

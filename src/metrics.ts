@@ -27,13 +27,38 @@ export const AUTH_BUCKETS = [
   0.05, 0.1, 0.25, 0.5, 1, 2.5,
 ];
 
+/**
+ * Counts on the request path as plain numbers, handed to their prom-client counter at scrape
+ * time (prom-client hashes the label set on every inc(), bound child or not).
+ */
+class PendingCounts<L extends string> {
+  private readonly pending = new Map<string, { labels: Record<L, string>; n: number }>();
+
+  add(key: string, labels: () => Record<L, string>): void {
+    const entry = this.pending.get(key);
+    if (entry) entry.n++;
+    else this.pending.set(key, { labels: labels(), n: 1 });
+  }
+
+  /** Adds what was counted since the last scrape to the counter. */
+  flushInto(counter: Counter<L>): void {
+    for (const entry of this.pending.values()) {
+      if (entry.n === 0) continue;
+      counter.inc(entry.labels, entry.n);
+      entry.n = 0;
+    }
+  }
+}
+
 export class Metrics implements AuthObserver {
   readonly registry = new Registry();
-  readonly httpRequests = new Counter({
+  private readonly pendingRequests = new PendingCounts<'route' | 'method' | 'status'>();
+  readonly httpRequests: Counter<'route' | 'method' | 'status'> = new Counter({
     name: 'authgate_http_requests_total',
     help: 'Requests answered, by route name, method and status.',
     labelNames: ['route', 'method', 'status'] as const,
     registers: [this.registry],
+    collect: (): void => this.pendingRequests.flushInto(this.httpRequests),
   });
   readonly httpDuration = new Histogram({
     name: 'authgate_http_request_duration_seconds',
@@ -42,16 +67,23 @@ export class Metrics implements AuthObserver {
     buckets: REQUEST_BUCKETS,
     registers: [this.registry],
   });
-  readonly inFlight = new Gauge({
+  /** Requests in flight: a plain number on the request path, read into the gauge at scrape. */
+  private inFlightNow = 0;
+  readonly inFlight: Gauge = new Gauge({
     name: 'authgate_http_requests_in_flight',
     help: 'Requests being handled now.',
     registers: [this.registry],
+    collect: (): void => this.inFlight.set(this.inFlightNow),
   });
-  readonly authDecisions = new Counter({
+  private readonly pendingDecisions = new PendingCounts<
+    'route' | 'auth_method' | 'result' | 'reason'
+  >();
+  readonly authDecisions: Counter<'route' | 'auth_method' | 'result' | 'reason'> = new Counter({
     name: 'authgate_auth_decisions_total',
     help: 'Authentication and authorisation decisions, with a stable reason.',
     labelNames: ['route', 'auth_method', 'result', 'reason'] as const,
     registers: [this.registry],
+    collect: (): void => this.pendingDecisions.flushInto(this.authDecisions),
   });
   readonly tokenValidationDuration = new Histogram({
     name: 'authgate_token_validation_duration_seconds',
@@ -125,24 +157,39 @@ export class Metrics implements AuthObserver {
     registers: [this.registry],
   });
 
-  /** Label children bound once per (route, method, status): no label hashing per request. */
-  private readonly requestChildren = new Map<
-    string,
-    { count: { inc(): void }; duration: { observe(v: number): void } }
-  >();
+  /** Histogram children bound once per (route, method). */
+  private readonly durationChildren = new Map<string, { observe(v: number): void }>();
+
+  requestStarted(): void {
+    this.inFlightNow++;
+  }
+
+  requestFinished(): void {
+    this.inFlightNow--;
+  }
+
+  authDecision(route: string, authMethod: string, result: string, reason: string): void {
+    this.pendingDecisions.add(`${route}\u0000${authMethod}\u0000${result}\u0000${reason}`, () => ({
+      route,
+      auth_method: authMethod,
+      result,
+      reason,
+    }));
+  }
 
   observeRequest(route: string, method: string, status: number, seconds: number): void {
-    const key = `${route} ${method} ${status}`;
-    let children = this.requestChildren.get(key);
-    if (!children) {
-      children = {
-        count: this.httpRequests.labels(route, method, String(status)),
-        duration: this.httpDuration.labels(route, method),
-      };
-      this.requestChildren.set(key, children);
+    this.pendingRequests.add(`${route}\u0000${method}\u0000${status}`, () => ({
+      route,
+      method,
+      status: String(status),
+    }));
+    const key = `${route}\u0000${method}`;
+    let duration = this.durationChildren.get(key);
+    if (!duration) {
+      duration = this.httpDuration.labels(route, method);
+      this.durationChildren.set(key, duration);
     }
-    children.count.inc();
-    children.duration.observe(seconds);
+    duration.observe(seconds);
   }
 
   constructor(version: string) {

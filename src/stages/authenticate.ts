@@ -116,7 +116,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
     const reason = err ? err.reason : scope.principal ? 'ok' : 'anonymous';
     const authMethod = authMethodOf(scope);
     scope.tenantId = tenantOf(scope, route) ?? pathTenant(route, scope.path ?? '/');
-    metrics?.authDecisions.labels(route.name, authMethod, result, reason).inc();
+    metrics?.authDecision(route.name, authMethod, result, reason);
     logger.info('auth decision', {
       type: 'audit',
       request_id: scope.requestId,
