@@ -87,17 +87,6 @@ export const routeProblems: Check = (config) => {
         message: `is "${route.auth}" but auth.jwt.issuers, auth.apiKeys and auth.albOidc configure no authenticator`,
       });
     }
-    if (
-      'upstreamAuth' in route &&
-      route.upstreamAuth?.mode === 'when-absent' &&
-      route.auth === 'required'
-    ) {
-      problems.push({
-        path: ['routes', i, 'upstreamAuth', 'mode'],
-        message:
-          'is "when-absent" but auth is "required": a caller without a credential is refused before it (use auth: optional)',
-      });
-    }
   });
   return problems;
 };
@@ -130,6 +119,13 @@ export function configWarnings(config: Readonly<Config>): CrossProblem[] {
       warnings.push({
         path: ['routes', i, 'scopes'],
         message: `has no "*": every method but ${listed} is denied (403)`,
+      });
+    }
+    if (route.upstreamAuth.mode === 'when-absent' && route.auth === 'required') {
+      warnings.push({
+        path: ['routes', i, 'upstreamAuth', 'mode'],
+        message:
+          'is "when-absent" on a route with auth "required": callers in server.internalNetworks that send no credential pass without one and reach the upstream with authgate\'s own credential',
       });
     }
     if (route.upstreamAuth.mode === 'service' && route.auth === 'none') {

@@ -105,15 +105,36 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
         return;
       }
     }
-    if (route.config.auth === 'required') {
+    if (route.config.auth === 'required' && !internalServiceCall(scope, route)) {
       throw new AuthgateError('AUTH_REQUIRED', { reason: 'no_credentials' });
     }
+  }
+
+  /**
+   * `upstreamAuth.mode: when-absent` (DESIGN §11): a caller in internalNetworks that sent no
+   * credential is an internal hop; it goes upstream in authgate's name instead of being refused.
+   */
+  function internalServiceCall(scope: RequestScope, route: CompiledRoute): boolean {
+    return (
+      route.config.upstreamAuth.mode === 'when-absent' &&
+      scope.principal === undefined &&
+      scope.credentials?.bearer === undefined &&
+      scope.credentials?.apiKey === undefined &&
+      scope.credentials?.malformed === undefined &&
+      internalNetworks.has(scope.peerIp)
+    );
   }
 
   function recordDecision(scope: RequestScope, route: CompiledRoute, thrown: unknown): void {
     const err = thrown === undefined ? undefined : toAuthgateError(thrown);
     const result = err ? (err.status === 503 ? 'error' : 'deny') : 'allow';
-    const reason = err ? err.reason : scope.principal ? 'ok' : 'anonymous';
+    const reason = err
+      ? err.reason
+      : scope.principal
+        ? 'ok'
+        : internalServiceCall(scope, route)
+          ? 'internal_without_credential'
+          : 'anonymous';
     const authMethod = authMethodOf(scope);
     scope.tenantId = tenantOf(scope, route) ?? pathTenant(route, scope.path ?? '/');
     metrics?.authDecision(route.name, authMethod, result, reason);

@@ -417,6 +417,59 @@ describe('oauth2ClientCredentials against a real upstream and token endpoint', (
     }
   });
 
+  it('when-absent on an auth: required route: an internal caller without a credential passes as authgate, nobody else does', async () => {
+    const config = (internal: string[]) => ({
+      server: { internalNetworks: internal },
+      auth: issuers,
+      routes: [
+        {
+          name: 'svc',
+          prefix: '/svc',
+          upstream: upstream.url,
+          auth: 'required',
+          scopes: ['read'],
+          upstreamAuth: {
+            mode: 'when-absent',
+            providers: [{ type: 'env', serviceTokenVar: 'SVC_TOKEN' }],
+          },
+        },
+      ],
+    });
+    const env = { SVC_TOKEN: 'internal-svc-token' };
+    const inside = await startProxy(config(['127.0.0.0/8']), { env });
+    const outside = await startProxy(config(['10.0.0.0/8']), { env });
+    try {
+      const before = upstream.seen.length;
+      const internal = await rawRequest(inside.url, {
+        path: '/svc/a',
+        headers: ['Host', 'gw.test'],
+      });
+      expect(internal.status).toBe(200);
+      expect(header(upstream.seen.at(-1) as SeenRequest, 'authorization')).toEqual([
+        'Bearer internal-svc-token',
+      ]);
+      const audit = inside.logs.entries().find((e) => e.type === 'audit' && e.path === '/svc/a');
+      expect(audit).toMatchObject({ decision: 'allow', reason: 'internal_without_credential' });
+      // A credential that fails is never replaced by authgate's.
+      const bad = await rawRequest(inside.url, {
+        path: '/svc/b',
+        headers: ['Host', 'gw.test', 'Authorization', 'Bearer not-a-token'],
+      });
+      expect(bad.status).toBe(401);
+      // Outside internalNetworks, auth: required holds.
+      const external = await rawRequest(outside.url, {
+        path: '/svc/c',
+        headers: ['Host', 'gw.test'],
+      });
+      expect(external.status).toBe(401);
+      expect(JSON.parse(external.body.toString()).error_code).toBe('AUTH_REQUIRED');
+      expect(upstream.seen.length).toBe(before + 1);
+    } finally {
+      await inside.close();
+      await outside.close();
+    }
+  });
+
   it('when-absent: only an internal caller without a credential gets the service token', async () => {
     const config = (internal: string[]) => ({
       server: { internalNetworks: internal },

@@ -51,7 +51,7 @@ describe('routeProblems', () => {
     ],
     ['auth optional with a JWT issuer', [route({ auth: 'optional' })], jwt, []],
     [
-      'upstreamAuth when-absent on a route that requires auth',
+      'upstreamAuth when-absent on a route that requires auth (a warning, not a problem)',
       [
         route({
           auth: 'required',
@@ -59,7 +59,7 @@ describe('routeProblems', () => {
         }),
       ],
       jwt,
-      [['routes', 0, 'upstreamAuth', 'mode']],
+      [],
     ],
     [
       'upstreamAuth when-absent on an optional route',
@@ -180,6 +180,15 @@ describe('configProblems / configWarnings', () => {
       },
     ]);
   });
+  it('when-absent on a route that requires auth is a warning', () => {
+    const whenAbsent = { mode: 'when-absent', providers: [{ type: 'env' }] };
+    expect(
+      configWarnings(
+        typed({ auth: jwt, routes: [route({ auth: 'required', upstreamAuth: whenAbsent })] }),
+      ).map((w) => w.path),
+    ).toEqual([['routes', 0, 'upstreamAuth', 'mode']]);
+  });
+
   it('authgate’s own credential on a route without authentication is a warning', () => {
     const service = { mode: 'service', providers: [{ type: 'env' }] };
     expect(
