@@ -89,11 +89,6 @@ export class RouteUpstreamAuth {
     return this.mode === 'when-absent' && internalCaller && !presentedCredential;
   }
 
-  /** Every provider's answer, in order (diagnose). */
-  results(): Promise<ProviderResult[]> {
-    return Promise.all(this.providers.map((p) => p.get()));
-  }
-
   /** The first provider that yields; 502 when none does (each one's reason is logged). */
   async credential(requestId: string): Promise<Extract<ProviderResult, { credential: unknown }>> {
     const reasons: string[] = [];

@@ -55,8 +55,6 @@ export class TokenExchange {
   private readonly flights = new Map<string, SingleFlight<ExchangeResult>>();
   /** The realm and service of the upstream's last challenge: where cached tokens are looked up. */
   private issuer: { realm: string; service: string } | undefined;
-  /** Token requests made (diagnose, tests). */
-  requests = 0;
 
   constructor(private readonly options: ExchangeOptions) {
     this.allowed = new Set(options.realms.map((r) => new URL(r).href));
@@ -123,7 +121,6 @@ export class TokenExchange {
     key: string,
     requestId: string,
   ): Promise<ExchangeResult> {
-    this.requests++;
     const target = new URL(realm.href);
     if (service !== '') target.searchParams.set('service', service);
     for (const s of scope.split(' ')) if (s !== '') target.searchParams.append('scope', s);
@@ -180,13 +177,5 @@ export class TokenExchange {
   private evictExpired(now: number): void {
     for (const [k, v] of this.tokens) if (v.expiresAt <= now) this.tokens.delete(k);
     if (this.tokens.size >= MAX_CACHED) this.tokens.clear();
-  }
-
-  /** Cached tokens and their expiry, for diagnose (never the token). */
-  cached(): Array<{ scope: string; expiresAt: number }> {
-    return [...this.tokens.entries()].map(([k, v]) => ({
-      scope: k.split('\n')[2] ?? '',
-      expiresAt: v.expiresAt,
-    }));
   }
 }
