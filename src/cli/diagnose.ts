@@ -14,7 +14,7 @@ import { createScrubber } from '../logging/mask';
 import { parseUpstream } from '../routes/route-table';
 import type { RouteConfig } from '../config/schema';
 import { systemClock } from '../clock';
-import type { Logger } from '../logging/logger';
+import { NOOP_LOGGER } from '../logging/logger';
 import { RouteUpstreamAuth } from '../upstream-credentials/route-upstream-auth';
 
 interface Check {
@@ -155,15 +155,6 @@ function checkUpstream(routeName: string, url: string): Promise<Check> {
   });
 }
 
-const silent: Logger = {
-  error: () => undefined,
-  warn: () => undefined,
-  info: () => undefined,
-  debug: () => undefined,
-  isDebugEnabled: () => false,
-  flush: () => undefined,
-};
-
 function expiresIn(at: number | undefined): string {
   if (at === undefined) return 'no expiry';
   const s = Math.round((at - Date.now()) / 1000);
@@ -179,7 +170,7 @@ async function checkUpstreamCredential(route: Readonly<RouteConfig>): Promise<Ch
   const name = `upstream credential ${route.name}`;
   const auth = new RouteUpstreamAuth(route, parseUpstream(route.upstream), {
     clock: systemClock,
-    logger: silent,
+    logger: NOOP_LOGGER,
     env: process.env,
   });
   const skipped: string[] = [];

@@ -20,6 +20,16 @@ export interface Logger {
   flush(): void;
 }
 
+/** A logger that writes nothing (one-shot CLI checks that report on their own). */
+export const NOOP_LOGGER: Logger = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+  isDebugEnabled: () => false,
+  flush: () => undefined,
+};
+
 export interface LoggerOptions {
   level: LogLevel;
   /** Where lines go; stdout when absent (tests pass a capture stream). */

@@ -235,6 +235,25 @@ describe('credential providers against the real registry (htpasswd)', () => {
   });
 });
 
+/** A route in front of `upstream` with upstreamAuth when-absent (SVC_TOKEN), callers in `internal`. */
+const whenAbsent = (upstream: string, internal: string[], auth: 'optional' | 'required') => ({
+  server: { internalNetworks: internal },
+  auth: issuers,
+  routes: [
+    {
+      name: 'svc',
+      prefix: '/svc',
+      upstream,
+      auth,
+      scopes: auth === 'required' ? ['read'] : [],
+      upstreamAuth: {
+        mode: 'when-absent',
+        providers: [{ type: 'env', serviceTokenVar: 'SVC_TOKEN' }],
+      },
+    },
+  ],
+});
+
 describe('oauth2ClientCredentials against a real upstream and token endpoint', () => {
   let upstream: TestUpstream;
   let tokenEndpoint: Server;
@@ -418,23 +437,7 @@ describe('oauth2ClientCredentials against a real upstream and token endpoint', (
   });
 
   it('when-absent on an auth: required route: an internal caller without a credential passes as authgate, nobody else does', async () => {
-    const config = (internal: string[]) => ({
-      server: { internalNetworks: internal },
-      auth: issuers,
-      routes: [
-        {
-          name: 'svc',
-          prefix: '/svc',
-          upstream: upstream.url,
-          auth: 'required',
-          scopes: ['read'],
-          upstreamAuth: {
-            mode: 'when-absent',
-            providers: [{ type: 'env', serviceTokenVar: 'SVC_TOKEN' }],
-          },
-        },
-      ],
-    });
+    const config = (internal: string[]) => whenAbsent(upstream.url, internal, 'required');
     const env = { SVC_TOKEN: 'internal-svc-token' };
     const inside = await startProxy(config(['127.0.0.0/8']), { env });
     const outside = await startProxy(config(['10.0.0.0/8']), { env });
@@ -471,22 +474,7 @@ describe('oauth2ClientCredentials against a real upstream and token endpoint', (
   });
 
   it('when-absent: only an internal caller without a credential gets the service token', async () => {
-    const config = (internal: string[]) => ({
-      server: { internalNetworks: internal },
-      auth: issuers,
-      routes: [
-        {
-          name: 'svc',
-          prefix: '/svc',
-          upstream: upstream.url,
-          auth: 'optional',
-          upstreamAuth: {
-            mode: 'when-absent',
-            providers: [{ type: 'env', serviceTokenVar: 'SVC_TOKEN' }],
-          },
-        },
-      ],
-    });
+    const config = (internal: string[]) => whenAbsent(upstream.url, internal, 'optional');
     const env = { SVC_TOKEN: 'internal-svc-token' };
     const inside = await startProxy(config(['127.0.0.0/8']), { env });
     const outside = await startProxy(config(['10.0.0.0/8']), { env });
