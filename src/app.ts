@@ -28,7 +28,7 @@ import { createScrubber } from './logging/mask';
 import { methodLabel, type Metrics } from './metrics';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';
-import { ForwardFailure, forward } from './proxy/forward';
+import { ForwardFailure, forward, type UpstreamReply } from './proxy/forward';
 import type { StreamMemoryGuard } from './proxy/memory-guard';
 import { isWebSocketUpgrade, proxyUpgrade } from './proxy/upgrade';
 import { UPSTREAM_AUTH_STATUSES, upstreamAuthError } from './proxy/upstream-auth';
@@ -101,7 +101,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   const routes = new RouteTable(config.routes);
   const pools = new UpstreamPools(config.proxy);
   const scrub = createScrubber(config.auth.apiKeys?.prefixes, config.logging.maskQueryParams);
-  const replaceUpstreamAuth = (res: IncomingMessage) => upstreamAuthError(res, scrub);
+  const replaceUpstreamAuth = (reply: UpstreamReply) => upstreamAuthError(reply, scrub);
   const paths = {
     healthPath: config.server.healthPath,
     readyPath: config.server.readyPath,
@@ -173,13 +173,12 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     return forward({
       req,
       res,
-      upstream: route.upstream,
-      agent: pools.agentFor(route.upstream),
+      dispatcher: pools.poolFor(route.upstream, route.config.timeouts.connectMs),
+      method: req.method ?? 'GET',
       path: upstreamPath(route, scope.path ?? '/') + scope.search,
       headers,
       hasBody: withBody,
       body: options.body,
-      connectTimeoutMs: route.config.timeouts.connectMs,
       responseTimeoutMs: route.config.timeouts.responseMs,
       responseHeaders: ['X-Request-ID', scope.requestId, ...scope.responseHeaders],
       dropResponseHeaders: scope.responseHeaders.length > 0 ? RESPONSE_DROP_LIMITED : RESPONSE_DROP,

@@ -1,10 +1,10 @@
 /**
- * One keep-alive agent per upstream origin, shared by the routes that point at it. Sockets are
- * bounded, reused LIFO (so surplus sockets go idle and expire), and closed after an idle time
- * below the upstream's own keep-alive timeout, which avoids racing the upstream's close.
+ * One undici connection pool per upstream origin (and connect timeout), shared by the routes
+ * that point at it. Connections are bounded, kept alive for at most the idle time — and never
+ * longer than the upstream's own `Keep-Alive: timeout`, less a margin — which avoids racing the
+ * upstream's close. No pipelining: one request per connection at a time, as node's agent did.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Pool } from 'undici';
 import type { Upstream } from '../routes/route-table';
 
 export interface PoolOptions {
@@ -13,27 +13,32 @@ export interface PoolOptions {
 }
 
 export class UpstreamPools {
-  private readonly agents = new Map<string, HttpAgent>();
+  private readonly pools = new Map<string, Pool>();
   constructor(private readonly options: PoolOptions) {}
 
-  agentFor(upstream: Upstream): HttpAgent {
-    let agent = this.agents.get(upstream.origin);
-    if (!agent) {
-      const opts = {
-        keepAlive: true,
-        maxSockets: this.options.maxSocketsPerUpstream,
-        maxFreeSockets: this.options.maxSocketsPerUpstream,
-        timeout: this.options.idleSocketTimeoutMs,
-        scheduling: 'lifo' as const,
-      };
-      agent = upstream.protocol === 'https:' ? new HttpsAgent(opts) : new HttpAgent(opts);
-      this.agents.set(upstream.origin, agent);
+  poolFor(upstream: Upstream, connectTimeoutMs: number): Pool {
+    const key = `${upstream.origin} ${connectTimeoutMs}`;
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = new Pool(upstream.origin, {
+        connections: this.options.maxSocketsPerUpstream,
+        pipelining: 1,
+        keepAliveTimeout: this.options.idleSocketTimeoutMs,
+        keepAliveMaxTimeout: this.options.idleSocketTimeoutMs,
+        connectTimeout: connectTimeoutMs,
+        // A body shorter or longer than its Content-Length is an error, never a second request.
+        strictContentLength: true,
+        // Timeouts are set per request (the route's responseMs).
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      this.pools.set(key, pool);
     }
-    return agent;
+    return pool;
   }
 
   destroy(): void {
-    for (const agent of this.agents.values()) agent.destroy();
-    this.agents.clear();
+    for (const pool of this.pools.values()) void pool.destroy().catch(() => undefined);
+    this.pools.clear();
   }
 }

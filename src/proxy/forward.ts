@@ -1,30 +1,48 @@
 /**
- * The transport: streams one request to its upstream on raw header lists, so that names, case,
- * order and repeated headers arrive exactly as sent; connect and response timeouts, one retry
- * on a reused socket the upstream had closed, client aborts passed on. The response goes back
- * through `relayResponse` (./relay.ts); socket errors become typed errors in ./upstream-error.ts.
- * No body is parsed or buffered: both directions are piped with backpressure.
+ * The transport, on undici (issue 15.1): one request to its upstream through the origin's
+ * connection pool (`Pool.dispatch` with a flat raw header list), the response relayed as it
+ * arrives. End-to-end headers keep their exact names, case, order and repeats both ways.
+ * What changes on the wire, and why:
+ * - `Host` goes first and in lower case (`host:`), as RFC 9112 §3.2 asks of a client; its value
+ *   is the one authgate decided (the upstream's, or the client's with `preserveHost`).
+ * - `Content-Length` is written by undici (`content-length:`, once): the framing authgate
+ *   validated (headers/framing.ts). A chunked body is re-chunked by undici whatever the method
+ *   (issue 8.1: a body never becomes a second request); `Transfer-Encoding` is never copied.
+ * - `connection: keep-alive` is undici's own hop-by-hop header on authgate's connection.
+ * - `Expect: 100-continue` ends at authgate: the client's 100 is sent by authgate once the
+ *   request passed authentication and its body is wanted (undici cannot relay an upstream 100).
+ * Connect and response timeouts, one retry of an idempotent request without a body whose
+ * connection was reset before any response, client aborts passed on, upstream 401/403 handed to
+ * `replaceResponse`. No body is parsed or buffered: both directions stream with backpressure.
  */
-import {
-  request as httpRequest,
-  type Agent,
-  type ClientRequest,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { AuthgateError } from '../errors';
-import type { RawHeaders } from '../headers/hop-by-hop';
+import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
 import type { StreamMemoryGuard } from './memory-guard';
-import type { Upstream } from '../routes/route-table';
-import { relayResponse } from './relay';
-import { CONNECT_TIMEOUT, RESPONSE_TIMEOUT, codedError, upstreamError } from './upstream-error';
+import { RESPONSE_TIMEOUT, codedError, upstreamError } from './upstream-error';
+
+/** An upstream response handed to `replaceResponse` (its status is one authgate answers). */
+export interface UpstreamReply {
+  readonly statusCode: number;
+  /** The first value of a response header (lower-case name). */
+  header(lowerName: string): string | undefined;
+  /** The body when at most REPLY_BODY_MAX bytes; undefined when larger or cut. */
+  body(): Promise<Buffer | undefined>;
+  /** The body is not wanted (drained, so the connection can be kept). */
+  discard(): void;
+}
+
+/** The most of a replaced response's body that is read (larger ones are dropped). */
+export const REPLY_BODY_MAX = 64 * 1024;
 
 export interface ForwardRequest {
   req: IncomingMessage;
   res: ServerResponse;
-  upstream: Upstream;
-  agent: Agent;
+  /** The upstream origin's pool (proxy/agents.ts). */
+  dispatcher: Dispatcher;
+  method: string;
   /** Path and query as sent upstream. */
   path: string;
   /** Final upstream request headers (hop-by-hop already removed, body framing set). */
@@ -33,7 +51,6 @@ export interface ForwardRequest {
   hasBody: boolean;
   /** The body, already read (kept so a challenged request can be sent again); else piped from `req`. */
   body?: Buffer;
-  connectTimeoutMs: number;
   responseTimeoutMs: number;
   /** Headers appended to the client response (e.g. X-Request-ID). */
   responseHeaders: RawHeaders;
@@ -48,7 +65,7 @@ export interface ForwardRequest {
    * response and returns the typed error to send (e.g. upstream 401/403).
    */
   replaceStatuses?: ReadonlySet<number>;
-  replaceResponse?: (res: IncomingMessage) => Promise<AuthgateError | typeof RETRY>;
+  replaceResponse?: (reply: UpstreamReply) => Promise<AuthgateError | typeof RETRY>;
   stats: ForwardStats;
   memoryGuard?: StreamMemoryGuard;
 }
@@ -82,111 +99,332 @@ export class ForwardFailure extends Error {
   }
 }
 
+/** RFC 9110 §9.2.2: may be sent again automatically when the connection failed. */
+const IDEMPOTENT: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'TRACE',
+  'PUT',
+  'DELETE',
+]);
+/** A kept-alive connection the upstream closed just as it was reused. */
+const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/**
+ * The request headers as undici takes them: framing headers it writes itself are left out
+ * (`Transfer-Encoding`, repeats of an agreeing `Content-Length`), `Expect` ends here.
+ */
+export function dispatchHeaders(headers: RawHeaders): RawHeaders {
+  let out: RawHeaders | undefined;
+  let sawLength = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    const n = name.length;
+    let drop = false;
+    if (n === 6 || n === 14 || n === 17) {
+      const lower = name.toLowerCase();
+      if (lower === 'expect' || lower === 'transfer-encoding') drop = true;
+      else if (lower === 'content-length') {
+        drop = sawLength;
+        sawLength = true;
+      }
+    }
+    if (drop) out ??= headers.slice(0, i);
+    else if (out) out.push(name, headers[i + 1] as string);
+  }
+  return out ?? headers;
+}
+
+function latin1(raw: Buffer[]): RawHeaders {
+  const out: RawHeaders = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = (raw[i] as Buffer).toString('latin1');
+  return out;
+}
+
+type Finish = (err?: AuthgateError | typeof RETRY) => void;
+
+/** The body of a replaced response, collected up to REPLY_BODY_MAX. */
+class Reply implements UpstreamReply {
+  private chunks: Buffer[] | undefined = [];
+  private size = 0;
+  private done?: Promise<Buffer | undefined>;
+  private settle?: (body: Buffer | undefined) => void;
+  private ended: Buffer | undefined | null = null;
+
+  constructor(
+    readonly statusCode: number,
+    private readonly raw: RawHeaders,
+    private readonly abort: () => void,
+  ) {}
+
+  header(lowerName: string): string | undefined {
+    for (let i = 0; i < this.raw.length; i += 2) {
+      if ((this.raw[i] as string).toLowerCase() === lowerName) return this.raw[i + 1];
+    }
+    return undefined;
+  }
+
+  body(): Promise<Buffer | undefined> {
+    if (!this.done) {
+      this.done =
+        this.ended !== null
+          ? Promise.resolve(this.ended)
+          : new Promise((resolve) => (this.settle = resolve));
+    }
+    return this.done;
+  }
+
+  discard(): void {
+    this.chunks = undefined;
+  }
+
+  data(chunk: Buffer): void {
+    if (!this.chunks) return;
+    this.size += chunk.length;
+    if (this.size > REPLY_BODY_MAX) {
+      this.chunks = undefined;
+      this.end(undefined);
+      this.abort();
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  end(body: Buffer | undefined): void {
+    if (this.ended !== null) return;
+    this.ended = body;
+    this.settle?.(body);
+  }
+
+  complete(): void {
+    this.end(this.chunks ? Buffer.concat(this.chunks) : undefined);
+  }
+}
+
+/**
+ * One exchange, as an undici dispatch handler (the callback API undici's client calls
+ * directly; the newer controller API is wrapped around it). Fields instead of closures: this
+ * object is the only per-request allocation of the forwarder besides the header lists.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private abortUpstream?: (err?: Error) => void;
+  private clientGone = false;
+  private relaying = false;
+  private reply?: Reply;
+  private started = 0;
+  private retried = false;
+  private settled = false;
+  private timer?: NodeJS.Timeout;
+  private bodySource?: PassThrough;
+  private resume?: () => void;
+  /** An error to abort with once undici hands over the connection (timed out while queued). */
+  private pendingAbort?: Error;
+
+  constructor(
+    private readonly f: ForwardRequest,
+    private readonly headers: RawHeaders,
+    private readonly finish: Finish,
+  ) {}
+
+  dispatch(): void {
+    const f = this.f;
+    this.started = performance.now();
+    let body: PassThrough | Buffer | null = null;
+    if (f.hasBody) body = f.body ?? this.streamBody();
+    f.dispatcher.dispatch(
+      {
+        path: f.path,
+        method: f.method as Dispatcher.HttpMethod,
+        headers: this.headers,
+        body,
+        // A streamed body: the response timeout is an idle timeout refreshed by every chunk
+        // (ours, below), so a long upload is not cut by a headers deadline.
+        headersTimeout: body instanceof PassThrough ? 0 : f.responseTimeoutMs,
+        bodyTimeout: f.responseTimeoutMs,
+      },
+      this,
+    );
+  }
+
+  private streamBody(): PassThrough {
+    const { req, res, stats, memoryGuard } = this.f;
+    // Expect: 100-continue — the request passed authentication: now the body is wanted.
+    if (req.headers.expect !== undefined && !res.headersSent) res.writeContinue();
+    // A pass-through, so that undici ending or destroying its body never destroys the client's
+    // socket: authgate still answers (a 502, say) on it.
+    const source = new PassThrough();
+    this.bodySource = source;
+    this.idle();
+    req.on('data', (chunk: Buffer) => {
+      stats.bytesIn += chunk.length;
+      memoryGuard?.count(chunk.length);
+      this.timer?.refresh();
+    });
+    req.pipe(source);
+    return source;
+  }
+
+  /** The idle timeout of a streamed upload, until the response headers arrive. */
+  private idle(): void {
+    const { responseTimeoutMs } = this.f;
+    this.timer = setTimeout(() => {
+      const err = codedError(RESPONSE_TIMEOUT, 'upstream response timeout');
+      if (this.abortUpstream) this.abortUpstream(err);
+      else this.pendingAbort = err;
+    }, responseTimeoutMs);
+  }
+
+  private stopIdle(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  clientClosed(): void {
+    this.clientGone = true;
+    this.stopIdle();
+    this.abortUpstream?.();
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.clientGone) abort();
+    else if (this.pendingAbort) abort(this.pendingAbort);
+  }
+
+  onHeaders(
+    statusCode: number,
+    rawHeaders: Buffer[],
+    resume: () => void,
+    statusText: string,
+  ): boolean {
+    // 1xx informational responses (103 Early Hints ...) are not relayed.
+    if (statusCode < 200) return true;
+    this.stopIdle();
+    const f = this.f;
+    const { res, stats } = f;
+    stats.upstreamMs = performance.now() - this.started;
+    const raw = latin1(rawHeaders);
+    if (f.replaceResponse && f.replaceStatuses?.has(statusCode)) {
+      // The access line still says what the upstream answered (issue 12.2).
+      stats.upstreamStatus = statusCode;
+      const reply = new Reply(statusCode, raw, () => this.abortUpstream?.());
+      this.reply = reply;
+      void f.replaceResponse(reply).then(this.finish, () => this.finish(upstreamError(undefined)));
+      return true;
+    }
+    const headers = stripHopByHop(raw, { drop: f.dropResponseHeaders });
+    if (f.rewriteLocation) {
+      for (let i = 0; i < headers.length; i += 2) {
+        if ((headers[i] as string).toLowerCase() === 'location') {
+          headers[i + 1] = f.rewriteLocation(headers[i + 1] as string);
+        }
+      }
+    }
+    for (let i = 0; i < f.responseHeaders.length; i++) headers.push(f.responseHeaders[i] as string);
+    if (f.closeConnection()) headers.push('Connection', 'close');
+    try {
+      res.writeHead(statusCode, statusText, headers);
+    } catch (err) {
+      this.abortUpstream?.();
+      this.finish(upstreamError(Object.assign(err as Error, { code: 'ERR_INVALID_CHAR' })));
+      return false;
+    }
+    stats.upstreamStatus = statusCode;
+    this.relaying = true;
+    this.resume = resume;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.reply) {
+      this.reply.data(chunk);
+      return true;
+    }
+    const f = this.f;
+    f.stats.bytesOut += chunk.length;
+    f.memoryGuard?.count(chunk.length);
+    if (f.res.write(chunk)) return true;
+    // Backpressure from the client: undici pauses reading until the response drains.
+    if (this.resume) f.res.once('drain', this.resume);
+    return false;
+  }
+
+  onComplete(): void {
+    this.stopIdle();
+    if (this.reply) {
+      this.reply.complete();
+      return;
+    }
+    this.f.res.end(() => this.finish());
+  }
+
+  onError(err: Error): void {
+    this.stopIdle();
+    this.bodySource?.destroy();
+    if (this.reply) {
+      this.reply.end(undefined);
+      return;
+    }
+    if (this.clientGone || this.settled) return;
+    const f = this.f;
+    if (this.relaying) {
+      // Broke off mid-response: the client must see a cut, never a clean but short body.
+      f.stats.aborted = true;
+      f.res.destroy();
+      this.finish();
+      return;
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (
+      !this.retried &&
+      !f.hasBody &&
+      code !== undefined &&
+      RESET_CODES.has(code) &&
+      IDEMPOTENT.has(f.method)
+    ) {
+      this.retried = true;
+      this.abortUpstream = undefined;
+      this.dispatch();
+      return;
+    }
+    this.finish(upstreamError(err));
+  }
+
+  markSettled(): void {
+    this.settled = true;
+    this.stopIdle();
+  }
+}
+
 /**
  * Forwards `f.req` and resolves when the client response has ended; rejects with
  * `ForwardFailure` when nothing was sent yet, so the caller can answer a typed error.
  */
 export function forward(f: ForwardRequest): Promise<void> {
-  const { req, res, upstream, stats: result } = f;
-  const hasBody = f.hasBody;
-  const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
-
+  const { req, res } = f;
   return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    let retried = false;
-    let started = 0;
-    const finish = (err?: AuthgateError | typeof RETRY): void => {
-      if (settled) return;
-      settled = true;
+    let exchange: Exchange | undefined = undefined;
+    const finish: Finish = (err) => {
+      if (exchange === undefined) return;
+      const ex = exchange;
+      exchange = undefined;
+      ex.markSettled();
       res.off('close', onClientGone);
       req.off('error', onClientGone);
       if (err === RETRY) reject(new ForwardRetry());
       else if (err) reject(new ForwardFailure(err));
       else resolve();
     };
-
     const onClientGone = (): void => {
-      if (res.writableFinished) return;
-      result.aborted = true;
-      current?.destroy();
+      if (res.writableFinished || exchange === undefined) return;
+      f.stats.aborted = true;
+      exchange.clientClosed();
       finish();
     };
+    exchange = new Exchange(f, dispatchHeaders(f.headers), finish);
     res.once('close', onClientGone);
-
-    let current: ClientRequest | undefined;
-    const attempt = (): void => {
-      started = performance.now();
-      const proxyReq = send({
-        protocol: upstream.protocol,
-        hostname: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: f.path,
-        headers: f.headers,
-        agent: f.agent,
-        setHost: false,
-      });
-      current = proxyReq;
-
-      proxyReq.on('socket', (socket) => {
-        // Small requests must not wait for Nagle + delayed ACK (~40 ms stalls).
-        socket.setNoDelay(true);
-        if (!socket.connecting) return;
-        const timer = setTimeout(
-          () => proxyReq.destroy(codedError(CONNECT_TIMEOUT, 'upstream connect timeout')),
-          f.connectTimeoutMs,
-        );
-        socket.once(upstream.protocol === 'https:' ? 'secureConnect' : 'connect', () =>
-          clearTimeout(timer),
-        );
-        socket.once('close', () => clearTimeout(timer));
-      });
-      proxyReq.setTimeout(f.responseTimeoutMs, () =>
-        proxyReq.destroy(codedError(RESPONSE_TIMEOUT, 'upstream response timeout')),
-      );
-      // Expect: 100-continue is answered by the upstream, not by us (see server 'checkContinue').
-      proxyReq.on('continue', () => {
-        if (!res.headersSent) res.writeContinue();
-      });
-
-      proxyReq.on('error', (err: NodeJS.ErrnoException) => {
-        if (settled) return;
-        if (res.headersSent) {
-          // Broke off mid-response: the client must see a cut, never a clean but short body.
-          result.aborted = true;
-          res.destroy();
-          finish();
-          return;
-        }
-        // A pooled socket the upstream closed just as we reused it: safe to retry once when
-        // there is no request body to replay.
-        if (!retried && !hasBody && proxyReq.reusedSocket && err.code === 'ECONNRESET') {
-          retried = true;
-          attempt();
-          return;
-        }
-        finish(upstreamError(err));
-      });
-
-      proxyReq.on('response', (proxyRes) => {
-        result.upstreamMs = performance.now() - started;
-        relayResponse(proxyRes, f, finish);
-      });
-
-      if (!hasBody) {
-        proxyReq.end();
-      } else if (f.body) {
-        proxyReq.end(f.body);
-      } else {
-        req.pipe(proxyReq);
-        req.on('data', (chunk: Buffer) => {
-          result.bytesIn += chunk.length;
-          f.memoryGuard?.count(chunk.length);
-        });
-      }
-    };
-
     req.once('error', onClientGone);
-    attempt();
+    exchange.dispatch();
   });
 }

@@ -3,33 +3,13 @@
  * with `origin: "upstream"`. A JSON body's `error_code`/`message` are kept under `upstream`;
  * HTML, empty (also compressed-empty) and unreadable bodies are never passed on.
  */
-import type { IncomingMessage } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { AuthgateError } from '../errors';
+import { REPLY_BODY_MAX, type UpstreamReply } from './forward';
 
 export const UPSTREAM_AUTH_STATUSES: ReadonlySet<number> = new Set([401, 403]);
-const MAX_BODY = 64 * 1024;
+const MAX_BODY = REPLY_BODY_MAX;
 const MAX_FIELD = 512;
-
-/** Reads at most MAX_BODY bytes; undefined when larger (the body is then dropped). */
-function readBounded(res: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        res.destroy();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(c);
-    });
-    res.on('end', () => resolve(Buffer.concat(chunks)));
-    res.on('error', () => resolve(undefined));
-    res.on('aborted', () => resolve(undefined));
-  });
-}
 
 function decode(body: Buffer, encoding: string | undefined): Buffer | undefined {
   const opts = { maxOutputLength: MAX_BODY };
@@ -85,17 +65,17 @@ export function upstreamErrorFields(
 }
 
 export async function upstreamAuthError(
-  res: IncomingMessage,
+  reply: UpstreamReply,
   scrub: (s: string) => string,
 ): Promise<AuthgateError> {
-  const body = await readBounded(res);
+  const body = await reply.body();
   const upstream = upstreamErrorFields(
     body,
-    res.headers['content-type'],
-    res.headers['content-encoding'],
+    reply.header('content-type'),
+    reply.header('content-encoding'),
     scrub,
   );
-  const status = res.statusCode ?? 401;
+  const status = reply.statusCode;
   return new AuthgateError(status === 401 ? 'UPSTREAM_UNAUTHENTICATED' : 'UPSTREAM_FORBIDDEN', {
     origin: 'upstream',
     reason: `upstream_${status}`,

@@ -11,7 +11,7 @@ import type { AuthgateError } from '../errors';
 import type { NetworkList } from '../headers/forwarded';
 import type { RawHeaders } from '../headers/hop-by-hop';
 import type { Logger } from '../logging/logger';
-import { ForwardRetry, RETRY } from '../proxy/forward';
+import { ForwardRetry, RETRY, type UpstreamReply } from '../proxy/forward';
 import {
   readReplayableBody,
   relativeToUpstream,
@@ -27,7 +27,7 @@ import {
 /** What the transport takes besides the headers (see app.ts `send`). */
 export interface SendOptions {
   body?: Buffer;
-  replaceResponse?: (r: IncomingMessage) => Promise<AuthgateError | typeof RETRY>;
+  replaceResponse?: (r: UpstreamReply) => Promise<AuthgateError | typeof RETRY>;
   rewriteLocation?: (value: string) => string;
 }
 
@@ -62,7 +62,7 @@ export function createUpstreamCredentialStage(
     env: NodeJS.ProcessEnv;
     internalNetworks: NetworkList;
     /** The upstream 401/403 → typed error mapping used when there is nothing to retry. */
-    replaceUpstreamAuth: (res: IncomingMessage) => Promise<AuthgateError>;
+    replaceUpstreamAuth: (reply: UpstreamReply) => Promise<AuthgateError>;
   },
 ): UpstreamCredentialStage {
   const byRoute = buildUpstreamAuth(routes, deps);
@@ -101,14 +101,14 @@ export function createUpstreamCredentialStage(
         replayable = body !== undefined;
       }
       let retried = false;
-      const challenged = async (res: IncomingMessage): Promise<AuthgateError | typeof RETRY> => {
+      const challenged = async (res: UpstreamReply): Promise<AuthgateError | typeof RETRY> => {
         if (res.statusCode === 401 && ua.exchange && !retried) {
           const next = await ua
-            .answerChallenge(res.headers['www-authenticate'], authorization.value, scope.requestId)
+            .answerChallenge(res.header('www-authenticate'), authorization.value, scope.requestId)
             .catch(() => undefined);
           // Not replayable: the token is cached, so the client's next request is pre-authenticated.
           if (next !== undefined && replayable) {
-            res.resume();
+            res.discard();
             authorization = { value: next, source: 'token exchange' };
             return RETRY;
           }

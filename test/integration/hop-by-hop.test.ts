@@ -34,14 +34,21 @@ describe('hop-by-hop headers: request direction', () => {
     expect(lastNames()).toContain('x-keep');
   });
 
-  it('re-frames a chunked body itself: one Transfer-Encoding upstream, body intact', async () => {
+  it('re-frames a chunked body itself: exactly one framing header upstream, body intact', async () => {
     await rawRequest(f.proxy.url, {
       method: 'POST',
       path: '/',
       headers: ['Host', 'h', 'Transfer-Encoding', 'chunked'],
       body: 'x'.repeat(1000),
     });
-    expect(lastNames().filter((n) => n === 'transfer-encoding')).toHaveLength(1);
+    // Chunked again, or — when the whole body was in before the upstream request was written —
+    // a Content-Length that undici counted; never both, never none.
+    const got = lastPairs().filter(([n]) => /^(transfer-encoding|content-length)$/i.test(n));
+    expect(got).toHaveLength(1);
+    expect([
+      ['transfer-encoding', 'chunked'],
+      ['content-length', '1000'],
+    ]).toContainEqual([got[0]![0].toLowerCase(), got[0]![1]]);
     expect(f.upstream.seen[f.upstream.seen.length - 1]!.bodyBytes).toBe(1000);
   });
 
@@ -91,7 +98,8 @@ describe('hop-by-hop headers: request direction', () => {
     });
     const got = lastPairs();
     for (const p of pairs(protectedHeaders)) expect(got).toContainEqual(p);
-    expect(got).toContainEqual(['Host', 'h']);
+    // Host goes first, lower-cased by undici (RFC 9112 §3.2); names are case-insensitive.
+    expect(got.map(([n, v]) => [n.toLowerCase(), v])).toContainEqual(['host', 'h']);
   });
 
   it('cannot strip the X-Forwarded-For that authgate adds', async () => {
