@@ -433,13 +433,13 @@ async function main() {
 
   const simple = async (name, script) => {
     const port = await freePort();
-    start('1', process.execPath, [
+    const child = start('1', process.execPath, [
       path.join(__dirname, 'targets', script),
       String(port),
       script === 'bare-node-proxy.js' ? String(upstreamPort) : upstreamUrl,
     ]);
     await waitOk(`http://127.0.0.1:${port}/x`);
-    return { name, base: `http://127.0.0.1:${port}`, path: '/x', headers: [] };
+    return { name, base: `http://127.0.0.1:${port}`, path: '/x', headers: [], pid: child.pid };
   };
 
   const targets = [

@@ -15,6 +15,16 @@ import { capLength, type Scrubber } from './mask';
  * Whether every field is a primitive (what the fast path serialises). Lists and objects go
  * through the deep masker, whose rules for them (a raw header list, sensitive keys) it keeps.
  */
+/** Whether `fields` has exactly `keys`, in that order (no allocation). */
+function sameKeys(keys: readonly string[], fields: Readonly<Record<string, unknown>>): boolean {
+  let i = 0;
+  for (const key in fields) {
+    if (keys[i] !== key) return false;
+    i += 1;
+  }
+  return i === keys.length;
+}
+
 export function isFlat(fields: Readonly<Record<string, unknown>>): boolean {
   for (const key in fields) {
     const v = fields[key];
@@ -34,9 +44,32 @@ export function isFlat(fields: Readonly<Record<string, unknown>>): boolean {
 const FIXED = ['request_id', 'level', 'message', 'timestamp'] as const;
 const MAX_SHAPES = 256;
 
+const LEVEL = 0;
+const MESSAGE = 1;
+const TIMESTAMP = 2;
+const CONSTANT = 3;
+const FIELD = 4;
+const REQUEST_ID = 5;
+
+/** One key of a line, in output order: what it is, and `,"key":` (or the constant pair). */
+interface Slot {
+  readonly kind: number;
+  readonly key: string;
+  readonly prefix: string;
+}
+
+/** The keys of one field set, in the caller's order (to recognise it) and sorted (to write). */
+interface Shape {
+  readonly keys: readonly string[];
+  readonly slots: readonly Slot[];
+}
+
 export class FastLineWriter {
   private pending: string[] = [];
   private scheduled = false;
+  /** Shapes by message: the access and audit lines each keep one shape. */
+  private readonly shapes = new Map<string, Shape[]>();
+  private shapeCount = 0;
 
   constructor(
     private readonly stream: Pick<Writable, 'write'>,
@@ -46,46 +79,81 @@ export class FastLineWriter {
     private readonly batch: boolean,
   ) {}
 
+  private lastMs = -1;
+  private lastIso = '';
+
+  /** The ISO timestamp, formatted once per millisecond (lines of one ms share it). */
+  private timestamp(): string {
+    const now = Date.now();
+    if (now !== this.lastMs) {
+      this.lastMs = now;
+      this.lastIso = new Date(now).toISOString();
+    }
+    return this.lastIso;
+  }
+
   private str(value: string): string {
     return JSON.stringify(capLength(this.scrub(value)));
   }
 
-  /** Sorted keys (each with its quoted form) per field shape: sorted once, not per line. */
-  private readonly shapes = new Map<string, ReadonlyArray<readonly [string, string]>>();
-
-  private shape(
-    fields: Readonly<Record<string, unknown>>,
-  ): ReadonlyArray<readonly [string, string]> {
-    let id = '';
-    for (const key in fields) id += `${key}\u0000`;
-    let keys = this.shapes.get(id);
-    if (!keys) {
-      const names = new Set([...Object.keys(fields), ...Object.keys(this.meta), ...FIXED]);
-      keys = [...names].sort().map((k) => [k, `${JSON.stringify(k)}:`] as const);
-      if (this.shapes.size < MAX_SHAPES) this.shapes.set(id, keys);
+  /** The sorted slots of a field set: computed once per shape, not per line. */
+  private shape(message: string, fields: Readonly<Record<string, unknown>>): Shape {
+    const known = this.shapes.get(message);
+    if (known) {
+      for (const shape of known) if (sameKeys(shape.keys, fields)) return shape;
     }
-    return keys;
+    const keys = Object.keys(fields);
+    const names = new Set([...keys, ...Object.keys(this.meta), ...FIXED]);
+    const slots = [...names].sort().map((key): Slot => {
+      const quoted = `,${JSON.stringify(key)}:`;
+      if (key === 'level') return { kind: LEVEL, key, prefix: quoted };
+      if (key === 'message') return { kind: MESSAGE, key, prefix: quoted };
+      if (key === 'timestamp') return { kind: TIMESTAMP, key, prefix: quoted };
+      if (Object.hasOwn(this.meta, key)) {
+        return { kind: CONSTANT, key, prefix: quoted + this.str(this.meta[key] as string) };
+      }
+      // request_id absent → null, as winston's path writes it (present but undefined → left out).
+      const absentId = key === 'request_id' && !keys.includes(key);
+      return { kind: absentId ? REQUEST_ID : FIELD, key, prefix: quoted };
+    });
+    const shape = { keys, slots };
+    if (this.shapeCount < MAX_SHAPES) {
+      this.shapeCount += 1;
+      if (known) known.push(shape);
+      else this.shapes.set(message, [shape]);
+    }
+    return shape;
   }
 
   /** One JSON line, as winston with the masking format would have written it. */
   serialize(level: string, message: string, fields: Readonly<Record<string, unknown>>): string {
-    const timestamp = new Date().toISOString();
-    let out = '{';
-    for (const [key, quoted] of this.shape(fields)) {
-      let v: unknown;
-      if (key === 'level') v = level;
-      else if (key === 'message') v = message;
-      else if (key === 'timestamp') v = timestamp;
-      else if (key in this.meta) v = this.meta[key];
-      else v = key in fields ? fields[key] : key === 'request_id' ? null : undefined;
-      if (v === undefined) continue;
-      const json =
-        typeof v === 'string' && key !== 'level' && key !== 'timestamp'
-          ? this.str(v)
-          : JSON.stringify(v);
-      out += out.length > 1 ? `,${quoted}${json}` : `${quoted}${json}`;
+    let out = '';
+    for (const slot of this.shape(message, fields).slots) {
+      switch (slot.kind) {
+        case CONSTANT:
+          out += slot.prefix;
+          break;
+        case LEVEL:
+          out += slot.prefix + JSON.stringify(level);
+          break;
+        case MESSAGE:
+          out += slot.prefix + this.str(message);
+          break;
+        case TIMESTAMP:
+          out += `${slot.prefix}"${this.timestamp()}"`;
+          break;
+        case REQUEST_ID:
+          out += `${slot.prefix}null`;
+          break;
+        default: {
+          const v = fields[slot.key];
+          if (v === undefined) break;
+          if (typeof v === 'string') out += slot.prefix + this.str(v);
+          else out += slot.prefix + JSON.stringify(v);
+        }
+      }
     }
-    return `${out}}\n`;
+    return `{${out.slice(1)}}\n`;
   }
 
   write(level: string, message: string, fields: Readonly<Record<string, unknown>>): void {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   MAX_LOGGED_CHARS,
   MAX_SHAPES_PER_VALUE,
+  createFullScrubber,
   createMasker,
   createScrubber,
   fingerprint,
@@ -122,6 +123,43 @@ describe('issue 8.5: log scrubbing in linear time', () => {
         expect(maskJwts(t)).toBe(jwtRef(t));
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('property (issue 15.2): the pre-check never lets through a value the full scan would change', () => {
+    const prefixes = ['hok_live_', 'Xk'];
+    const quick = createScrubber(prefixes, ['session']);
+    const full = createFullScrubber(prefixes, ['session']);
+    const pieces = fc.constantFrom(
+      'Bearer ',
+      'basic\t',
+      'NEGOTIATE\u00a0',
+      '?token=',
+      '&session=',
+      ';key=',
+      'https://',
+      'u:p@',
+      'eyJhb',
+      'hok_live_',
+      'Xk',
+      'x',
+      '.',
+      '=',
+      '@',
+      '-',
+      '/',
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(pieces, fc.string({ unit: alphabet, maxLength: 6 })), {
+          maxLength: 12,
+        }),
+        (parts) => {
+          const t = parts.join('');
+          expect(quick(t)).toBe(full(t));
+        },
+      ),
+      { numRuns: 3000 },
     );
   });
 
