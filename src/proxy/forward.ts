@@ -113,7 +113,8 @@ const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ER
 
 /**
  * The request headers as undici takes them: framing headers it writes itself are left out
- * (`Transfer-Encoding`, repeats of an agreeing `Content-Length`), `Expect` ends here.
+ * (`Transfer-Encoding`, repeats of an agreeing `Content-Length`, whose list `5, 5` becomes
+ * `5`), `Expect` ends here.
  */
 export function dispatchHeaders(headers: RawHeaders): RawHeaders {
   let out: RawHeaders | undefined;
@@ -128,6 +129,13 @@ export function dispatchHeaders(headers: RawHeaders): RawHeaders {
       else if (lower === 'content-length') {
         drop = sawLength;
         sawLength = true;
+        // `5, 5` (agreeing values, checked by headers/framing) goes up as one value.
+        const value = headers[i + 1] as string;
+        if (!drop && value.includes(',')) {
+          out ??= headers.slice(0, i);
+          out.push(name, (value.split(',')[0] as string).trim());
+          continue;
+        }
       }
     }
     if (drop) out ??= headers.slice(0, i);
