@@ -37,7 +37,8 @@ describe('dispatchHeaders: the request headers as undici takes them', () => {
     );
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(name, fc.string({ maxLength: 8 })), { maxLength: 12 }),
+        // Values without commas (an agreeing list is the table case above).
+        fc.array(fc.tuple(name, fc.stringMatching(/^[^,]{0,8}$/)), { maxLength: 12 }),
         (ps) => {
           const input = ps.flat();
           const copy = [...input];
