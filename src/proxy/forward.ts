@@ -218,7 +218,6 @@ class Reply implements UpstreamReply {
 class Exchange implements Dispatcher.DispatchHandler {
   private abortUpstream?: (err?: Error) => void;
   private clientGone = false;
-  private relaying = false;
   private reply?: Reply;
   private started = 0;
   private retried = false;
@@ -334,12 +333,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     try {
       res.writeHead(statusCode, statusText, headers);
     } catch (err) {
-      this.abortUpstream?.();
+      // Settled first, so the abort's own error is not reported in place of this one.
       this.finish(upstreamError(Object.assign(err as Error, { code: 'ERR_INVALID_CHAR' })));
+      this.abortUpstream?.();
       return false;
     }
     stats.upstreamStatus = statusCode;
-    this.relaying = true;
     this.resume = resume;
     return true;
   }
@@ -376,7 +375,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     if (this.clientGone || this.settled) return;
     const f = this.f;
-    if (this.relaying) {
+    if (f.res.headersSent) {
       // Broke off mid-response: the client must see a cut, never a clean but short body.
       f.stats.aborted = true;
       f.res.destroy();

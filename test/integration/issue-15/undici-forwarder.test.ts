@@ -94,6 +94,9 @@ describe('issue 15.1: the undici forwarder', () => {
   let cutShort: NetServer;
   const sockets: Socket[] = [];
   let proxy: TestProxy;
+  /** A GET on its own connection: everything the proxy sent back. */
+  const getRaw = (path: string): Promise<string> =>
+    rawExchange(proxy.port, `GET ${path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`);
 
   beforeAll(async () => {
     upstream = createServer((req, res) => {
@@ -184,26 +187,17 @@ describe('issue 15.1: the undici forwarder', () => {
   describe('a kept-alive connection reset as it is reused', () => {
     it('an idempotent request without a body is sent once more, on a new connection', async () => {
       const [c0, r0] = [resettingConnections, resettingRequests];
-      const first = await rawExchange(
-        proxy.port,
-        'GET /reset/a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
-      );
+      const first = await getRaw('/reset/a');
       expect(statusesIn(first)).toEqual([200]);
       // Reuses the kept-alive connection, which the upstream resets: retried on a new one.
-      const second = await rawExchange(
-        proxy.port,
-        'GET /reset/b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
-      );
+      const second = await getRaw('/reset/b');
       expect(statusesIn(second)).toEqual([200]);
       expect(resettingConnections - c0).toBe(2);
       expect(resettingRequests - r0).toBe(3);
     });
 
     it('a POST is not sent again: 502 UPSTREAM_UNAVAILABLE (reset)', async () => {
-      const first = await rawExchange(
-        proxy.port,
-        'GET /post/a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
-      );
+      const first = await getRaw('/post/a');
       expect(statusesIn(first)).toEqual([200]);
       const r0 = resettingRequests;
       // Reuses that kept-alive connection, which the upstream resets.
@@ -250,20 +244,14 @@ describe('issue 15.1: the undici forwarder', () => {
   });
 
   it('1xx informational responses are not relayed; the final response is', async () => {
-    const raw = await rawExchange(
-      proxy.port,
-      'GET /hints/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
-    );
+    const raw = await getRaw('/hints/x');
     expect(statusesIn(raw)).toEqual([200]);
     expect(raw).toContain('X-Final: yes');
     expect(raw.endsWith('final')).toBe(true);
   });
 
   it('a response cut short of its Content-Length is cut for the client too', async () => {
-    const raw = await rawExchange(
-      proxy.port,
-      'GET /cut/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
-    );
+    const raw = await getRaw('/cut/x');
     expect(statusesIn(raw)).toEqual([200]);
     expect(raw).toContain('Content-Length: 100');
     const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
