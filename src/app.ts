@@ -20,6 +20,7 @@ import { sendError, sendErrorOnSocket } from './error-response';
 import { AuthgateError, toAuthgateError } from './errors';
 import { NetworkList } from './headers/forwarded';
 import { hasBody } from './headers/framing';
+import { compileHeaderGuard, extendHeaderGuard } from './headers/guarded';
 import type { RawHeaders } from './headers/hop-by-hop';
 import { Lifecycle } from './lifecycle';
 import { CLIENT_CLOSED, logAccess } from './logging/access-log';
@@ -28,12 +29,18 @@ import { createScrubber } from './logging/mask';
 import { methodLabel, type Metrics } from './metrics';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';
+import { UploadSlots } from './proxy/upload-slots';
 import { ForwardFailure, forward, type UpstreamReply } from './proxy/forward';
 import type { StreamMemoryGuard } from './proxy/memory-guard';
 import { isWebSocketUpgrade, proxyUpgrade } from './proxy/upgrade';
 import { UPSTREAM_AUTH_STATUSES, upstreamAuthError } from './proxy/upstream-auth';
 import { RateLimiter } from './rate-limit';
-import { createRequestScope, routeLabel, type RequestScope } from './request-scope';
+import {
+  createRequestScope,
+  isCorsPreflight,
+  routeLabel,
+  type RequestScope,
+} from './request-scope';
 import { RouteTable, upstreamPath, type CompiledRoute } from './routes/route-table';
 import { createAuthStage } from './stages/authenticate';
 import { healthTarget, sendHealth } from './stages/health';
@@ -71,6 +78,14 @@ export interface App {
   /** Would a request for this target be served by a configured route (or a health path)? */
   claims(url: string): boolean;
   /**
+   * The chain up to the rate limit for a route the embedder gives (`gate.authenticate()`):
+   * the same stages, header guard and decisions as a proxied request. Resolves with the
+   * request's scope, or rejects with the typed error to answer.
+   */
+  admitFor(req: IncomingMessage, scope: RequestScope, route: CompiledRoute): Promise<void>;
+  /** Adds a route's decided-on headers (its tenant header) to the one header guard. */
+  guardRoute(route: CompiledRoute): void;
+  /**
    * Readiness goes 503 (DESIGN §8); every request is still served (each closing its
    * connection), so the load balancer can deregister this instance without a refusal.
    */
@@ -84,6 +99,35 @@ export interface App {
   /** Resolves once no request is in flight. */
   idle(): Promise<void>;
   close(): void;
+}
+
+/**
+ * TRACE (and IIS's TRACK) echo the request — its Authorization, cookies, and where authgate
+ * lends its credential, authgate's own — back to whoever sent it (cross-site tracing). No
+ * route of an authenticating proxy needs it: refused everywhere with 405.
+ */
+const REFUSED_METHODS: ReadonlySet<string> = new Set(['TRACE', 'TRACK']);
+const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+function refuseMethod(method: string): void {
+  if (REFUSED_METHODS.has(method.toUpperCase())) {
+    throw new AuthgateError('METHOD_NOT_ALLOWED', {
+      message: `${method} is not supported: it would echo the request's credentials.`,
+      reason: 'trace_refused',
+      headers: { Allow: ALLOWED_METHODS },
+    });
+  }
+}
+
+/** The request headers without body framing (a preflight goes up with no body). */
+function withoutBodyFraming(headers: RawHeaders): RawHeaders {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const lower = (headers[i] as string).toLowerCase();
+    if (lower === 'content-length' || lower === 'transfer-encoding') continue;
+    out.push(headers[i] as string, headers[i + 1] as string);
+  }
+  return out;
 }
 
 const RESPONSE_DROP: ReadonlySet<string> = new Set(['x-request-id']);
@@ -100,6 +144,10 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   const trustedProxies = new NetworkList(config.server.trustedProxies);
   const routes = new RouteTable(config.routes);
   const pools = new UpstreamPools(config.proxy);
+  const uploads = new UploadSlots(
+    config.proxy.maxUploadsPerClient ??
+      Math.max(1, Math.floor(config.proxy.maxSocketsPerUpstream / 2)),
+  );
   const scrub = createScrubber(config.auth.apiKeys?.prefixes, config.logging.maskQueryParams);
   const replaceUpstreamAuth = (reply: UpstreamReply) => upstreamAuthError(reply, scrub);
   const paths = {
@@ -109,12 +157,15 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     metricsPath: config.metrics.port === 0 ? config.metrics.path : undefined,
   };
 
-  const hygiene = createHygieneStage(config, trustedProxies, logger);
+  const guard = compileHeaderGuard({
+    tenantHeaders: config.routes.map((r) => r.tenantHeader),
+    apiKeyHeader: config.auth.apiKeys?.header,
+  });
+  const hygiene = createHygieneStage(config, trustedProxies, logger, guard);
   const authenticateAndAuthorize = createAuthStage({
     authenticators: deps.authenticators ?? [],
     failedAuthGuard:
       deps.failedAuthGuard ?? new FailedAuthGuard(config.auth.failedAuthGuard, undefined),
-    internalNetworks: new NetworkList(config.server.internalNetworks),
     logger,
     metrics,
   });
@@ -124,20 +175,25 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     clock: deps.clock ?? systemClock,
     logger,
     env: deps.env ?? process.env,
-    internalNetworks: new NetworkList(config.server.internalNetworks),
     replaceUpstreamAuth,
   });
 
-  /** Every stage before forwarding, shared by plain requests and upgrades. */
+  /**
+   * Every stage before forwarding, shared by plain requests, upgrades and the embedded
+   * `authenticate()` (which names its route instead of selecting one).
+   */
   async function admit(
     req: IncomingMessage,
     scope: RequestScope,
     upgrade: boolean,
+    given?: CompiledRoute,
   ): Promise<CompiledRoute> {
     if (lifecycle.past('stopped')) throw new AuthgateError('SHUTTING_DOWN', { reason: 'stopped' });
     hygiene(req, scope);
-    const route = routes.match(scope.path ?? '/');
+    const route = given ?? routes.match(scope.path ?? '/');
     scope.route = route;
+    scope.preflight = route.config.cors.preflight && isCorsPreflight(req);
+    refuseMethod(scope.method);
     if (upgrade && !(route.config.ws && isWebSocketUpgrade(req))) {
       throw new AuthgateError('BAD_REQUEST', {
         message: 'Protocol upgrades are not allowed on this route.',
@@ -151,14 +207,24 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
 
   async function run(req: IncomingMessage, res: ServerResponse, scope: RequestScope) {
     const route = await admit(req, scope, false);
-    const headers = upstreamHeaders(req, scope, route, false);
-    const withBody = scope.framing !== undefined && hasBody(scope.framing);
-    const ua = asAuthgate.for(route, scope);
-    if (!ua) return send(req, res, scope, route, headers, withBody);
-    // In authgate's own name (DESIGN §11): its credential, and a registry's challenge answered.
-    return asAuthgate.forward(ua, req, scope, route, headers, withBody, (h, options) =>
-      send(req, res, scope, route, h, withBody, options),
-    );
+    let headers = upstreamHeaders(req, scope, route, false);
+    let withBody = scope.framing !== undefined && hasBody(scope.framing);
+    if (scope.preflight && withBody) {
+      // A preflight has no body (Fetch spec); one sent anyway is not passed on.
+      headers = withoutBodyFraming(headers);
+      withBody = false;
+    }
+    const release = withBody ? uploads.take(route.upstream.origin, scope.clientIp) : undefined;
+    try {
+      const ua = asAuthgate.for(route, scope);
+      if (!ua) return await send(req, res, scope, route, headers, withBody);
+      // In authgate's own name (docs/design.md): its credential, a registry's challenge answered.
+      return await asAuthgate.forward(ua, req, scope, route, headers, withBody, (h, options) =>
+        send(req, res, scope, route, h, withBody, options),
+      );
+    } finally {
+      release?.();
+    }
   }
 
   function send(
@@ -261,11 +327,20 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       run(req, res, scope).catch((thrown: unknown) => {
         const err = failure(scope, thrown);
         if (scope.aborted || res.destroyed) return;
-        scope.bytesOut += sendError(req, res, err, {
-          requestId: scope.requestId,
-          close: lifecycle.past('draining'),
-          style: scope.route?.errorStyle,
-        });
+        try {
+          scope.bytesOut += sendError(req, res, err, {
+            requestId: scope.requestId,
+            close: lifecycle.past('draining'),
+            style: scope.route?.errorStyle,
+          });
+        } catch (writeFailed) {
+          // Nothing a request does may end the process: this response is cut instead.
+          logger.error('error response failed', {
+            request_id: scope.requestId,
+            error: String(writeFailed),
+          });
+          res.destroy();
+        }
       });
     },
 
@@ -285,7 +360,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
           const path = upstreamPath(route, scope.path ?? '/');
           let headers = upstreamHeaders(req, scope, route, true);
           const ua = asAuthgate.for(route, scope);
-          if (ua) headers = await asAuthgate.upgradeHeaders(ua, scope, path, headers);
+          if (ua) headers = await asAuthgate.upgradeHeaders(ua, scope, route, path, headers);
           return proxyUpgrade({
             req,
             socket,
@@ -313,7 +388,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         new AuthgateError('METHOD_NOT_ALLOWED', {
           message: 'CONNECT is not supported: authgate is a reverse proxy.',
           reason: 'connect_refused',
-          headers: { Allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' },
+          headers: { Allow: ALLOWED_METHODS },
         }),
       );
       sendErrorOnSocket(socket, err, scope.requestId);
@@ -329,6 +404,14 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         // A target authgate refuses to normalise is answered by authgate (400), never passed on.
         return !(err instanceof AuthgateError && err.code === 'ROUTE_NOT_FOUND');
       }
+    },
+
+    async admitFor(req, scope, route) {
+      await admit(req, scope, false, route);
+    },
+
+    guardRoute(route) {
+      extendHeaderGuard(guard, { tenantHeaders: [route.config.tenantHeader] });
     },
 
     startDraining: () => lifecycle.enter('draining'),

@@ -9,24 +9,18 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createApp, type App } from './app';
-import { createAuthLayer, type AuthLayer } from './auth';
-import { FailedAuthGuard } from './auth/failed-auth-guard';
 import type { Clock } from './clock';
 import { isParsedConfig, loadConfigFile, parseConfig } from './config/load';
 import { routeSchema, type Config, type RouteConfig } from './config/schema';
 import { sendError } from './error-response';
 import { AuthgateError, toAuthgateError } from './errors';
-import { NetworkList } from './headers/forwarded';
 import { createLoggerFromConfig, type Logger } from './logging/logger';
-import { Metrics } from './metrics';
+import type { Metrics } from './metrics';
 import { StreamMemoryGuard } from './proxy/memory-guard';
-import { RateLimiter } from './rate-limit';
-import { createRequestScope, type Principal } from './request-scope';
+import { hasDotSegments } from './paths/normalize-path';
+import { createRequestScope, type Principal, type RequestScope } from './request-scope';
 import { compileRoute, type CompiledRoute } from './routes/route-table';
-import { authgateVersion } from './server';
-import { createAuthStage } from './stages/authenticate';
-import { createHygieneStage } from './stages/hygiene';
+import { buildRuntime } from './runtime';
 
 /** What `authenticate()` leaves on the request. */
 export interface AuthgateRequestInfo {
@@ -132,39 +126,34 @@ export async function createAuthgate(
 ): Promise<Authgate> {
   const config = toConfig(input, options.env ?? process.env);
   const logger = options.logger ?? createLoggerFromConfig(config);
-  const metrics = new Metrics(authgateVersion());
-  const auth: AuthLayer = createAuthLayer(config, {
+  // The same composition root as `authgate serve`: one chain, one guard, one set of decisions.
+  const runtime = await buildRuntime(config, {
     logger,
-    observer: metrics,
     clock: options.clock,
-  });
-  await auth.warmUp();
-  const rateLimiter = new RateLimiter({ redis: auth.redis, clock: options.clock, logger });
-  if (config.routes.some((r) => r.rateLimit !== undefined)) rateLimiter.start();
-  const failedAuthGuard = new FailedAuthGuard(
-    config.auth.failedAuthGuard,
-    auth.redis,
-    options.clock && (() => options.clock!.now()),
-  );
-  const app: App = createApp(config, {
-    logger,
-    metrics,
-    rateLimiter,
-    failedAuthGuard,
-    authenticators: auth.authenticators,
-    clock: options.clock,
+    env: options.env,
     memoryGuard: options.streamMemoryGuard ? new StreamMemoryGuard() : undefined,
   });
+  const { app, metrics } = runtime;
 
-  const trustedProxies = new NetworkList(config.server.trustedProxies);
-  const hygiene = createHygieneStage(config, trustedProxies, logger);
-  const authorise = createAuthStage({
-    authenticators: auth.authenticators,
-    failedAuthGuard,
-    internalNetworks: new NetworkList(config.server.internalNetworks),
-    logger,
-    metrics,
-  });
+  /**
+   * The chain for `authenticate()`. The handler behind may read the path as the client wrote it
+   * (`req.originalUrl`, a proxy forwarding it): a path with dot-segments would be decided on one
+   * path and served on another, so it is refused; anything else goes on as decided.
+   */
+  async function admitEmbedded(
+    req: IncomingMessage,
+    scope: RequestScope,
+    route: CompiledRoute,
+  ): Promise<void> {
+    const original = (req as IncomingMessage & { originalUrl?: string }).originalUrl;
+    if (hasDotSegments(req.url ?? '/') || (original !== undefined && hasDotSegments(original))) {
+      throw new AuthgateError('BAD_REQUEST', {
+        message: 'Paths with "." or ".." segments are not accepted here.',
+        reason: 'dot_segments',
+      });
+    }
+    await app.admitFor(req, scope, route);
+  }
 
   return {
     config,
@@ -186,21 +175,24 @@ export async function createAuthgate(
 
     authenticate(opts = {}) {
       const route = embeddedRoute(opts);
+      app.guardRoute(route);
       return (req, res, next) => {
         const scope = createRequestScope(req);
-        const run = async (): Promise<void> => {
-          hygiene(req, scope);
-          scope.route = route;
-          await authorise(req, scope, route);
-          // What the proxy would send upstream, set on the request for the handler behind.
-          for (let i = 0; i < scope.addHeaders.length; i += 2)
-            req.headers[scope.addHeaders[i]!.toLowerCase()] = scope.addHeaders[i + 1];
-          if (!scope.requestIdKept) req.headers['x-request-id'] = scope.requestId;
-          res.setHeader('X-Request-ID', scope.requestId);
-          req.authgate = { principal: scope.principal, requestId: scope.requestId };
-        };
-        run().then(
-          () => next(),
+        admitEmbedded(req, scope, route).then(
+          () => {
+            // The handler behind sees exactly the path that was decided on (dot-segments
+            // resolved), never the one the client wrote.
+            req.url = (scope.path ?? '/') + scope.search;
+            // What the proxy would send upstream, set on the request for the handler behind.
+            for (let i = 0; i < scope.addHeaders.length; i += 2)
+              req.headers[scope.addHeaders[i]!.toLowerCase()] = scope.addHeaders[i + 1];
+            if (!scope.requestIdKept) req.headers['x-request-id'] = scope.requestId;
+            res.setHeader('X-Request-ID', scope.requestId);
+            for (let i = 0; i < scope.responseHeaders.length; i += 2)
+              res.setHeader(scope.responseHeaders[i]!, scope.responseHeaders[i + 1]!);
+            req.authgate = { principal: scope.principal, requestId: scope.requestId };
+            next();
+          },
           (thrown: unknown) => {
             const err = toAuthgateError(thrown);
             if (err.code === 'INTERNAL_ERROR')
@@ -214,11 +206,7 @@ export async function createAuthgate(
       };
     },
 
-    async close() {
-      rateLimiter.stop();
-      app.close();
-      await auth.close();
-    },
+    close: () => runtime.close(),
   };
 }
 

@@ -2,6 +2,7 @@
  * The only place that writes an error response (DESIGN §4). The body never echoes the URL,
  * query, Host, headers or a credential: it is built from the typed error alone.
  */
+import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorBody, type AuthgateError, type ErrorStyle } from './errors';
@@ -50,7 +51,8 @@ export function sendError(
   if (challenge) headers['WWW-Authenticate'] = challenge;
   // A body we did not read would otherwise be drained to keep the connection alive.
   if (options.close || (requestHasBody(req) && !req.complete)) headers.Connection = 'close';
-  res.writeHead(err.status, headers);
+  // Always the standard reason phrase: never one a failed earlier writeHead left behind.
+  res.writeHead(err.status, STATUS_CODES[err.status] ?? 'Error', headers);
   res.end(req.method === 'HEAD' ? undefined : body);
   return req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
 }

@@ -37,9 +37,25 @@ export interface RequestScope {
   /** How the client framed its body; decided once, re-applied upstream. */
   framing?: BodyFraming;
   route?: CompiledRoute;
+  /**
+   * A CORS preflight on a route with `cors.preflight`: it carries no credential by design
+   * (Fetch spec), is answered without authentication, never in authgate's name, without a body.
+   */
+  preflight: boolean;
   credentials?: Credentials;
+  /** A credential of any kind was presented (auth/credentials.ts `credentialPresented`). */
+  presented: boolean;
+  /**
+   * The caller is an internal hop (`server.internalNetworks`), decided once on the resolved
+   * client address — never on the socket peer, which behind a trusted proxy is the proxy.
+   */
+  internal: boolean;
   principal?: Principal;
-  /** The route's tenant header value, for logs (not a secret). */
+  /**
+   * The tenant this request acts for, set only once verified (the principal holds it): the
+   * tenant header or path tenant that was checked, else the principal's first tenant. Read by
+   * tenant rate limits and logs; never an unverified value.
+   */
   tenantId?: string;
   /** Headers the authorisation stage wants added to the upstream request (e.g. X-User-ID). */
   addHeaders: RawHeaders;
@@ -72,10 +88,22 @@ export function createRequestScope(req: IncomingMessage): RequestScope {
     peerIp,
     clientIp: peerIp,
     search: '',
+    presented: false,
+    internal: false,
+    preflight: false,
     addHeaders: [],
     responseHeaders: [],
     bytesIn: 0,
     bytesOut: 0,
     aborted: false,
   };
+}
+
+/** A CORS preflight: OPTIONS with `Origin` and `Access-Control-Request-Method`. */
+export function isCorsPreflight(req: IncomingMessage): boolean {
+  return (
+    req.method === 'OPTIONS' &&
+    req.headers.origin !== undefined &&
+    req.headers['access-control-request-method'] !== undefined
+  );
 }

@@ -7,27 +7,16 @@ import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Server as NetServer, type AddressInfo } from 'node:net';
-import { createApp, type App, type AppDependencies } from './app';
-import { createAuthLayer, type AuthLayer } from './auth';
+import type { App, AppDependencies } from './app';
+import type { AuthLayer } from './auth';
 import type { Config } from './config/schema';
 import { sendErrorOnSocket } from './error-response';
 import { AuthgateError } from './errors';
-import { Metrics } from './metrics';
-import { RateLimiter } from './rate-limit';
+import type { Metrics } from './metrics';
 import { StreamMemoryGuard } from './proxy/memory-guard';
-import { FailedAuthGuard } from './auth/failed-auth-guard';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { buildRuntime } from './runtime';
 
-export function authgateVersion(): string {
-  try {
-    return (
-      JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
-    ).version;
-  } catch {
-    return 'unknown';
-  }
-}
+export { authgateVersion } from './version';
 
 export interface RunningServer {
   readonly server: Server;
@@ -91,35 +80,12 @@ export async function startServer(
     metricsListener?: boolean;
   } = {},
 ): Promise<RunningServer> {
-  const metrics = deps.metrics ?? new Metrics(authgateVersion());
-  const auth = deps.authenticators
-    ? undefined
-    : createAuthLayer(config, {
-        logger: deps.logger,
-        observer: deps.observer ?? metrics,
-        clock: deps.clock,
-      });
-  await auth?.warmUp();
-  const rateLimiter =
-    deps.rateLimiter ??
-    new RateLimiter({ redis: auth?.redis, clock: deps.clock, logger: deps.logger });
-  // Only rate-limited routes need to know how many processes share the limits.
-  if (config.routes.some((r) => r.rateLimit !== undefined)) rateLimiter.start();
-  const app = createApp(config, {
+  const runtime = await buildRuntime(config, {
     // The server owns its process: the stream memory guard is on unless a caller chose.
     memoryGuard: new StreamMemoryGuard(config.proxy.streamGcEveryMb * 1024 * 1024),
     ...deps,
-    metrics,
-    rateLimiter,
-    failedAuthGuard:
-      deps.failedAuthGuard ??
-      new FailedAuthGuard(
-        config.auth.failedAuthGuard,
-        auth?.redis,
-        deps.clock && (() => deps.clock!.now()),
-      ),
-    authenticators: deps.authenticators ?? auth?.authenticators,
   });
+  const { app, metrics, auth } = runtime;
   const server = createHttpServer(config, app);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -141,9 +107,7 @@ export async function startServer(
     });
   } catch (err) {
     // Nothing may keep a process alive that could not listen (Redis, timers, pools).
-    app.close();
-    rateLimiter.stop();
-    await auth?.close();
+    await runtime.close();
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
@@ -161,9 +125,7 @@ export async function startServer(
     await new Promise<void>((resolve, reject) => {
       metricsServer!.once('error', (err) => {
         server.close();
-        app.close();
-        rateLimiter.stop();
-        void auth?.close();
+        void runtime.close();
         reject(err);
       });
       metricsServer!.listen(wantMetricsPort, listen.host ?? config.server.host, () => resolve());
@@ -207,8 +169,7 @@ export async function startServer(
         metricsServer.closeAllConnections();
         await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
       }
-      rateLimiter.stop();
-      await auth?.close();
+      await runtime.close();
       deps.logger.flush();
       return drained;
     })();

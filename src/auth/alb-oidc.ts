@@ -125,14 +125,16 @@ export class AlbOidcAuthenticator implements Authenticator {
       );
       if (!ok) throw invalid('bad_signature', 'The token signature is invalid.');
       const payload = decodeJson(payloadPart);
-      this.checkTimes(payload.exp ?? header.exp);
-      if (this.config.issuer !== undefined && (payload.iss ?? header.iss) !== this.config.issuer) {
+      // The ALB signs `exp` and `iss` in the token header; the payload is the IdP's user-info
+      // and never overrides them (an old token's payload can claim any expiry).
+      this.checkTimes(header.exp);
+      if (this.config.issuer !== undefined && header.iss !== this.config.issuer) {
         throw invalid('bad_issuer');
       }
       if (this.config.clientId !== undefined && header.client !== this.config.clientId) {
         throw invalid('bad_audience', 'The token was issued for another client.');
       }
-      const principal = this.principalFrom(payload);
+      const principal = this.principalFrom(payload, header.iss);
       if (
         identities.length > 1 ||
         (identities.length === 1 && identities[0] !== principal.userId)
@@ -156,7 +158,7 @@ export class AlbOidcAuthenticator implements Authenticator {
     }
   }
 
-  private principalFrom(payload: Record<string, unknown>): Principal {
+  private principalFrom(payload: Record<string, unknown>, iss: unknown): Principal {
     const claims = this.config.claims;
     const sub = payload[claims.userId];
     if (typeof sub !== 'string' || !SAFE_SUBJECT.test(sub)) {
@@ -169,7 +171,7 @@ export class AlbOidcAuthenticator implements Authenticator {
       tenantIds: tenants,
       scopes: [...new Set([...this.config.scopes, ...scopes])],
       authMethod: 'alb_oidc',
-      issuer: typeof payload.iss === 'string' ? payload.iss : undefined,
+      issuer: typeof iss === 'string' ? iss : undefined,
     };
   }
 

@@ -21,12 +21,27 @@ export interface Credentials {
    * ("Basic <jwt>", a bare JWT). Rejected as `invalid_token` on authenticated routes.
    */
   malformed?: 'malformed_bearer' | 'wrong_scheme';
+  /** The load balancer's signed identity (`x-amzn-oidc-data`), when ALB OIDC is configured. */
+  alb?: true;
+}
+
+/**
+ * Did the request present a credential of any kind? The one definition every stage reads
+ * (through `RequestScope.presented`): the failed-auth guard, the upstream-credential decision,
+ * the internal-hop rule and the audit line.
+ */
+export function credentialPresented(c: Credentials): boolean {
+  return (
+    c.bearer !== undefined || c.apiKey !== undefined || c.malformed !== undefined || c.alb === true
+  );
 }
 
 export interface CredentialRules {
   /** Lower-cased API-key header name, or undefined when API keys are off. */
   apiKeyHeader?: string;
   apiKeyPrefixes: readonly string[];
+  /** ALB OIDC is configured: `x-amzn-oidc-data` is a credential. */
+  albOidc?: boolean;
 }
 
 /** RFC 6750 §2.1: `Bearer` 1*SP b64token, optional trailing whitespace. */
@@ -92,7 +107,8 @@ function schemeOf(value: string): string {
 
 function ambiguous(): AuthgateError {
   return new AuthgateError('BAD_REQUEST', {
-    message: 'Send one credential: a bearer token or an API key, not both.',
+    message:
+      'Send one credential: a bearer token, an API key or the load balancer identity, not two.',
     reason: 'ambiguous_credentials',
   });
 }
@@ -122,6 +138,8 @@ export function extractCredentials(raw: RawHeaders, rules: CredentialRules): Cre
     } else if (lower === rules.apiKeyHeader) {
       apiKeyHeaders++;
       headerKey = raw[i + 1] as string;
+    } else if (rules.albOidc === true && lower === 'x-amzn-oidc-data') {
+      found.alb = true;
     }
   }
   if (apiKeyHeaders > 1) {
@@ -136,6 +154,13 @@ export function extractCredentials(raw: RawHeaders, rules: CredentialRules): Cre
     if (found.apiKey !== undefined && found.apiKey !== headerKey) throw ambiguous();
     found.apiKey = headerKey;
   }
+  // The ALB's identity beside a token of the caller's own: whichever authgate checked, the
+  // upstream would see the other one too.
+  if (
+    found.alb === true &&
+    (found.bearer !== undefined || found.apiKey !== undefined || found.malformed !== undefined)
+  )
+    throw ambiguous();
   return found;
 }
 

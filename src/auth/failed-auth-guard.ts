@@ -9,22 +9,65 @@
  * that address's next failure, so a client gets at most one more try per instance.
  */
 import { hash } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema';
 import type { RedisHandle } from '../redis';
 import { AuthgateError } from '../errors';
 
 const MAX_TRACKED = 100_000;
 
-export type FailedAuthGuardConfig = Config['auth']['failedAuthGuard'];
+type GuardSettings = Config['auth']['failedAuthGuard'];
+/** The guard's settings; `ipv6PrefixLength` defaults to 64 as in the config schema. */
+export type FailedAuthGuardConfig = Omit<GuardSettings, 'ipv6PrefixLength'> &
+  Partial<Pick<GuardSettings, 'ipv6PrefixLength'>>;
 
 interface Window {
   window: number;
   count: number;
 }
 
+/** The 8 groups of an IPv6 address as numbers (`::` expanded, an embedded IPv4 tail read). */
+function ipv6Groups(address: string): number[] {
+  let text = address.split('%')[0] as string;
+  const lastColon = text.lastIndexOf(':');
+  const v4 = text.slice(lastColon + 1);
+  if (v4.includes('.')) {
+    const [a = 0, b = 0, c = 0, d = 0] = v4.split('.').map(Number);
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, ''];
+  const h = head === '' ? [] : head.split(':');
+  const t = tail === '' ? [] : tail.split(':');
+  const fill = text.includes('::') ? new Array<string>(8 - h.length - t.length).fill('0') : [];
+  return [...h, ...fill, ...t].map((g) => parseInt(g, 16));
+}
+
+/**
+ * The key a client address is counted under: an IPv4 address itself, an IPv6 address by its
+ * network of `prefixLength` bits (one host may use a whole /64: counting per /128 lets it
+ * guess forever).
+ */
+export function failureKey(address: string, prefixLength: number): string {
+  if (!isIPv6(address) || prefixLength >= 128) return address;
+  const groups = ipv6Groups(address);
+  const out: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const bits = Math.max(0, Math.min(16, prefixLength - i * 16));
+    const mask = bits === 0 ? 0 : (0xffff << (16 - bits)) & 0xffff;
+    out.push(((groups[i] ?? 0) & mask).toString(16));
+  }
+  return `${out.join(':')}/${prefixLength}`;
+}
+
 export class FailedAuthGuard {
-  private readonly counts = new Map<string, Window>();
+  /**
+   * Bounded, least recently used out first: a flood of new addresses pushes out the oldest
+   * counters, never every counter at once.
+   */
+  private readonly counts: LRUCache<string, Window>;
   private readonly windowMs: number;
+  private readonly prefixLength: number;
 
   constructor(
     private readonly config: Readonly<FailedAuthGuardConfig>,
@@ -32,6 +75,8 @@ export class FailedAuthGuard {
     private readonly now: () => number = Date.now,
   ) {
     this.windowMs = config.windowSec * 1000;
+    this.prefixLength = config.ipv6PrefixLength ?? 64;
+    this.counts = new LRUCache<string, Window>({ max: MAX_TRACKED });
   }
 
   get enabled(): boolean {
@@ -51,7 +96,7 @@ export class FailedAuthGuard {
   check(address: string): void {
     if (!this.enabled) return;
     const now = this.now();
-    const entry = this.counts.get(address);
+    const entry = this.counts.get(failureKey(address, this.prefixLength));
     if (entry && entry.window === this.windowOf(now) && entry.count >= this.config.maxFailures) {
       throw new AuthgateError('RATE_LIMITED', {
         message: 'Too many failed authentications from this address; retry later.',
@@ -62,13 +107,13 @@ export class FailedAuthGuard {
   }
 
   /** Counts one failed authentication of `address` (locally, and in Redis when it is up). */
-  async recordFailure(address: string): Promise<void> {
+  async recordFailure(clientAddress: string): Promise<void> {
     if (!this.enabled) return;
+    const address = failureKey(clientAddress, this.prefixLength);
     const now = this.now();
     const window = this.windowOf(now);
     let entry = this.counts.get(address);
     if (!entry || entry.window !== window) {
-      if (this.counts.size >= MAX_TRACKED) this.evict(window);
       entry = { window, count: 0 };
       this.counts.set(address, entry);
     }
@@ -89,10 +134,5 @@ export class FailedAuthGuard {
     } catch {
       // Redis down: the local count still guards this instance.
     }
-  }
-
-  private evict(window: number): void {
-    for (const [k, v] of this.counts) if (v.window !== window) this.counts.delete(k);
-    if (this.counts.size >= MAX_TRACKED) this.counts.clear();
   }
 }

@@ -211,6 +211,11 @@ export const authSchema = z
             'Failed authentications per client address and window; past it, 429 before any check. 0 turns the guard off.',
           ),
         windowSec: int(1, 86_400).default(60).describe('The counting window.'),
+        ipv6PrefixLength: int(32, 128)
+          .default(64)
+          .describe(
+            'IPv6 clients are counted per network of this prefix length (a /64 is one subscriber: one host can use all of it).',
+          ),
       })
       .prefault({})
       .describe(

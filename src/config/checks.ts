@@ -4,6 +4,7 @@
  * parsed on its own: a check sees the sections (and routes) that are valid, and skips what it
  * needs from one that is not. Each problem is a path and a reason, never a value.
  */
+import { NetworkList } from '../headers/forwarded';
 import { trimTrailingSlashes } from '../paths/normalize-path';
 import { configSchema, type Config, type RouteConfig } from './schema';
 
@@ -91,14 +92,37 @@ export const routeProblems: Check = (config) => {
   return problems;
 };
 
-/** The paths authgate answers itself must differ from each other. */
+/** Two CIDR blocks overlap exactly when one holds the other's address. */
+function overlaps(a: string, b: string): boolean {
+  const addr = (cidr: string) => cidr.split('/')[0] as string;
+  return new NetworkList([a]).has(addr(b)) || new NetworkList([b]).has(addr(a));
+}
+
+/**
+ * The paths authgate answers itself must differ from each other; a trusted proxy is never an
+ * internal caller (every client behind the load balancer would be one).
+ */
 export const serverProblems: Check = (config) => {
-  if (!config.server || !config.metrics) return [];
-  const reserved = [config.server.healthPath, config.server.readyPath];
-  if (config.metrics.port === 0) reserved.push(config.metrics.path);
-  return new Set(reserved).size === reserved.length
-    ? []
-    : [{ path: ['server', 'readyPath'], message: 'health, ready and metrics paths must differ' }];
+  if (!config.server) return [];
+  const problems: CrossProblem[] = [];
+  if (config.metrics) {
+    const reserved = [config.server.healthPath, config.server.readyPath];
+    if (config.metrics.port === 0) reserved.push(config.metrics.path);
+    if (new Set(reserved).size !== reserved.length)
+      problems.push({
+        path: ['server', 'readyPath'],
+        message: 'health, ready and metrics paths must differ',
+      });
+  }
+  config.server.internalNetworks.forEach((internal, i) => {
+    const trusted = config.server!.trustedProxies.findIndex((t) => overlaps(t, internal));
+    if (trusted !== -1)
+      problems.push({
+        path: ['server', 'internalNetworks', i],
+        message: `overlaps server.trustedProxies[${trusted}]: internal callers are decided on the client address behind a trusted proxy, so a trusted proxy's network cannot also be internal`,
+      });
+  });
+  return problems;
 };
 
 const CHECKS: readonly Check[] = [serverProblems, routeProblems];
@@ -126,6 +150,13 @@ export function configWarnings(config: Readonly<Config>): CrossProblem[] {
         path: ['routes', i, 'upstreamAuth', 'mode'],
         message:
           'is "when-absent" on a route with auth "required": callers in server.internalNetworks that send no credential pass without one and reach the upstream with authgate\'s own credential',
+      });
+    }
+    if (route.upstreamAuth.mode === 'service' && route.auth === 'optional') {
+      warnings.push({
+        path: ['routes', i, 'upstreamAuth', 'mode'],
+        message:
+          'is "service" on a route with auth "optional": anonymous callers reach the upstream with authgate\'s own credential',
       });
     }
     if (route.upstreamAuth.mode === 'service' && route.auth === 'none') {

@@ -59,6 +59,11 @@ export const configSchema = z.strictObject({
         .describe(
           'Below the upstream keep-alive timeout (Node 5 s, gunicorn 2 s: lower it there).',
         ),
+      maxUploadsPerClient: int(1, 65_535)
+        .optional()
+        .describe(
+          'Streamed request bodies one client address may have in flight to one upstream origin at once (default: half of maxSocketsPerUpstream, at least 1); past it, 429 RATE_LIMITED. Keeps one slow uploader from holding every pooled connection.',
+        ),
       streamGcEveryMb: int(0, 1024)
         .default(16)
         .describe(

@@ -2,7 +2,7 @@
  * X-Forwarded-* rules (DESIGN §5): extended only when the peer is a trusted proxy (the ALB),
  * replaced otherwise, so a direct caller cannot forge its address, scheme or host.
  */
-import { BlockList, isIPv4 } from 'node:net';
+import { BlockList, isIP, isIPv4 } from 'node:net';
 import { headerValues, type RawHeaders } from './hop-by-hop';
 
 export const FORWARDED_HEADERS: ReadonlySet<string> = new Set([
@@ -83,7 +83,8 @@ export function clientIp(original: RawHeaders, peerIp: string, trusted: NetworkL
     .join(',')
     .split(',')
     .map((s) => normalizeIp(s.trim()))
-    .filter((s) => s !== '');
+    // Only addresses: a non-IP entry ("unknown", "evil") is never taken as the client.
+    .filter((s) => isIP(s) !== 0);
   for (let i = chain.length - 1; i >= 0; i--) {
     const ip = chain[i] as string;
     if (!trusted.has(ip)) return ip;

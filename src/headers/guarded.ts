@@ -71,6 +71,17 @@ export function compileHeaderGuard(sources: HeaderGuardSources): HeaderGuard {
   };
 }
 
+/**
+ * Adds headers to a compiled guard: an embedded `authenticate({tenantHeader})` decides on its
+ * tenant header exactly as a configured route does, so it is guarded the same way.
+ */
+export function extendHeaderGuard(guard: HeaderGuard, sources: HeaderGuardSources): void {
+  const more = compileHeaderGuard(sources);
+  for (const name of more.connectionProtected) (guard.connectionProtected as Set<string>).add(name);
+  for (const name of more.underscoreGuarded) (guard.underscoreGuarded as Set<string>).add(name);
+  for (const name of more.singleValued) (guard.singleValued as Set<string>).add(name);
+}
+
 /** The guard with no configuration: identity headers only. */
 export const DEFAULT_HEADER_GUARD: HeaderGuard = compileHeaderGuard({ tenantHeaders: [] });
 

@@ -9,6 +9,8 @@ export interface RequestTarget {
   path: string;
   /** Raw query including the leading "?", or "" — forwarded untouched. */
   search: string;
+  /** The target held `.` or `..` segments (plain or as `%2e`) that normalisation resolved. */
+  dotSegments: boolean;
 }
 
 function badRequest(message: string, reason: string): AuthgateError {
@@ -107,7 +109,10 @@ export function normalizeRequestTarget(target: string): RequestTarget {
   }
   const decoded = decodeUnreserved(rawPath);
   const collapsed = decoded.replace(/\/{2,}/g, '/');
-  return { path: collapsed.includes('.') ? removeDotSegments(collapsed) : collapsed, search };
+  if (!collapsed.includes('.')) return { path: collapsed, search, dotSegments: false };
+  const path = removeDotSegments(collapsed);
+  const dotSegments = collapsed.split('/').some((s) => s === '.' || s === '..');
+  return { path, search, dotSegments };
 }
 
 /** `s` without trailing "/" (linear: a `/\/+$/` replace is quadratic on many slashes). */
@@ -115,4 +120,11 @@ export function trimTrailingSlashes(s: string): string {
   let end = s.length;
   while (end > 0 && s.charCodeAt(end - 1) === 47) end--;
   return s.slice(0, end);
+}
+
+/** A `.` or `..` segment in the path of a raw target, plain or percent-encoded (`%2e`). */
+export function hasDotSegments(target: string): boolean {
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  return /(?:^|\/)(?:\.|%2e){1,2}(?=\/|$)/i.test(path);
 }

@@ -21,7 +21,7 @@ import type { Dispatcher } from 'undici';
 import type { AuthgateError } from '../errors';
 import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
 import type { StreamMemoryGuard } from './memory-guard';
-import { RESPONSE_TIMEOUT, codedError, upstreamError } from './upstream-error';
+import { QUEUE_TIMEOUT, RESPONSE_TIMEOUT, codedError, upstreamError } from './upstream-error';
 
 /** An upstream response handed to `replaceResponse` (its status is one authgate answers). */
 export interface UpstreamReply {
@@ -108,6 +108,12 @@ const IDEMPOTENT: ReadonlySet<string> = new Set([
   'PUT',
   'DELETE',
 ]);
+/** A reason phrase of visible ASCII, spaces and tabs (RFC 9112 §4 without obs-text). */
+const SAFE_REASON = /^[\t\x20-\x7e]*$/;
+
+/** The most body bytes gathered into one upstream or client write. */
+const COALESCE_MAX = 64 * 1024;
+
 /** A kept-alive connection the upstream closed just as it was reused. */
 const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
@@ -151,6 +157,11 @@ function latin1(raw: Buffer[]): RawHeaders {
 }
 
 type Finish = (err?: AuthgateError | typeof RETRY) => void;
+
+function uncork(ex: Exchange): void {
+  ex.corked = false;
+  ex.uncorkClient();
+}
 
 /** The body of a replaced response, collected up to REPLY_BODY_MAX. */
 class Reply implements UpstreamReply {
@@ -223,8 +234,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   private retried = false;
   private settled = false;
   private timer?: NodeJS.Timeout;
+  /** Runs while the request waits in the pool's queue for a connection. */
+  private queueTimer?: NodeJS.Timeout;
   private bodySource?: PassThrough;
   private resume?: () => void;
+  /** The client response is corked until the end of this tick's chunks. */
+  corked = false;
   /** An error to abort with once undici hands over the connection (timed out while queued). */
   private pendingAbort?: Error;
 
@@ -239,6 +254,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.started = performance.now();
     let body: PassThrough | Buffer | null = null;
     if (f.hasBody) body = f.body ?? this.streamBody();
+    // undici's own timeouts start once a connection is assigned: a request queued behind a
+    // busy pool would wait with no deadline. It gets the response deadline for the wait.
+    this.queueTimer ??= setTimeout(() => this.queuedTooLong(), f.responseTimeoutMs);
     f.dispatcher.dispatch(
       {
         path: f.path,
@@ -263,12 +281,33 @@ class Exchange implements Dispatcher.DispatchHandler {
     const source = new PassThrough();
     this.bodySource = source;
     this.idle();
+    // Chunks parsed from one read of the client's socket go upstream as one write: a client
+    // sending 1-byte chunks would otherwise cost a write (and a chunk header) per byte.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = (): void => {
+      const chunks = pending;
+      pending = [];
+      pendingBytes = 0;
+      if (chunks.length === 0 || source.destroyed) return;
+      if (!source.write(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))) {
+        req.pause();
+        source.once('drain', () => req.resume());
+      }
+    };
     req.on('data', (chunk: Buffer) => {
       stats.bytesIn += chunk.length;
       memoryGuard?.count(chunk.length);
       this.timer?.refresh();
+      if (pendingBytes === 0) process.nextTick(flush);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= COALESCE_MAX) flush();
     });
-    req.pipe(source);
+    req.once('end', () => {
+      flush();
+      source.end();
+    });
     return source;
   }
 
@@ -293,7 +332,18 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.abortUpstream?.();
   }
 
+  /** No connection came free within the deadline: 504, and never sent once one does. */
+  private queuedTooLong(): void {
+    this.queueTimer = undefined;
+    const err = codedError(QUEUE_TIMEOUT, 'upstream pool queue timeout');
+    this.pendingAbort = err;
+    this.bodySource?.destroy();
+    this.finish(upstreamError(err));
+  }
+
   onConnect(abort: (err?: Error) => void): void {
+    if (this.queueTimer) clearTimeout(this.queueTimer);
+    this.queueTimer = undefined;
     this.abortUpstream = abort;
     if (this.clientGone) abort();
     else if (this.pendingAbort) abort(this.pendingAbort);
@@ -311,6 +361,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     const f = this.f;
     const { res, stats } = f;
     stats.upstreamMs = performance.now() - this.started;
+    if (!SAFE_REASON.test(statusText)) {
+      // A reason phrase authgate could not even write back (control characters, text outside
+      // Latin-1) marks a broken upstream: this request gets a typed 502, nothing else.
+      this.finish(upstreamError(codedError('HPE_INVALID_STATUS', 'upstream reason phrase')));
+      this.abortUpstream?.();
+      return false;
+    }
     const raw = latin1(rawHeaders);
     if (f.replaceResponse && f.replaceStatuses?.has(statusCode)) {
       // The access line still says what the upstream answered (issue 12.2).
@@ -331,8 +388,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     for (let i = 0; i < f.responseHeaders.length; i++) headers.push(f.responseHeaders[i] as string);
     if (f.closeConnection()) headers.push('Connection', 'close');
     try {
-      res.writeHead(statusCode, statusText, headers);
+      // The reason phrase is never the upstream's: Node writes the standard one for the status.
+      res.writeHead(statusCode, headers);
     } catch (err) {
+      res.statusMessage = '';
       // Settled first, so the abort's own error is not reported in place of this one.
       this.finish(upstreamError(Object.assign(err as Error, { code: 'ERR_INVALID_CHAR' })));
       this.abortUpstream?.();
@@ -351,10 +410,21 @@ class Exchange implements Dispatcher.DispatchHandler {
     const f = this.f;
     f.stats.bytesOut += chunk.length;
     f.memoryGuard?.count(chunk.length);
+    // The chunks undici parsed from one read go to the client as one write (see streamBody).
+    if (!this.corked) {
+      this.corked = true;
+      f.res.cork();
+      process.nextTick(uncork, this);
+    }
     if (f.res.write(chunk)) return true;
     // Backpressure from the client: undici pauses reading until the response drains.
     if (this.resume) f.res.once('drain', this.resume);
     return false;
+  }
+
+  uncorkClient(): void {
+    const res = this.f.res;
+    if (res.writableCorked > 0) res.uncork();
   }
 
   onComplete(): void {
@@ -401,6 +471,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   markSettled(): void {
     this.settled = true;
     this.stopIdle();
+    if (this.queueTimer) clearTimeout(this.queueTimer);
+    this.queueTimer = undefined;
   }
 }
 

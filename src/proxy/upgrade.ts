@@ -3,6 +3,7 @@
  * authentication and authorisation as any other, and only on routes with `ws: true`. The
  * upstream's 101 (with its raw headers) is relayed, then bytes flow both ways untouched.
  */
+import { STATUS_CODES } from 'node:http';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -73,9 +74,9 @@ export function proxyUpgrade(u: UpgradeRequest): Promise<number> {
       clearTimeout(timer);
       const headers = stripHopByHop(proxyRes.rawHeaders);
       headers.push(...u.responseHeaders, 'Connection', 'close');
-      u.socket.write(
-        statusBlock(proxyRes.statusCode ?? 502, proxyRes.statusMessage ?? '', headers),
-      );
+      const status = proxyRes.statusCode ?? 502;
+      // The standard reason phrase, never the upstream's text.
+      u.socket.write(statusBlock(status, STATUS_CODES[status] ?? '', headers));
       proxyRes.pipe(u.socket);
       resolve(proxyRes.statusCode ?? 502);
     });

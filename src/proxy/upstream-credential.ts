@@ -35,6 +35,27 @@ export function withUpstreamAuthorization(
 }
 
 /**
+ * The upstream headers with `Host` set to the configured upstream's: where authgate lends its
+ * credential, a client's `Host` (kept by `preserveHost`) could send that credential to another
+ * virtual host behind the same ingress.
+ */
+export function withUpstreamHost(headers: RawHeaders, host: string): RawHeaders {
+  const out: string[] = [];
+  let placed = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.toLowerCase() === 'host') {
+      if (!placed) out.push(name, host);
+      placed = true;
+      continue;
+    }
+    out.push(name, headers[i + 1] as string);
+  }
+  if (!placed) out.push('Host', host);
+  return out;
+}
+
+/**
  * Reads a Content-Length body of at most `limit` bytes into memory (counted in `scope.bytesIn`);
  * undefined, with nothing read, when it is larger (it is then streamed and cannot be replayed).
  */
@@ -98,5 +119,8 @@ export function relativeToUpstream(
     path = path.slice(upstream.basePath.length) || '/';
   }
   if (stripPrefix && prefix !== '/') path = prefix + (path === '/' ? '' : path);
+  // `//evil.example/x` or `/\evil.example` would be read by a browser as another origin: an
+  // open redirect. Repeated leading slashes or backslashes collapse into one `/`.
+  path = path.replace(/^[/\\]+/, '/');
   return path + url.search + url.hash;
 }

@@ -8,6 +8,7 @@ export type UpstreamFailureKind =
   | 'connect_refused'
   | 'connect_timeout'
   | 'response_timeout'
+  | 'queue_timeout'
   | 'dns'
   | 'unreachable'
   | 'reset'
@@ -18,12 +19,15 @@ export type UpstreamFailureKind =
 /** Our own timeouts carry these codes so they classify like socket errors. */
 export const CONNECT_TIMEOUT = 'AUTHGATE_CONNECT_TIMEOUT';
 export const RESPONSE_TIMEOUT = 'AUTHGATE_RESPONSE_TIMEOUT';
+/** Every pooled connection to the upstream stayed busy for the whole response deadline. */
+export const QUEUE_TIMEOUT = 'AUTHGATE_QUEUE_TIMEOUT';
 
 const KIND_BY_CODE: Readonly<Record<string, UpstreamFailureKind>> = {
   ECONNREFUSED: 'connect_refused',
   [CONNECT_TIMEOUT]: 'connect_timeout',
   ETIMEDOUT: 'connect_timeout',
   [RESPONSE_TIMEOUT]: 'response_timeout',
+  [QUEUE_TIMEOUT]: 'queue_timeout',
   ENOTFOUND: 'dns',
   EAI_AGAIN: 'dns',
   EHOSTUNREACH: 'unreachable',
@@ -62,6 +66,7 @@ const MESSAGES: Readonly<Record<UpstreamFailureKind, string>> = {
   connect_refused: 'The upstream service refused the connection.',
   connect_timeout: 'The upstream service did not accept the connection in time.',
   response_timeout: 'The upstream service did not answer in time.',
+  queue_timeout: 'Every connection to the upstream service stayed busy; retry later.',
   dns: 'The upstream service name could not be resolved.',
   unreachable: 'The upstream service is unreachable.',
   reset: 'The upstream service closed the connection.',
@@ -74,7 +79,8 @@ const MESSAGES: Readonly<Record<UpstreamFailureKind, string>> = {
 export function upstreamError(err: unknown): AuthgateError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const kind = upstreamFailureKind(code);
-  const timeout = kind === 'connect_timeout' || kind === 'response_timeout';
+  const timeout =
+    kind === 'connect_timeout' || kind === 'response_timeout' || kind === 'queue_timeout';
   return new AuthgateError(timeout ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE', {
     message: MESSAGES[kind],
     reason: kind,

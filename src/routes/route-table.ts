@@ -23,6 +23,8 @@ export interface Upstream {
 export interface CompiledRoute {
   readonly name: string;
   readonly prefix: string;
+  /** The prefix as matched: ASCII lower case (route selection ignores case). */
+  readonly matchPrefix: string;
   readonly config: Readonly<RouteConfig>;
   readonly upstream: Upstream;
   /**
@@ -88,11 +90,22 @@ export function compileRoute(config: Readonly<RouteConfig>): CompiledRoute {
   return {
     name: config.name,
     prefix,
+    matchPrefix: asciiLower(prefix),
     config,
     upstream: parseUpstream(config.upstream),
     scopesFor: compileScopes(config),
     errorStyle: config.errorStyle ?? (config.preset === 'mlflow' ? 'mlflow' : 'authgate'),
   };
+}
+
+/** ASCII-only lower case: the length never changes, so prefixes can be sliced off as matched. */
+export function asciiLower(s: string): string {
+  return /[A-Z]/.test(s) ? s.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : s;
+}
+
+/** `/a;x=1/b;y` → `/a/b`: the path as a Tomcat/Spring upstream routes it (matrix parameters). */
+export function withoutPathParameters(path: string): string {
+  return path.includes(';') ? path.replace(/;[^/]*/g, '') : path;
 }
 
 export class RouteTable {
@@ -102,16 +115,34 @@ export class RouteTable {
     this.routes = configs.map(compileRoute).sort((a, b) => b.prefix.length - a.prefix.length);
   }
 
-  /** The route for a normalised path, or throws 404 ROUTE_NOT_FOUND. */
+  /**
+   * The route for a normalised path, or throws 404 ROUTE_NOT_FOUND. Selection ignores ASCII
+   * case, since many upstreams (Express, ASP.NET, IIS) route case-insensitively: `/ADMIN/users`
+   * is decided by the `/admin` route, never by a catch-all. A path whose `;` parameters would
+   * select another route once an upstream drops them (`/admin;x/users`) is refused (400).
+   */
   match(path: string): CompiledRoute {
+    const key = asciiLower(path);
+    const route = this.select(key);
+    if (key.includes(';') && this.select(withoutPathParameters(key)) !== route) {
+      throw new AuthgateError('BAD_REQUEST', {
+        message: 'Path parameters (";") may not change which route a path belongs to.',
+        reason: 'path_parameter_route',
+      });
+    }
+    if (route === undefined) throw new AuthgateError('ROUTE_NOT_FOUND', { reason: 'no_route' });
+    return route;
+  }
+
+  private select(key: string): CompiledRoute | undefined {
     for (const route of this.routes) {
-      const p = route.prefix;
+      const p = route.matchPrefix;
       if (p === '/') return route;
-      if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47)) {
+      if (key.startsWith(p) && (key.length === p.length || key.charCodeAt(p.length) === 47)) {
         return route;
       }
     }
-    throw new AuthgateError('ROUTE_NOT_FOUND', { reason: 'no_route' });
+    return undefined;
   }
 }
 
@@ -137,4 +168,53 @@ export function pathTenant(route: CompiledRoute, path: string): string | undefin
   const rest = route.prefix === '/' ? path : path.slice(route.prefix.length);
   const segments = rest.split('/').filter((s) => s !== '');
   return segments[n - 1];
+}
+
+function decodeQueryPart(part: string): string {
+  try {
+    return decodeURIComponent(part.replace(/\+/g, ' '));
+  } catch {
+    throw new AuthgateError('BAD_REQUEST', {
+      message: 'The query string holds invalid percent-encoding.',
+      reason: 'bad_query_encoding',
+    });
+  }
+}
+
+/** Query parameters that name a repository (a registry's cross-repository mount `from=`). */
+const REPOSITORY_PARAMS: ReadonlySet<string> = new Set(['from']);
+
+/**
+ * The tenants named by repository parameters of the query (`?mount=<digest>&from=beta/models`),
+ * on a route with `tenantPathSegment`: the tenant is the segment of the named repository at the
+ * place the path's tenant holds in the path's repository name. Names and values are compared
+ * decoded (`fr%6Fm`, `%62eta%2Fmodels`); a name with empty or dot segments is refused.
+ */
+export function repositoryParamTenants(
+  route: CompiledRoute,
+  path: string,
+  search: string,
+): string[] {
+  const n = route.config.tenantPathSegment;
+  if (n === undefined || search.length < 2) return [];
+  const out: string[] = [];
+  for (const part of search.slice(1).split(/[&;]/)) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    if (!REPOSITORY_PARAMS.has(decodeQueryPart(part.slice(0, eq)).toLowerCase())) continue;
+    const segments = decodeQueryPart(part.slice(eq + 1)).split('/');
+    if (segments.some((s) => s === '' || s === '.' || s === '..')) {
+      throw new AuthgateError('BAD_REQUEST', {
+        message: 'A repository named in the query must be a plain repository name.',
+        reason: 'bad_repository_param',
+      });
+    }
+    // The repository name starts after `/v2/` (when the prefix did not take it).
+    const rest = route.prefix === '/' ? path : path.slice(route.prefix.length);
+    const nameStart = rest.split('/').filter((s) => s !== '')[0] === 'v2' ? 1 : 0;
+    const tenant = segments[Math.max(0, n - 1 - nameStart)];
+    // A name too short to hold a tenant names nobody's: refused like a foreign tenant.
+    out.push(tenant ?? '');
+  }
+  return out;
 }

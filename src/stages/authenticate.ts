@@ -1,10 +1,12 @@
 /**
  * Stages "authenticate" and "authorise": the first responsible authenticator decides who the
  * caller is (Oathkeeper's pipeline/authn), then the route's scopes, tenant and identity-header
- * rules decide what it may do. One metric sample and one audit line per decision. The failed-
- * authentication guard runs before any signature check or auth-service call (issue 8.10).
+ * rules decide what it may do, and the request's tenant is decided — once, verified — for every
+ * stage after it (rate limits, the upstream credential, logs). One metric sample and one audit
+ * line per decision. The failed-authentication guard runs before any signature check or
+ * auth-service call.
  *
- * Used by the proxy chain and, on its own, by `gate.authenticate()` (DESIGN §9).
+ * The same stage serves the proxy chain and `gate.authenticate()` (docs/design.md).
  */
 import type { IncomingMessage } from 'node:http';
 import { NOT_RESPONSIBLE, type Authenticator } from '../auth/authenticator';
@@ -12,13 +14,14 @@ import { authorize, methodNotGrantedError } from '../auth/authorize';
 import { malformedCredentialError } from '../auth/credentials';
 import type { FailedAuthGuard } from '../auth/failed-auth-guard';
 import { AuthgateError, toAuthgateError } from '../errors';
-import type { NetworkList } from '../headers/forwarded';
+import { headerValues } from '../headers/hop-by-hop';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics';
 import type { RequestScope } from '../request-scope';
 import {
   METHOD_NOT_GRANTED,
   pathTenant,
+  repositoryParamTenants,
   routePath,
   type CompiledRoute,
 } from '../routes/route-table';
@@ -26,7 +29,6 @@ import {
 export interface AuthStageOptions {
   authenticators: readonly Authenticator[];
   failedAuthGuard: FailedAuthGuard;
-  internalNetworks: NetworkList;
   logger: Logger;
   metrics?: Metrics;
 }
@@ -37,45 +39,56 @@ export type AuthStage = (
   route: CompiledRoute,
 ) => Promise<void>;
 
-/** A CORS preflight carries no credentials by design (Fetch spec). */
-export function isCorsPreflight(req: IncomingMessage): boolean {
-  return (
-    req.method === 'OPTIONS' &&
-    req.headers.origin !== undefined &&
-    req.headers['access-control-request-method'] !== undefined
-  );
+/** The value of the route's tenant header as sent (at most one: the header guard). */
+function tenantHeaderValue(scope: RequestScope, route: CompiledRoute): string | undefined {
+  return headerValues(scope.rawHeaders, route.config.tenantHeader.toLowerCase())[0];
 }
 
-/** The value of the route's tenant header as sent (for logs and tenant rate limits). */
-export function tenantOf(scope: RequestScope, route: CompiledRoute): string | undefined {
-  const name = route.config.tenantHeader.toLowerCase();
-  for (let i = 0; i < scope.rawHeaders.length; i += 2) {
-    if ((scope.rawHeaders[i] as string).toLowerCase() === name) return scope.rawHeaders[i + 1];
-  }
-  return undefined;
+function tenantForbidden(reason: string, details?: Record<string, string>): AuthgateError {
+  return new AuthgateError('TENANT_FORBIDDEN', { reason, details });
 }
 
 /**
- * `tenantPathSegment`: the tenant the path names must be one of the principal's (like the tenant
- * header); the upstream gets it in the route's tenant header when the caller sent none.
+ * The tenant of a request with a verified principal, decided once: every tenant the request
+ * names — the tenant header, the path's tenant segment, a repository named in the query
+ * (`from=` of a registry mount) — must be one of the principal's, and they must agree. The
+ * upstream gets the path's tenant in the tenant header when the caller sent none.
  */
-function checkPathTenant(scope: RequestScope, route: CompiledRoute): void {
-  const tenant = pathTenant(route, scope.path ?? '/');
-  if (tenant === undefined || !scope.principal) return;
-  if (!scope.principal.tenantIds.includes(tenant)) {
-    throw new AuthgateError('TENANT_FORBIDDEN', {
-      reason: 'path_tenant_not_granted',
-      details: { path_tenant: tenant },
-    });
+function decideTenant(scope: RequestScope, route: CompiledRoute): string | undefined {
+  const principal = scope.principal!;
+  const header = tenantHeaderValue(scope, route);
+  const fromPath = pathTenant(route, scope.path ?? '/');
+  if (fromPath !== undefined) {
+    if (!principal.tenantIds.includes(fromPath))
+      throw tenantForbidden('path_tenant_not_granted', { path_tenant: fromPath });
+    if (header !== undefined && header !== fromPath) throw tenantForbidden('tenant_path_mismatch');
+    if (header === undefined) scope.addHeaders.push(route.config.tenantHeader, fromPath);
   }
-  if (tenantOf(scope, route) === undefined)
-    scope.addHeaders.push(route.config.tenantHeader, tenant);
+  for (const named of repositoryParamTenants(route, scope.path ?? '/', scope.search)) {
+    if (!principal.tenantIds.includes(named)) throw tenantForbidden('query_tenant_not_granted');
+  }
+  return header ?? fromPath ?? principal.tenantIds[0];
+}
+
+/**
+ * Without a verified principal, identity and tenant headers are refused exactly as a foreign
+ * value would be: nobody vouches for them. Internal hops may pass them through, as they may
+ * with a principal.
+ */
+function refuseUnverifiedIdentity(scope: RequestScope, route: CompiledRoute): void {
+  if (scope.internal) return;
+  if (headerValues(scope.rawHeaders, 'x-user-id').length > 0)
+    throw new AuthgateError('IDENTITY_MISMATCH', { reason: 'unverified_user_id' });
+  const tenantHeaders = new Set(['x-tenant-id', route.config.tenantHeader.toLowerCase()]);
+  for (const name of tenantHeaders)
+    if (headerValues(scope.rawHeaders, name).length > 0) throw tenantForbidden('unverified_tenant');
 }
 
 function authMethodOf(scope: RequestScope): string {
   if (scope.principal) return scope.principal.authMethod;
   if (scope.credentials?.apiKey !== undefined) return 'api_key';
   if (scope.credentials?.bearer !== undefined) return 'jwt';
+  if (scope.credentials?.alb === true) return 'alb_oidc';
   return 'none';
 }
 
@@ -88,7 +101,7 @@ function authMethodOf(scope: RequestScope): string {
  *   await authenticateAndAuthorize(req, scope, route);
  */
 export function createAuthStage(options: AuthStageOptions): AuthStage {
-  const { authenticators, failedAuthGuard, internalNetworks, logger, metrics } = options;
+  const { authenticators, failedAuthGuard, logger, metrics } = options;
 
   async function authenticate(
     req: IncomingMessage,
@@ -96,7 +109,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
     route: CompiledRoute,
   ): Promise<void> {
     if (route.config.auth === 'none') return;
-    if (route.config.cors.preflight && isCorsPreflight(req)) return;
+    if (scope.preflight) return;
     if (scope.credentials?.malformed !== undefined) throw malformedCredentialError();
     for (const authenticator of authenticators) {
       const result = await authenticator.authenticate(req, scope);
@@ -118,10 +131,8 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
     return (
       route.config.upstreamAuth.mode === 'when-absent' &&
       scope.principal === undefined &&
-      scope.credentials?.bearer === undefined &&
-      scope.credentials?.apiKey === undefined &&
-      scope.credentials?.malformed === undefined &&
-      internalNetworks.has(scope.peerIp)
+      !scope.presented &&
+      scope.internal
     );
   }
 
@@ -136,7 +147,6 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
           ? 'internal_without_credential'
           : 'anonymous';
     const authMethod = authMethodOf(scope);
-    scope.tenantId = tenantOf(scope, route) ?? pathTenant(route, scope.path ?? '/');
     metrics?.authDecision(route.name, authMethod, result, reason);
     logger.info('auth decision', {
       type: 'audit',
@@ -157,12 +167,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
   }
 
   return async function authenticateAndAuthorize(req, scope, route) {
-    const credentials = scope.credentials;
-    const presented =
-      credentials !== undefined &&
-      (credentials.bearer !== undefined ||
-        credentials.apiKey !== undefined ||
-        credentials.malformed !== undefined);
+    const presented = scope.presented;
     try {
       if (presented) failedAuthGuard.check(scope.clientIp);
       await authenticate(req, scope, route);
@@ -174,18 +179,16 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
           rawHeaders: scope.rawHeaders,
           requiredScopes: required,
           tenantHeader: route.config.tenantHeader.toLowerCase(),
-          internalCaller: internalNetworks.has(scope.peerIp),
+          internalCaller: scope.internal,
         });
-        checkPathTenant(scope, route);
-      } else if (
-        required === METHOD_NOT_GRANTED &&
-        !(route.config.cors.preflight && isCorsPreflight(req))
-      ) {
+        scope.tenantId = decideTenant(scope, route);
+      } else if (!scope.preflight) {
         // Anonymous on an optional route: a method nobody is granted stays closed too.
-        throw methodNotGrantedError(scope.method);
-      } else if (pathTenant(route, scope.path ?? '/') !== undefined) {
+        if (required === METHOD_NOT_GRANTED) throw methodNotGrantedError(scope.method);
         // A tenant's path is never served anonymously.
-        throw new AuthgateError('AUTH_REQUIRED', { reason: 'no_credentials' });
+        if (pathTenant(route, scope.path ?? '/') !== undefined)
+          throw new AuthgateError('AUTH_REQUIRED', { reason: 'no_credentials' });
+        refuseUnverifiedIdentity(scope, route);
       }
     } catch (err) {
       recordDecision(scope, route, err);

@@ -6,9 +6,14 @@
  * through the trusted proxies.
  */
 import type { IncomingMessage } from 'node:http';
-import { extractCredentials, refuseQueryToken, type CredentialRules } from '../auth/credentials';
+import {
+  credentialPresented,
+  extractCredentials,
+  refuseQueryToken,
+  type CredentialRules,
+} from '../auth/credentials';
 import type { Config } from '../config/schema';
-import { clientIp, type NetworkList } from '../headers/forwarded';
+import { NetworkList, clientIp } from '../headers/forwarded';
 import { requestFraming } from '../headers/framing';
 import { checkGuardedHeaders, compileHeaderGuard, type HeaderGuard } from '../headers/guarded';
 import type { Logger } from '../logging/logger';
@@ -25,16 +30,18 @@ export function createHygieneStage(
   config: Readonly<Config>,
   trustedProxies: NetworkList,
   logger: Logger,
+  guard: HeaderGuard = compileHeaderGuard({
+    tenantHeaders: config.routes.map((r) => r.tenantHeader),
+    apiKeyHeader: config.auth.apiKeys?.header,
+  }),
 ): HygieneStage {
   const apiKeys = config.auth.apiKeys;
   const credentialRules: CredentialRules = {
     apiKeyHeader: apiKeys?.header.toLowerCase(),
     apiKeyPrefixes: apiKeys?.prefixes ?? [],
+    albOidc: config.auth.albOidc !== undefined,
   };
-  const guard = compileHeaderGuard({
-    tenantHeaders: config.routes.map((r) => r.tenantHeader),
-    apiKeyHeader: apiKeys?.header,
-  });
+  const internalNetworks = new NetworkList(config.server.internalNetworks);
 
   const stage = (req: IncomingMessage, scope: RequestScope): void => {
     const target = normalizeRequestTarget(req.url ?? '/');
@@ -55,7 +62,9 @@ export function createHygieneStage(
         cookie: scope.rawHeaders.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'cookie'),
       });
     }
+    scope.presented = credentialPresented(scope.credentials);
     scope.clientIp = clientIp(scope.rawHeaders, scope.peerIp, trustedProxies);
+    scope.internal = internalNetworks.has(scope.clientIp);
   };
   return Object.assign(stage, { guard });
 }

@@ -6,7 +6,6 @@ import type { Metrics } from '../metrics';
 import { rateLimitHeaders, rateLimitRule, rateLimitedError, type RateLimiter } from '../rate-limit';
 import type { RequestScope } from '../request-scope';
 import type { CompiledRoute } from '../routes/route-table';
-import { tenantOf } from './authenticate';
 
 export type RateLimitStage = (scope: RequestScope, route: CompiledRoute) => Promise<void>;
 
@@ -18,9 +17,9 @@ export function createRateLimitStage(rateLimiter: RateLimiter, metrics?: Metrics
       limit.by === 'principal'
         ? scope.principal?.userId
         : limit.by === 'tenant'
-          ? (tenantOf(scope, route) ?? scope.principal?.tenantIds[0])
+          ? scope.tenantId // decided and verified by the authorise stage; never a header as sent
           : scope.clientIp;
-    // Without a principal or tenant, the caller's address is the only fair key.
+    // Without a principal or a verified tenant, the caller's address is the only fair key.
     const decision = await rateLimiter.hit(
       rateLimitRule(route.name, limit),
       limit.by,

@@ -8,7 +8,6 @@ import type { IncomingMessage } from 'node:http';
 import type { Clock } from '../clock';
 import type { Config } from '../config/schema';
 import type { AuthgateError } from '../errors';
-import type { NetworkList } from '../headers/forwarded';
 import type { RawHeaders } from '../headers/hop-by-hop';
 import type { Logger } from '../logging/logger';
 import { ForwardRetry, RETRY, type UpstreamReply } from '../proxy/forward';
@@ -16,6 +15,7 @@ import {
   readReplayableBody,
   relativeToUpstream,
   withUpstreamAuthorization,
+  withUpstreamHost,
 } from '../proxy/upstream-credential';
 import type { RequestScope } from '../request-scope';
 import { upstreamPath, type CompiledRoute } from '../routes/route-table';
@@ -38,6 +38,7 @@ export interface UpstreamCredentialStage {
   upgradeHeaders(
     ua: RouteUpstreamAuth,
     scope: RequestScope,
+    route: CompiledRoute,
     path: string,
     headers: RawHeaders,
   ): Promise<RawHeaders>;
@@ -60,7 +61,6 @@ export function createUpstreamCredentialStage(
     clock: Clock;
     logger: Logger;
     env: NodeJS.ProcessEnv;
-    internalNetworks: NetworkList;
     /** The upstream 401/403 → typed error mapping used when there is nothing to retry. */
     replaceUpstreamAuth: (reply: UpstreamReply) => Promise<AuthgateError>;
   },
@@ -77,18 +77,19 @@ export function createUpstreamCredentialStage(
   return {
     for(route, scope) {
       const ua = byRoute.get(route.name);
-      if (!ua) return undefined;
-      const c = scope.credentials;
-      const presented =
-        scope.principal !== undefined ||
-        (c !== undefined &&
-          (c.bearer !== undefined || c.apiKey !== undefined || c.malformed !== undefined));
-      return ua.applies(presented, deps.internalNetworks.has(scope.peerIp)) ? ua : undefined;
+      // A credential-less CORS preflight never goes in authgate's name.
+      if (!ua || scope.preflight) return undefined;
+      return ua.applies(scope.presented || scope.principal !== undefined, scope.internal)
+        ? ua
+        : undefined;
     },
 
-    async upgradeHeaders(ua, scope, path, headers) {
+    async upgradeHeaders(ua, scope, route, path, headers) {
       const authorization = await ua.authorization(scope.method, path, scope.requestId);
-      return withUpstreamAuthorization(headers, authorization.value, callerCredentialHeaders);
+      return withUpstreamHost(
+        withUpstreamAuthorization(headers, authorization.value, callerCredentialHeaders),
+        route.upstream.host,
+      );
     },
 
     async forward(ua, req, scope, route, headers, withBody, send) {
@@ -120,7 +121,10 @@ export function createUpstreamCredentialStage(
       for (;;) {
         try {
           return await send(
-            withUpstreamAuthorization(headers, authorization.value, callerCredentialHeaders),
+            withUpstreamHost(
+              withUpstreamAuthorization(headers, authorization.value, callerCredentialHeaders),
+              route.upstream.host,
+            ),
             { body, replaceResponse: challenged, rewriteLocation },
           );
         } catch (err) {

@@ -41,6 +41,9 @@ describe('routing', () => {
     ['/based', 'b', '/v2/'],
     ['/mlflow/./x/../y', 'a', '/y'],
     ['/mlflow//api', 'a', '/api'],
+    // Route selection ignores case (many upstreams route case-insensitively); the path goes on as sent.
+    ['/MLFLOW', 'a', '/'],
+    ['/MLflow/Artifacts/f.bin', 'b', '/MLflow/Artifacts/f.bin'],
   ])('%s goes to upstream %s as %s', async (path, which, forwarded) => {
     const u = which === 'a' ? a : b;
     const before = u.seen.length;
@@ -50,7 +53,7 @@ describe('routing', () => {
     expect(last(u).url).toBe(forwarded);
   });
 
-  it.each(['/', '/mlflowx', '/other/mlflow', '/MLFLOW'])(
+  it.each(['/', '/mlflowx', '/other/mlflow', '/MLFLOWX'])(
     '%s → 404 ROUTE_NOT_FOUND',
     async (path) => {
       const res = await request(proxy.url).get(path);

@@ -119,7 +119,29 @@ describe('issue 14: the ALB OIDC authenticator', () => {
       'TOKEN_INVALID',
     ],
     ['a wrong algorithm', () => albToken(key, {}, { alg: 'HS256' }), 401, 'TOKEN_INVALID'],
-    ['another issuer', () => albToken(key, { iss: 'https://other.example' }), 401, 'TOKEN_INVALID'],
+    [
+      'another issuer (the ALB signs iss in the header)',
+      () => albToken(key, {}, { iss: 'https://other.example' }),
+      401,
+      'TOKEN_INVALID',
+    ],
+    [
+      'an expired ALB token whose payload claims ten more years',
+      () =>
+        albToken(
+          key,
+          { exp: Math.floor(Date.now() / 1000) + 10 * 365 * 86_400 },
+          { exp: Math.floor(Date.now() / 1000) - 3600 },
+        ),
+      401,
+      'TOKEN_EXPIRED',
+    ],
+    [
+      'an ALB token whose payload names the configured issuer but whose header names another',
+      () => albToken(key, { iss: 'https://idp.example' }, { iss: 'https://other.example' }),
+      401,
+      'TOKEN_INVALID',
+    ],
   ])('%s is refused (%s %s), nothing forwarded', async (_n, token, status, code) => {
     await clock.advance(5_000); // past the key-fetch interval: an unknown kid is looked up
     const before = upstream.seen.length;
@@ -129,6 +151,31 @@ describe('issue 14: the ALB OIDC authenticator', () => {
     expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/);
     expect(upstream.seen.length).toBe(before);
   });
+
+  it.each([
+    [
+      'an unsigned bearer (alg none)',
+      `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"mallory"}').toString('base64url')}.`,
+    ],
+    [
+      'a valid bearer of another user',
+      `Bearer ${sign('alb-test-jwt-secret-0123456789abcdefgh', { iss: 'api', sub: 'bob' })}`,
+    ],
+  ])(
+    'the ALB identity beside %s is ambiguous: 400, nothing forwarded',
+    async (_name, authorization) => {
+      const before = upstream.seen.length;
+      const res = await send(behindAlb, [
+        'x-amzn-oidc-data',
+        albToken(key, { groups: ['admins'] }),
+        'Authorization',
+        authorization,
+      ]);
+      expect(res.status).toBe(400);
+      expect(body(res)).toMatchObject({ error_code: 'BAD_REQUEST' });
+      expect(upstream.seen.length).toBe(before);
+    },
+  );
 
   it('x-amzn-oidc-identity must equal the verified sub: 403 IDENTITY_MISMATCH', async () => {
     const res = await send(behindAlb, [

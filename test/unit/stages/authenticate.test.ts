@@ -60,7 +60,6 @@ function setup(maxFailures = 0) {
   const stage = createAuthStage({
     authenticators: [bearer, apiKeysOnly],
     failedAuthGuard: new FailedAuthGuard({ maxFailures, windowSec: 60 }, undefined),
-    internalNetworks: new NetworkList([]),
     logger,
   });
   const run = async (path: string, raw: string[] = [], method = 'GET') => {

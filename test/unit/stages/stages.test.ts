@@ -211,9 +211,11 @@ describe('rate limit stage', () => {
     ],
   });
   const table = new RouteTable(config.routes);
-  const scopeFor = (raw: string[] = [], userId?: string, peer?: string) => {
+  const scopeFor = (raw: string[] = [], userId?: string, peer?: string, tenant?: string) => {
     const scope = scopeOf(fakeRequest('/x', raw, { peer }));
     if (userId) scope.principal = { userId, tenantIds: ['t1'], scopes: [], authMethod: 'jwt' };
+    // What the authorise stage decided (verified); the rate limit reads nothing else.
+    scope.tenantId = tenant;
     return scope;
   };
   const outcome = async (
@@ -239,11 +241,20 @@ describe('rate limit stage', () => {
     await clock.advance(1000);
     expect(await outcome(stage, '/p', scopeFor([], 'alice'))).toBe(200);
   });
-  it('per tenant: the tenant header names the budget', async () => {
+  it('per tenant: the verified tenant names the budget', async () => {
     const stage = createRateLimitStage(new RateLimiter({ clock: new ManualClock() }));
-    expect(await outcome(stage, '/t', scopeFor(['X-Tenant-ID', 'a'], 'u1'))).toBe(200);
-    expect(await outcome(stage, '/t', scopeFor(['X-Tenant-ID', 'a'], 'u2'))).toBe(429);
-    expect(await outcome(stage, '/t', scopeFor(['X-Tenant-ID', 'b'], 'u1'))).toBe(200);
+    expect(await outcome(stage, '/t', scopeFor([], 'u1', undefined, 'a'))).toBe(200);
+    expect(await outcome(stage, '/t', scopeFor([], 'u2', undefined, 'a'))).toBe(429);
+    expect(await outcome(stage, '/t', scopeFor([], 'u1', undefined, 'b'))).toBe(200);
+  });
+  it('an unverified tenant header never names a budget: anonymous callers count by address', async () => {
+    const stage = createRateLimitStage(new RateLimiter({ clock: new ManualClock() }));
+    const anon = (peer: string) => scopeFor(['X-Tenant-ID', 'victim'], undefined, peer);
+    expect(await outcome(stage, '/t', anon('198.51.100.7'))).toBe(200);
+    expect(await outcome(stage, '/t', anon('198.51.100.7'))).toBe(429);
+    // Another address is not charged to "victim"'s budget, and neither is victim.
+    expect(await outcome(stage, '/t', anon('198.51.100.8'))).toBe(200);
+    expect(await outcome(stage, '/t', scopeFor([], 'v', undefined, 'victim'))).toBe(200);
   });
   it('anonymous callers are counted by address; unlimited routes add nothing', async () => {
     const stage = createRateLimitStage(new RateLimiter({ clock: new ManualClock() }));

@@ -1,0 +1,64 @@
+/**
+ * The one composition root (docs/design.md, "Composition"): everything a request needs besides
+ * the listener — metrics, the authenticators and Redis, the rate limiter, the failed-auth
+ * guard, the app with its chain — built the same way for `authgate serve` (server.ts) and the
+ * library (embed.ts). What a caller injects is used as given (tests, embedders).
+ */
+import { createApp, type App, type AppDependencies } from './app';
+import { createAuthLayer, type AuthLayer } from './auth';
+import { FailedAuthGuard } from './auth/failed-auth-guard';
+import type { Config } from './config/schema';
+import { Metrics } from './metrics';
+import { RateLimiter } from './rate-limit';
+import { authgateVersion } from './version';
+
+export interface Runtime {
+  readonly app: App;
+  readonly metrics: Metrics;
+  /** The auth layer built from config (absent when authenticators were injected). */
+  readonly auth: AuthLayer | undefined;
+  readonly rateLimiter: RateLimiter;
+  /** Stops timers, drops Redis connections and upstream pools. */
+  close(): Promise<void>;
+}
+
+export async function buildRuntime(
+  config: Readonly<Config>,
+  deps: AppDependencies,
+): Promise<Runtime> {
+  const metrics = deps.metrics ?? new Metrics(authgateVersion());
+  const auth = deps.authenticators
+    ? undefined
+    : createAuthLayer(config, {
+        logger: deps.logger,
+        observer: deps.observer ?? metrics,
+        clock: deps.clock,
+      });
+  await auth?.warmUp();
+  const rateLimiter =
+    deps.rateLimiter ??
+    new RateLimiter({ redis: auth?.redis, clock: deps.clock, logger: deps.logger });
+  // Only rate-limited routes need to know how many processes share the limits.
+  if (config.routes.some((r) => r.rateLimit !== undefined)) rateLimiter.start();
+  const clock = deps.clock;
+  const app = createApp(config, {
+    ...deps,
+    metrics,
+    rateLimiter,
+    failedAuthGuard:
+      deps.failedAuthGuard ??
+      new FailedAuthGuard(config.auth.failedAuthGuard, auth?.redis, clock && (() => clock.now())),
+    authenticators: deps.authenticators ?? auth?.authenticators,
+  });
+  return {
+    app,
+    metrics,
+    auth,
+    rateLimiter,
+    async close() {
+      app.close();
+      rateLimiter.stop();
+      await auth?.close();
+    },
+  };
+}
