@@ -1,5 +1,10 @@
 import fc from 'fast-check';
-import { KNOWN_SCHEMES, extractCredentials, refuseQueryToken } from '../../../src/auth/credentials';
+import {
+  KNOWN_SCHEMES,
+  credentialPresented,
+  extractCredentials,
+  refuseQueryToken,
+} from '../../../src/auth/credentials';
 
 const rules = { apiKeyHeader: 'x-api-key', apiKeyPrefixes: ['hok_live_'] };
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln';
@@ -45,6 +50,35 @@ describe('extractCredentials', () => {
     ['two X-API-Key', ['X-API-Key', 'hok_live_a', 'X-API-Key', 'hok_live_a']],
   ])('refuses %s with 400', (_name, raw) => {
     expect(() => extractCredentials(raw, rules)).toThrow(expect.objectContaining({ status: 400 }));
+  });
+
+  const alb = { ...rules, albOidc: true };
+  it.each<[string, string[]]>([
+    ['ALB identity and a bearer', ['x-amzn-oidc-data', 'a.b.c', 'Authorization', `Bearer ${JWT}`]],
+    [
+      'ALB identity and an alg:none bearer',
+      ['Authorization', 'Bearer eyJhbGciOiJub25lIn0.e30.', 'x-amzn-oidc-data', 'x'],
+    ],
+    ['ALB identity and an API key', ['x-amzn-oidc-data', 'a.b.c', 'X-API-Key', 'hok_live_a']],
+    [
+      'ALB identity and a malformed Authorization',
+      ['x-amzn-oidc-data', 'a', 'Authorization', `Basic ${JWT}`],
+    ],
+  ])('with ALB OIDC configured, refuses %s as ambiguous (400)', (_name, raw) => {
+    expect(() => extractCredentials(raw, alb)).toThrow(
+      expect.objectContaining({ status: 400, reason: 'ambiguous_credentials' }),
+    );
+  });
+
+  it.each<[string, string[], Record<string, unknown>, boolean]>([
+    ['ALB identity alone is a credential', ['x-amzn-oidc-data', 'a.b.c'], alb, true],
+    ['without ALB OIDC configured the header is none', ['x-amzn-oidc-data', 'a.b.c'], rules, false],
+    ['nothing', [], alb, false],
+    ['a bearer', ['Authorization', `Bearer ${JWT}`], rules, true],
+    ['Basic user:pass is none', ['Authorization', 'Basic dXNlcjpwYXNz'], rules, false],
+    ['a malformed bearer is one', ['Authorization', 'Bearer x y'], rules, true],
+  ])('credentialPresented: %s', (_name, raw, r, presented) => {
+    expect(credentialPresented(extractCredentials(raw, r as typeof rules))).toBe(presented);
   });
 
   it('property: the logged scheme is a registered name or "other", never part of the value', () => {

@@ -157,6 +157,29 @@ describe('serverProblems', () => {
   ])('%s', (_name, server, metrics, count) => {
     expect(serverProblems(typed({ server, metrics }))).toHaveLength(count);
   });
+
+  it.each<[string, string[], string[], number]>([
+    ['disjoint', ['10.0.0.0/8'], ['192.168.0.0/16'], 0],
+    ['internal inside trusted', ['10.0.0.0/8'], ['10.20.0.0/16'], 1],
+    ['trusted inside internal', ['10.20.0.1/32'], ['10.0.0.0/8'], 1],
+    ['the same address', ['127.0.0.1'], ['127.0.0.1/32'], 1],
+    ['host bits set in the CIDR', ['10.1.2.3/8'], ['10.200.0.0/16'], 1],
+    ['IPv6 overlap', ['fd00::/8'], ['fd00:20::/32'], 1],
+    ['IPv4 vs IPv6', ['10.0.0.0/8'], ['fd00::/8'], 0],
+    ['adjacent blocks', ['10.0.0.0/16'], ['10.1.0.0/16'], 0],
+    [
+      'two internal networks, one overlapping',
+      ['10.0.0.0/8'],
+      ['192.168.0.0/16', '10.9.0.0/16'],
+      1,
+    ],
+  ])('trustedProxies vs internalNetworks: %s → %d problem(s)', (_n, trusted, internal, count) => {
+    const problems = serverProblems(
+      typed({ server: { trustedProxies: trusted, internalNetworks: internal }, metrics: {} }),
+    );
+    expect(problems).toHaveLength(count);
+    for (const p of problems) expect(p.path.slice(0, 2)).toEqual(['server', 'internalNetworks']);
+  });
 });
 
 describe('configProblems / configWarnings', () => {

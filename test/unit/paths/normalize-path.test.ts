@@ -1,5 +1,5 @@
 import { AuthgateError } from '../../../src/errors';
-import { normalizeRequestTarget } from '../../../src/paths/normalize-path';
+import { hasDotSegments, normalizeRequestTarget } from '../../../src/paths/normalize-path';
 
 describe('normalizeRequestTarget', () => {
   const accepted: Array<[string, string, string]> = [
@@ -60,5 +60,24 @@ describe('normalizeRequestTarget', () => {
     expect((caught as AuthgateError).code).toBe('BAD_REQUEST');
     expect((caught as AuthgateError).status).toBe(400);
     expect((caught as AuthgateError).reason).toBe(reason);
+  });
+});
+
+describe('dot-segments in a raw target', () => {
+  it.each<[string, boolean]>([
+    ['/a/b', false],
+    ['/a/../b', true],
+    ['/a/./b', true],
+    ['/..', true],
+    ['/a/%2e%2e/b', true],
+    ['/a/%2E./b', true],
+    ['/a/.%2e', true],
+    ['/a..b/c', false],
+    ['/.well-known/x', false],
+    ['/a?q=../..', false],
+    ['/a/...', false],
+  ])('%s → %s', (target, expected) => {
+    expect(hasDotSegments(target)).toBe(expected);
+    expect(normalizeRequestTarget(target).dotSegments).toBe(expected);
   });
 });

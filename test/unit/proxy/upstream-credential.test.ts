@@ -131,7 +131,40 @@ describe('relativeToUpstream: the upstream’s own Location comes back through a
     ],
     [{ origin: 'http://api', basePath: '' }, '/svc', true, 'http://api/', '/svc'],
     [registry, '/v2', false, 'not a url', 'not a url'],
+    // Never protocol-relative: a browser would read these as another origin.
+    [registry, '/', false, 'http://reg:5000//evil.example/x', '/evil.example/x'],
+    [registry, '/', false, 'http://reg:5000/\\evil.example/x', '/evil.example/x'],
+    [registry, '/', false, 'http://reg:5000///evil.example', '/evil.example'],
+    [
+      { origin: 'http://api', basePath: '/base' },
+      '/',
+      false,
+      'http://api/base//evil.example',
+      '/evil.example',
+    ],
   ])('%j %s strip=%s: %s', (upstream, prefix, strip, value, expected) => {
     expect(relativeToUpstream(value, upstream, prefix, strip)).toBe(expected);
+  });
+});
+
+describe('relativeToUpstream: property — a rewritten Location never starts with // or /\\', () => {
+  it('holds for any path the upstream names', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 30 }),
+        fc.constantFrom('/', '/svc'),
+        fc.boolean(),
+        (path, prefix, strip) => {
+          const value = `http://reg:5000/${path}`;
+          const out = relativeToUpstream(
+            value,
+            { origin: 'http://reg:5000', basePath: '' },
+            prefix,
+            strip,
+          );
+          if (out !== value) expect(out).not.toMatch(/^[/\\]{2}/);
+        },
+      ),
+    );
   });
 });
