@@ -30,7 +30,7 @@ import { methodLabel, type Metrics } from './metrics';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools } from './proxy/agents';
 import { UploadSlots } from './proxy/upload-slots';
-import { ForwardFailure, forward, type UpstreamReply } from './proxy/forward';
+import { ForwardFailure, continueOnce, forward, type UpstreamReply } from './proxy/forward';
 import type { StreamMemoryGuard } from './proxy/memory-guard';
 import { isWebSocketUpgrade, proxyUpgrade } from './proxy/upgrade';
 import { UPSTREAM_AUTH_STATUSES, upstreamAuthError } from './proxy/upstream-auth';
@@ -219,6 +219,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       const ua = asAuthgate.for(route, scope);
       if (!ua) return await send(req, res, scope, route, headers, withBody);
       // In authgate's own name (docs/design.md): its credential, a registry's challenge answered.
+      // It may read a small body itself first: the client is told to send it now.
+      if (withBody) continueOnce(req, res);
       return await asAuthgate.forward(ua, req, scope, route, headers, withBody, (h, options) =>
         send(req, res, scope, route, h, withBody, options),
       );

@@ -24,6 +24,7 @@ import type { Logger } from '../logging/logger';
 import type { Principal, RequestScope } from '../request-scope';
 import { NOT_RESPONSIBLE, type AuthResult, type Authenticator } from './authenticator';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
+import { outbound } from '../outbound';
 
 export type AlbOidcConfig = NonNullable<Config['auth']['albOidc']>;
 
@@ -203,10 +204,7 @@ export class AlbOidcAuthenticator implements Authenticator {
     const url = `${trimTrailingSlashes(this.config.keysUrl)}/${kid}`;
     let res: Response;
     try {
-      res = await fetch(url, {
-        signal: AbortSignal.timeout(this.config.timeoutMs),
-        redirect: 'error',
-      });
+      res = await outbound(url, { timeoutMs: this.config.timeoutMs });
     } catch (err) {
       this.options.logger.warn('alb key fetch failed', { kid, reason: (err as Error).message });
       throw new AuthgateError('AUTH_SERVICE_UNAVAILABLE', {

@@ -20,6 +20,7 @@ import type { Logger } from '../logging/logger';
 import { systemClock, type Clock } from '../clock';
 import { CircuitBreaker } from './circuit-breaker';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
+import { outbound } from '../outbound';
 
 export type KeyVerdict =
   | {
@@ -202,12 +203,11 @@ export class ApiKeyService {
 
   /** One call of the validate endpoint (DESIGN §3 contract). */
   private post(apiKey: string): Promise<Response> {
-    return fetch(this.config.validateUrl, {
+    return outbound(this.config.validateUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ api_key: apiKey }),
-      signal: AbortSignal.timeout(this.config.timeoutMs),
-      redirect: 'error',
+      timeoutMs: this.config.timeoutMs,
     });
   }
 

@@ -14,6 +14,7 @@ import { AuthgateError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { assertKeyStrength } from './keys';
 import type { AuthObserver } from './observer';
+import { outbound } from '../outbound';
 
 export interface JwksOptions {
   issuer: string;
@@ -123,11 +124,7 @@ export class JwksKeySource {
     const { issuer, uri, timeoutMs, logger, observer } = this.options;
     this.lastAttempt = this.clock.now();
     try {
-      const res = await fetch(uri, {
-        signal: AbortSignal.timeout(timeoutMs),
-        headers: { accept: 'application/json' },
-        redirect: 'error',
-      });
+      const res = await outbound(uri, { headers: { accept: 'application/json' }, timeoutMs });
       if (!res.ok) throw new Error(`JWKS endpoint answered ${res.status}`);
       const text = await res.text();
       if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS document too large');

@@ -15,6 +15,7 @@ import type { Config } from '../config/schema';
 import { createRedisClient, redisConfigured } from '../redis';
 import { loadCliConfig } from './config-loader';
 import { trimTrailingSlashes } from '../paths/normalize-path';
+import { outbound } from '../outbound';
 
 const USAGE = `usage:
   authgate api-key create --name N --scopes S [--scopes S]... [--tenant T]... [--service-id ID] [--environment E]
@@ -57,15 +58,14 @@ async function call(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${admin.url}${path}`, {
+  const res = await outbound(`${admin.url}${path}`, {
     method,
     headers: {
       Authorization: `Bearer ${admin.token}`,
       ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
-    redirect: 'error',
-    signal: AbortSignal.timeout(TIMEOUT_MS),
+    timeoutMs: TIMEOUT_MS,
   });
   const text = await res.text();
   let json: unknown;

@@ -16,6 +16,7 @@ import type { RouteConfig } from '../config/schema';
 import { systemClock } from '../clock';
 import { NOOP_LOGGER } from '../logging/logger';
 import { RouteUpstreamAuth } from '../upstream-credentials/route-upstream-auth';
+import { outbound } from '../outbound';
 
 interface Check {
   name: string;
@@ -63,7 +64,7 @@ async function checkRedis(config: RedisConfig): Promise<Check> {
 async function checkJwks(issuer: string, uri: string, toleranceSec: number): Promise<Check> {
   const name = `jwks ${issuer}`;
   try {
-    const res = await fetch(uri, { signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'error' });
+    const res = await outbound(uri, { timeoutMs: TIMEOUT_MS });
     if (!res.ok) return { name, ok: false, detail: `answered HTTP ${res.status}` };
     const keys = parseJwks(await res.json());
     if (keys.all.length === 0)
@@ -93,12 +94,11 @@ async function checkApiKeyService(config: NonNullable<Config['auth']['apiKeys']>
   const name = 'api-key service';
   try {
     // A key that cannot exist: a healthy service says "invalid".
-    const res = await fetch(config.validateUrl, {
+    const res = await outbound(config.validateUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ api_key: `${config.prefixes[0]}authgate-diagnose-probe` }),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-      redirect: 'error',
+      timeoutMs: TIMEOUT_MS,
     });
     // Read the answer by the rules the proxy uses (DESIGN §3 contract).
     if (res.status === 200) {

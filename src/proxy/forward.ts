@@ -158,6 +158,19 @@ function latin1(raw: Buffer[]): RawHeaders {
 
 type Finish = (err?: AuthgateError | typeof RETRY) => void;
 
+const continued = new WeakSet<ServerResponse>();
+
+/**
+ * `Expect: 100-continue`: tells the client to send its body — once, and only after the request
+ * passed every check (authgate reads the body itself for a replayable token exchange, or
+ * streams it upstream).
+ */
+export function continueOnce(req: IncomingMessage, res: ServerResponse): void {
+  if (req.headers.expect === undefined || res.headersSent || continued.has(res)) return;
+  continued.add(res);
+  res.writeContinue();
+}
+
 function uncork(ex: Exchange): void {
   ex.corked = false;
   ex.uncorkClient();
@@ -275,7 +288,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private streamBody(): PassThrough {
     const { req, res, stats, memoryGuard } = this.f;
     // Expect: 100-continue — the request passed authentication: now the body is wanted.
-    if (req.headers.expect !== undefined && !res.headersSent) res.writeContinue();
+    continueOnce(req, res);
     // A pass-through, so that undici ending or destroying its body never destroys the client's
     // socket: authgate still answers (a 502, say) on it.
     const source = new PassThrough();

@@ -7,6 +7,7 @@
 import type { Clock } from '../clock';
 import type { ProviderConfig } from '../config/upstream-auth-schema';
 import { renewingProvider, type Credential, type CredentialProvider } from './credential';
+import { outbound } from '../outbound';
 
 type OAuth2Config = Extract<ProviderConfig, { type: 'oauth2ClientCredentials' }>;
 
@@ -35,7 +36,7 @@ export function oauth2Provider(
     if (config.audience !== undefined) form.set('audience', config.audience);
     let res: Response;
     try {
-      res = await fetch(config.tokenUrl, {
+      res = await outbound(config.tokenUrl, {
         method: 'POST',
         headers: {
           Authorization: `Basic ${basic}`,
@@ -43,7 +44,7 @@ export function oauth2Provider(
           Accept: 'application/json',
         },
         body: form.toString(),
-        signal: AbortSignal.timeout(config.timeoutMs),
+        timeoutMs: config.timeoutMs,
       });
     } catch (err) {
       return noAnswer(err);

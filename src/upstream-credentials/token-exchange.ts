@@ -10,6 +10,7 @@ import type { Logger } from '../logging/logger';
 import { SingleFlight, authorizationValue, refreshTime, type Credential } from './credential';
 import { registryScopes } from './challenge';
 import { noAnswer } from './oauth2-provider';
+import { outbound } from '../outbound';
 
 /** distribution: a token without expires_in lasts 60 s. */
 const DEFAULT_TOKEN_LIFETIME_S = 60;
@@ -136,10 +137,9 @@ export class TokenExchange {
     };
     let res: Response;
     try {
-      res = await fetch(target, {
+      res = await outbound(String(target), {
         headers: { Authorization: authorizationValue(credential), Accept: 'application/json' },
-        redirect: 'error',
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        timeoutMs: this.options.timeoutMs,
       });
     } catch (err) {
       return fail(noAnswer(err));

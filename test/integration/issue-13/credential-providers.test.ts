@@ -6,7 +6,7 @@
  * request with a small body is sent again, and `when-absent` only serves internal callers.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -608,6 +608,48 @@ describe('token exchange edge cases against the real registry (token auth)', () 
       body: blob,
     });
   }
+
+  it('Expect: 100-continue on a token-exchange route: the 100 comes once authenticated, the body follows, 201', async () => {
+    const upload = await openUpload('acme/expect');
+    const proxy = await exchanging();
+    try {
+      const blob = Buffer.from('a body sent after 100 Continue\n');
+      const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+      const socket = connect(proxy.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      let text = '';
+      const seen = (pattern: RegExp) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`no ${pattern} within 10 s: ${text}`)),
+            10_000,
+          );
+          const check = (): void => {
+            if (!pattern.test(text)) return;
+            clearTimeout(timer);
+            socket.off('data', onData);
+            resolve();
+          };
+          const onData = (c: Buffer): void => {
+            text += c.toString('latin1');
+            check();
+          };
+          socket.on('data', onData);
+          check();
+        });
+      socket.write(
+        `PUT ${upload}&digest=${encodeURIComponent(digest)} HTTP/1.1\r\nHost: 127.0.0.1:${proxy.port}\r\n` +
+          `Authorization: Bearer ${jwt()}\r\nContent-Type: application/octet-stream\r\n` +
+          `Content-Length: ${blob.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      );
+      await seen(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
+      socket.write(blob);
+      await seen(/HTTP\/1\.1 201 /);
+      socket.destroy();
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it('a challenged request with a small body is exchanged for a token and sent once more', async () => {
     const upload = await openUpload('acme/cards');

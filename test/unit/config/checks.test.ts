@@ -336,3 +336,25 @@ describe('YAML errors carry line and column, never the file text', () => {
     }
   });
 });
+
+describe('configWarnings: authgate lending its credential to anonymous callers', () => {
+  it.each([
+    ['optional', 1],
+    ['required', 0],
+  ])('service on an auth %s route → %d warning(s)', (auth, count) => {
+    const config = parseConfig({
+      auth: { jwt: { issuers: [{ issuer: 'i', algorithms: ['HS256'], secret: 'x'.repeat(32) }] } },
+      routes: [
+        {
+          name: 'svc',
+          prefix: '/',
+          upstream: 'http://127.0.0.1:1',
+          auth,
+          upstreamAuth: { mode: 'service', providers: [{ type: 'env' }] },
+        },
+      ],
+    });
+    const warnings = configWarnings(config).filter((w) => /anonymous callers/.test(w.message));
+    expect(warnings).toHaveLength(count);
+  });
+});

@@ -1,0 +1,35 @@
+/**
+ * The one outbound HTTP client (docs/design.md, "Outbound calls"): every call authgate makes on
+ * its own — JWKS and ALB key fetches, the API-key service, OAuth2 client credentials, registry
+ * token exchanges, the CLI's admin and diagnose calls — goes through `outbound()`, with one
+ * policy: a deadline on the whole call, redirects never followed (a redirect would carry a
+ * credential or a lookup to wherever the answer points), and userinfo in a URL refused before
+ * anything is sent (it would end up in an `Authorization` header nobody configured).
+ */
+
+export interface OutboundRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** The deadline for the whole call, response headers included. */
+  timeoutMs: number;
+}
+
+/** The call could not be made as asked (a URL with credentials in it). */
+export class OutboundRefused extends Error {
+  readonly code = 'OUTBOUND_REFUSED';
+}
+
+export async function outbound(url: string, request: OutboundRequest): Promise<Response> {
+  const target = new URL(url);
+  if (target.username !== '' || target.password !== '') {
+    throw new OutboundRefused('credentials in an outbound URL are not sent');
+  }
+  return fetch(target, {
+    method: request.method ?? 'GET',
+    headers: request.headers,
+    body: request.body,
+    redirect: 'error',
+    signal: AbortSignal.timeout(request.timeoutMs),
+  });
+}
