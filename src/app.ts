@@ -1,7 +1,8 @@
 /**
- * The request chain, in order, in one place (each stage is its own module in src/stages/):
+ * The request chain, in order, in one place (docs/design.md; each stage is its own module in
+ * src/stages/):
  *
- *   request id → health → drain → path → header hygiene → credentials → route →
+ *   request id → health → drain → path → header hygiene → credentials → route → method →
  *   authenticate → authorise → rate limit → forward (upstream headers, [upstream credential:
  *   authgate's own, with a registry token exchange], transport, relay) → upstream 401/403 mapping
  *
@@ -13,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Authenticator } from './auth/authenticator';
 import { FailedAuthGuard } from './auth/failed-auth-guard';
+import { authenticatorHeaders, trustedOnlyPrefixes } from './auth/registry';
 import type { AuthObserver } from './auth/observer';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config/schema';
@@ -48,6 +50,9 @@ import { createHygieneStage } from './stages/hygiene';
 import { createRateLimitStage } from './stages/rate-limit';
 import { createUpstreamHeaders } from './stages/upstream-headers';
 import { createUpstreamCredentialStage, type SendOptions } from './stages/upstream-credential';
+
+/** One stage of the chain: reads and writes the request's scope, or throws a typed error. */
+type Stage = (req: IncomingMessage, scope: RequestScope) => void | Promise<void>;
 
 export interface AppDependencies {
   logger: Logger;
@@ -157,9 +162,11 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     metricsPath: config.metrics.port === 0 ? config.metrics.path : undefined,
   };
 
+  // One guard for every header any route, authenticator or embedded call decides on.
   const guard = compileHeaderGuard({
     tenantHeaders: config.routes.map((r) => r.tenantHeader),
-    apiKeyHeader: config.auth.apiKeys?.header,
+    identityHeaders: authenticatorHeaders(config),
+    trustedOnlyPrefixes: trustedOnlyPrefixes(),
   });
   const hygiene = createHygieneStage(config, trustedProxies, logger, guard);
   const authenticateAndAuthorize = createAuthStage({
@@ -179,34 +186,47 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   });
 
   /**
-   * Every stage before forwarding, shared by plain requests, upgrades and the embedded
-   * `authenticate()` (which names its route instead of selecting one).
+   * The stages before forwarding, in order, as one list: each reads the scope the ones before
+   * it wrote, and writes only its own facts (docs/design.md, "The chain"). Plain requests,
+   * WebSocket upgrades and the embedded `authenticate()` (whose route is given, not selected)
+   * run exactly these.
    */
-  async function admit(
-    req: IncomingMessage,
-    scope: RequestScope,
-    upgrade: boolean,
-    given?: CompiledRoute,
-  ): Promise<CompiledRoute> {
-    if (lifecycle.past('stopped')) throw new AuthgateError('SHUTTING_DOWN', { reason: 'stopped' });
-    hygiene(req, scope);
-    const route = given ?? routes.match(scope.path ?? '/');
-    scope.route = route;
-    scope.preflight = route.config.cors.preflight && isCorsPreflight(req);
-    refuseMethod(scope.method);
-    if (upgrade && !(route.config.ws && isWebSocketUpgrade(req))) {
-      throw new AuthgateError('BAD_REQUEST', {
-        message: 'Protocol upgrades are not allowed on this route.',
-        reason: 'upgrade_refused',
-      });
+  const admission: readonly Stage[] = [
+    function notStopped() {
+      if (lifecycle.past('stopped'))
+        throw new AuthgateError('SHUTTING_DOWN', { reason: 'stopped' });
+    },
+    hygiene,
+    function selectRoute(req, scope) {
+      scope.route ??= routes.match(scope.path ?? '/');
+      scope.preflight = scope.route.config.cors.preflight && isCorsPreflight(req);
+    },
+    function allowedMethod(req, scope) {
+      refuseMethod(scope.method);
+      if (scope.upgrade && !(scope.route!.config.ws && isWebSocketUpgrade(req))) {
+        throw new AuthgateError('BAD_REQUEST', {
+          message: 'Protocol upgrades are not allowed on this route.',
+          reason: 'upgrade_refused',
+        });
+      }
+    },
+    function authenticate(req, scope) {
+      const route = scope.route!;
+      if (route.config.auth !== 'none') return authenticateAndAuthorize(req, scope, route);
+    },
+    (_req, scope) => rateLimit(scope, scope.route!),
+  ];
+
+  async function admit(req: IncomingMessage, scope: RequestScope): Promise<CompiledRoute> {
+    for (const stage of admission) {
+      const pending = stage(req, scope);
+      if (pending) await pending;
     }
-    if (route.config.auth !== 'none') await authenticateAndAuthorize(req, scope, route);
-    await rateLimit(scope, route);
-    return route;
+    return scope.route!;
   }
 
   async function run(req: IncomingMessage, res: ServerResponse, scope: RequestScope) {
-    const route = await admit(req, scope, false);
+    const route = await admit(req, scope);
     let headers = upstreamHeaders(req, scope, route, false);
     let withBody = scope.framing !== undefined && hasBody(scope.framing);
     if (scope.preflight && withBody) {
@@ -357,7 +377,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       };
       socket.on('error', () => socket.destroy());
       lifecycle.trackTunnel(socket);
-      admit(req, scope, true)
+      scope.upgrade = true;
+      admit(req, scope)
         .then(async (route) => {
           const path = upstreamPath(route, scope.path ?? '/');
           let headers = upstreamHeaders(req, scope, route, true);
@@ -409,7 +430,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     },
 
     async admitFor(req, scope, route) {
-      await admit(req, scope, false, route);
+      scope.route = route;
+      await admit(req, scope);
     },
 
     guardRoute(route) {

@@ -31,6 +31,8 @@ export interface RequestScope {
   readonly rawHeaders: RawHeaders;
   readonly peerIp: string;
   clientIp: string;
+  /** A WebSocket upgrade (the route must allow it). */
+  upgrade: boolean;
   /** Normalised path (no query). */
   path?: string;
   search: string;
@@ -87,6 +89,7 @@ export function createRequestScope(req: IncomingMessage): RequestScope {
     rawHeaders: raw,
     peerIp,
     clientIp: peerIp,
+    upgrade: false,
     search: '',
     presented: false,
     internal: false,

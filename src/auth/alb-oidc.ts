@@ -25,6 +25,7 @@ import type { Principal, RequestScope } from '../request-scope';
 import { NOT_RESPONSIBLE, type AuthResult, type Authenticator } from './authenticator';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
 import { outbound } from '../outbound';
+import type { AuthenticatorModule } from './registry';
 
 export type AlbOidcConfig = NonNullable<Config['auth']['albOidc']>;
 
@@ -244,3 +245,21 @@ export class AlbOidcAuthenticator implements Authenticator {
     }
   }
 }
+
+/** Registration (auth/registry.ts): configured by `auth.albOidc`. */
+export const albOidcModule: AuthenticatorModule = {
+  method: 'alb_oidc',
+  headers: (config) =>
+    config.auth.albOidc ? [ALB_OIDC_DATA, ALB_OIDC_IDENTITY, ALB_OIDC_ACCESS_TOKEN] : [],
+  trustedOnlyPrefixes: ['x-amzn-oidc-'],
+  build(config, deps) {
+    if (!config.auth.albOidc) return undefined;
+    return {
+      authenticator: new AlbOidcAuthenticator(config.auth.albOidc, {
+        logger: deps.logger,
+        observer: deps.observer,
+        clock: deps.clock,
+      }),
+    };
+  },
+};

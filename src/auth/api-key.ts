@@ -37,6 +37,7 @@ export {
   revokeInRedis,
   revokeKeyIdInRedis,
 } from './api-key-store';
+import type { AuthenticatorModule } from './registry';
 
 interface CacheEntry {
   verdict: KeyVerdict;
@@ -294,3 +295,29 @@ export class ApiKeyAuthenticator implements Authenticator {
     if (redis) await revokeInRedis(redis, id);
   }
 }
+
+/** Registration (auth/registry.ts): configured by `auth.apiKeys`. */
+export const apiKeyModule: AuthenticatorModule = {
+  method: 'api_key',
+  headers: (config) =>
+    config.auth.apiKeys ? [config.auth.apiKeys.header.toLowerCase(), 'authorization'] : [],
+  build(config, deps) {
+    if (!config.auth.apiKeys) return undefined;
+    const clock = deps.clock;
+    const apiKeys = new ApiKeyAuthenticator(config.auth.apiKeys, {
+      logger: deps.logger,
+      observer: deps.observer,
+      redis: deps.redis,
+      now: clock && (() => clock.now()),
+      clock,
+    });
+    return {
+      authenticator: apiKeys,
+      start: () => {
+        apiKeys.start();
+        apiKeys.service.startProbe();
+      },
+      close: () => apiKeys.stop(),
+    };
+  },
+};

@@ -1,16 +1,16 @@
 /**
- * Builds the authenticators from config, in the order they are asked: the ALB's OIDC identity,
- * JWT, then API keys.
+ * Builds the configured authenticators from their registrations (auth/registry.ts), in the
+ * order they are asked, with the Redis connection they share.
  */
 import type { Clock } from '../clock';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import { connectRedis, redisConfigured, type RedisHandle } from '../redis';
-import { AlbOidcAuthenticator } from './alb-oidc';
 import { ApiKeyAuthenticator } from './api-key';
 import type { Authenticator } from './authenticator';
 import { JwtAuthenticator } from './jwt';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
+import { AUTHENTICATOR_MODULES, type BuiltAuthenticator } from './registry';
 
 export interface AuthLayer {
   authenticators: Authenticator[];
@@ -30,51 +30,27 @@ export interface AuthLayerOptions {
 
 export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOptions): AuthLayer {
   const observer = options.observer ?? NOOP_OBSERVER;
-  const authenticators: Authenticator[] = [];
-  // The ALB's identity first: a browser behind ALB OIDC carries nothing else (DESIGN §12).
-  const albOidc = config.auth.albOidc
-    ? new AlbOidcAuthenticator(config.auth.albOidc, {
-        logger: options.logger,
-        observer,
-        clock: options.clock,
-      })
-    : undefined;
-  if (albOidc) authenticators.push(albOidc);
-  const jwt =
-    config.auth.jwt.issuers.length > 0
-      ? new JwtAuthenticator(config.auth.jwt, {
-          logger: options.logger,
-          observer,
-          clock: options.clock,
-        })
-      : undefined;
-  if (jwt) authenticators.push(jwt);
   const redis = redisConfigured(config.redis)
     ? connectRedis(config.redis, options.logger, observer)
     : undefined;
-  const apiKeys = config.auth.apiKeys
-    ? new ApiKeyAuthenticator(config.auth.apiKeys, {
-        logger: options.logger,
-        observer,
-        redis,
-        now: options.clock && (() => options.clock!.now()),
-        clock: options.clock,
-      })
-    : undefined;
-  if (apiKeys) authenticators.push(apiKeys);
+  const deps = { logger: options.logger, observer, clock: options.clock, redis };
+  const built: BuiltAuthenticator[] = [];
+  for (const module of AUTHENTICATOR_MODULES) {
+    const one = module.build(config, deps);
+    if (one) built.push(one);
+  }
+  const authenticators = built.map((b) => b.authenticator);
   return {
     authenticators,
-    jwt,
-    apiKeys,
+    jwt: authenticators.find((a): a is JwtAuthenticator => a instanceof JwtAuthenticator),
+    apiKeys: authenticators.find((a): a is ApiKeyAuthenticator => a instanceof ApiKeyAuthenticator),
     redis,
     async warmUp() {
-      apiKeys?.start();
-      apiKeys?.service.startProbe();
-      await jwt?.warmUp();
+      for (const b of built) b.start?.();
+      await Promise.all(built.map((b) => b.warmUp?.()));
     },
     async close() {
-      jwt?.close();
-      apiKeys?.stop();
+      for (const b of built) b.close?.();
       await redis?.close();
     },
   };

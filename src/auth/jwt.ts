@@ -31,6 +31,7 @@ import { systemClock, type Clock } from '../clock';
 import { JwksKeySource, keyId } from './jwks';
 import { algorithmsForKey, publicKeyFromPemFile, secretKey } from './keys';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
+import type { AuthenticatorModule } from './registry';
 
 type JwtConfig = Config['auth']['jwt'];
 
@@ -269,3 +270,18 @@ export class JwtAuthenticator implements Authenticator {
     }
   }
 }
+
+/** Registration (auth/registry.ts): configured by `auth.jwt.issuers`. */
+export const jwtModule: AuthenticatorModule = {
+  method: 'jwt',
+  headers: (config) => (config.auth.jwt.issuers.length > 0 ? ['authorization'] : []),
+  build(config, deps) {
+    if (config.auth.jwt.issuers.length === 0) return undefined;
+    const jwt = new JwtAuthenticator(config.auth.jwt, {
+      logger: deps.logger,
+      observer: deps.observer,
+      clock: deps.clock,
+    });
+    return { authenticator: jwt, warmUp: () => jwt.warmUp(), close: () => jwt.close() };
+  },
+};

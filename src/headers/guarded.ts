@@ -29,8 +29,10 @@ export interface HeaderGuardSources {
   tenantHeaders: readonly string[];
   /** The API-key header, when API keys are on. */
   apiKeyHeader?: string;
-  /** More headers authgate decides on (e.g. the ALB's identity headers). */
+  /** More headers authgate decides on (each authenticator's, auth/registry.ts). */
   identityHeaders?: readonly string[];
+  /** Header name prefixes only a trusted proxy may send (added to the load balancer's). */
+  trustedOnlyPrefixes?: readonly string[];
 }
 
 /** The identity an AWS ALB's OIDC sign-in forwards. */
@@ -67,7 +69,9 @@ export function compileHeaderGuard(sources: HeaderGuardSources): HeaderGuard {
     connectionProtected: new Set([...decided, ...FRAMING_HEADERS]),
     underscoreGuarded: new Set(decided),
     singleValued: new Set(['x-user-id', ...tenants]),
-    trustedOnlyPrefixes: ['x-amzn-oidc-'],
+    trustedOnlyPrefixes: [
+      ...new Set(['x-amzn-oidc-', ...lower(sources.trustedOnlyPrefixes ?? [])]),
+    ],
   };
 }
 

@@ -61,10 +61,19 @@ export function createLogger(options: LoggerOptions): Logger {
   const masking = winston.format((info) => {
     for (const key of Object.keys(info)) {
       if (key === 'level') continue;
-      (info as Record<string, unknown>)[key] = mask(info[key]);
+      // Top-level keys are masked by name too, as nested ones are: `{password: ...}`.
+      (info as Record<string, unknown>)[key] = mask.sensitive(key)
+        ? mask.maskField(info[key])
+        : mask(info[key]);
     }
     return info;
   });
+  /** A flat line without a field whose name says it holds a secret takes the fast path. */
+  const fastPath = (fields: LogFields): boolean => {
+    if (!isFlat(fields)) return false;
+    for (const key in fields) if (mask.sensitive(key)) return false;
+    return true;
+  };
   const w = winston.createLogger({
     level: options.level,
     format: winston.format.combine(masking(), winston.format.timestamp(), winston.format.json()),
@@ -77,7 +86,8 @@ export function createLogger(options: LoggerOptions): Logger {
       // winston formats before it filters by level: skip disabled levels here (hot path).
       if (!w.isLevelEnabled(level)) return;
       // Flat lines (every request's access and audit lines) skip winston's format pipeline.
-      if (options.fastLines !== false && isFlat(fields)) return fast.write(level, message, fields);
+      if (options.fastLines !== false && fastPath(fields))
+        return fast.write(level, message, fields);
       fast.flush();
       w.log(level, message, { request_id: null, ...fields });
     };

@@ -274,7 +274,14 @@ export function createFullScrubber(
   };
 }
 
-export type Masker = (value: unknown) => unknown;
+export interface Masker {
+  /** A masked copy of `value` (nested keys masked by name, strings by shape). */
+  (value: unknown): unknown;
+  /** A field whose name alone says it holds a secret (`password`, `authorization`, ...). */
+  sensitive(key: string): boolean;
+  /** The value of such a field, masked. */
+  maskField(value: unknown): unknown;
+}
 
 /**
  * Compiles the deep masker used by the logger. Returns a masked copy of `value`.
@@ -292,7 +299,8 @@ export function createMasker(rules: MaskRules = {}): Masker {
   const maskValue = (v: unknown): unknown => {
     if (typeof v === 'string') return masked(v);
     if (Array.isArray(v)) return v.map(maskValue);
-    return v === undefined || v === null ? v : '[masked]';
+    // Whether a credential was present (`api_key: true`) is no secret.
+    return v === undefined || v === null || typeof v === 'boolean' ? v : '[masked]';
   };
 
   const walk = (value: unknown, depth: number, seen: WeakSet<object>): unknown => {
@@ -326,5 +334,14 @@ export function createMasker(rules: MaskRules = {}): Masker {
     return out;
   };
 
-  return (value) => walk(value, 0, new WeakSet());
+  const sensitive = (key: string): boolean => {
+    if (headers.has(key) || fields.has(key)) return true;
+    if (!/[A-Z]/.test(key)) return false;
+    const lower = key.toLowerCase();
+    return headers.has(lower) || fields.has(lower);
+  };
+  return Object.assign((value: unknown) => walk(value, 0, new WeakSet()), {
+    sensitive,
+    maskField: maskValue,
+  });
 }

@@ -211,7 +211,17 @@ describe('serve and the embedded chain decide alike', () => {
           });
         },
       ),
-      { numRuns: 200 },
+      {
+        numRuns: 200,
+        // Each kind of decision at least once, whatever the random draw.
+        examples: [
+          ['/opt/a', 'alice', [], [], 'GET'],
+          ['/req/a', 'apiKey', [], [], 'GET'],
+          ['/opt/a', 'none', ['X_User_ID', 'alice'], [], 'GET'],
+          ['/req/a', 'none', [], [], 'GET'],
+          ['/req/a', 'noScope', [], [], 'POST'],
+        ],
+      },
     );
     // The generated requests reach every kind of decision, not one answer over and over.
     const seen = [...outcomes].join('|');

@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { createLogger } from '../../../src/logging/logger';
+import { LogCapture } from '../../helpers/servers';
 import {
   MAX_LOGGED_CHARS,
   MAX_SHAPES_PER_VALUE,
@@ -194,5 +196,23 @@ describe('issue 8.5: log scrubbing in linear time', () => {
     expect(out.path.length).toBeLessThan(MAX_LOGGED_CHARS + 40);
     expect(out.path).toMatch(/…\[\+\d+ chars\]$/);
     expect(out.path).not.toContain('pw');
+  });
+});
+
+describe('the logger masks top-level fields by name, on both paths', () => {
+  it.each<[string, Record<string, unknown>]>([
+    ['password (flat line)', { password: 'hunter2-plain' }],
+    ['Password in another case', { Password: 'hunter2-plain' }],
+    ['authorization header value', { authorization: 'hunter2-plain' }],
+    ['token with other flat fields', { request_id: 'r1', token: 'hunter2-plain', status: 200 }],
+    ['secret (not flat: a list)', { secret: ['hunter2-plain'] }],
+    ['api_key with a nested object beside it', { api_key: 'hunter2-plain', ctx: { a: 1 } }],
+  ])('%s', (_name, fields) => {
+    const out = new LogCapture();
+    const logger = createLogger({ level: 'info', stream: out });
+    logger.info('a line', fields);
+    logger.flush();
+    expect(out.text()).toContain('a line');
+    expect(out.text()).not.toContain('hunter2-plain');
   });
 });
