@@ -107,7 +107,7 @@ export interface App {
 }
 
 /**
- * TRACE (and IIS's TRACK) echo the request — its Authorization, cookies, and where authgate
+ * TRACE (and IIS's TRACK; Node's parser accepts methods in upper case only) echo the request — its Authorization, cookies, and where authgate
  * lends its credential, authgate's own — back to whoever sent it (cross-site tracing). No
  * route of an authenticating proxy needs it: refused everywhere with 405.
  */
@@ -115,7 +115,7 @@ const REFUSED_METHODS: ReadonlySet<string> = new Set(['TRACE', 'TRACK']);
 const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
 function refuseMethod(method: string): void {
-  if (REFUSED_METHODS.has(method.toUpperCase())) {
+  if (REFUSED_METHODS.has(method)) {
     throw new AuthgateError('METHOD_NOT_ALLOWED', {
       message: `${method} is not supported: it would echo the request's credentials.`,
       reason: 'trace_refused',
@@ -234,19 +234,33 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       headers = withoutBodyFraming(headers);
       withBody = false;
     }
-    const release = withBody ? uploads.take(route.upstream.origin, scope.clientIp) : undefined;
+    if (!withBody) return upstream(req, res, scope, route, headers, false);
+    // A streamed body holds a pooled connection for as long as the client takes to send it.
+    const release = uploads.take(route.upstream.origin, scope.clientIp);
     try {
-      const ua = asAuthgate.for(route, scope);
-      if (!ua) return await send(req, res, scope, route, headers, withBody);
-      // In authgate's own name (docs/design.md): its credential, a registry's challenge answered.
-      // It may read a small body itself first: the client is told to send it now.
-      if (withBody) continueOnce(req, res);
-      return await asAuthgate.forward(ua, req, scope, route, headers, withBody, (h, options) =>
-        send(req, res, scope, route, h, withBody, options),
-      );
+      return await upstream(req, res, scope, route, headers, true);
     } finally {
-      release?.();
+      release();
     }
+  }
+
+  /** To the upstream: in the caller's name, or where the route lends it, in authgate's. */
+  function upstream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    scope: RequestScope,
+    route: CompiledRoute,
+    headers: RawHeaders,
+    withBody: boolean,
+  ): Promise<void> {
+    const ua = asAuthgate.for(route, scope);
+    if (!ua) return send(req, res, scope, route, headers, withBody);
+    // In authgate's own name (docs/design.md): its credential, a registry's challenge answered.
+    // It may read a small body itself first: the client is told to send it now.
+    if (withBody) continueOnce(req, res);
+    return asAuthgate.forward(ua, req, scope, route, headers, withBody, (h, options) =>
+      send(req, res, scope, route, h, withBody, options),
+    );
   }
 
   function send(

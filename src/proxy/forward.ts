@@ -253,6 +253,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private resume?: () => void;
   /** The client response is corked until the end of this tick's chunks. */
   corked = false;
+  private chunks = 0;
   /** An error to abort with once undici hands over the connection (timed out while queued). */
   private pendingAbort?: Error;
 
@@ -267,10 +268,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.started = performance.now();
     let body: PassThrough | Buffer | null = null;
     if (f.hasBody) body = f.body ?? this.streamBody();
-    // undici's own timeouts start once a connection is assigned: a request queued behind a
-    // busy pool would wait with no deadline. It gets the response deadline for the wait.
-    this.queueTimer ??= setTimeout(() => this.queuedTooLong(), f.responseTimeoutMs);
-    f.dispatcher.dispatch(
+    const free = f.dispatcher.dispatch(
       {
         path: f.path,
         method: f.method as Dispatcher.HttpMethod,
@@ -283,6 +281,11 @@ class Exchange implements Dispatcher.DispatchHandler {
       },
       this,
     );
+    // undici's own timeouts start once a connection is assigned: a request queued behind a
+    // busy pool (dispatch says so by returning false) would wait with no deadline. It gets the
+    // response deadline for the wait. A request that got a connection arms nothing.
+    if (!free && this.abortUpstream === undefined && !this.settled)
+      this.queueTimer ??= setTimeout(() => this.queuedTooLong(), f.responseTimeoutMs);
   }
 
   private streamBody(): PassThrough {
@@ -423,8 +426,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     const f = this.f;
     f.stats.bytesOut += chunk.length;
     f.memoryGuard?.count(chunk.length);
-    // The chunks undici parsed from one read go to the client as one write (see streamBody).
-    if (!this.corked) {
+    // The chunks undici parsed from one read go to the client as one write (see streamBody):
+    // from a response's second chunk on, the client response is corked until the tick ends.
+    if (++this.chunks > 1 && !this.corked) {
       this.corked = true;
       f.res.cork();
       process.nextTick(uncork, this);
