@@ -5,7 +5,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { errorBody, type AuthgateError, type ErrorStyle } from './errors';
+import { randomUUID } from 'node:crypto';
+import { AuthgateError, errorBody, type ErrorStyle } from './errors';
 
 export function requestHasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
@@ -26,6 +27,13 @@ export interface ErrorResponseOptions {
   close?: boolean;
   /** The route's error style (DESIGN §4); authgate when absent. */
   style?: ErrorStyle;
+}
+
+/** The metrics listener's answer to anything but its scrape path: the same typed 404. */
+export function sendNotFound(req: IncomingMessage, res: ServerResponse): void {
+  sendError(req, res, new AuthgateError('ROUTE_NOT_FOUND', { reason: 'no_route' }), {
+    requestId: randomUUID(),
+  });
 }
 
 /** Writes the typed error; returns the body bytes sent (for the access line). */

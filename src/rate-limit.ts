@@ -14,6 +14,7 @@
  * - Every decision carries the IETF `RateLimit-Policy` / `RateLimit` fields
  *   (draft-ietf-httpapi-ratelimit-headers-09) beside `Retry-After`.
  */
+import { LRUCache } from 'lru-cache';
 import { hash, randomUUID } from 'node:crypto';
 import { AuthgateError } from './errors';
 import type { RawHeaders } from './headers/hop-by-hop';
@@ -151,7 +152,11 @@ export interface RateLimiterOptions {
 }
 
 export class RateLimiter {
-  private readonly local = new Map<string, number>();
+  /**
+   * Local theoretical arrival times, least recently used out first when full: a flood of new
+   * keys pushes out idle ones, never every key at once (a throttled caller keeps its debt).
+   */
+  private readonly local = new LRUCache<string, number>({ max: MAX_LOCAL_KEYS });
   private readonly clock: Clock;
   private readonly instanceId = randomUUID();
   /** Processes sharing Redis when it was last reachable (this one included). */
@@ -250,16 +255,11 @@ export class RateLimiter {
     const p = gcraParams(fallback.requestsPerMinute, fallback.burst);
     const nowUs = this.clock.now() * 1000;
     const step = gcraStep(this.local.get(id), nowUs, p);
-    if (step.allowed) this.remember(id, step.tat, nowUs);
+    if (step.allowed) this.remember(id, step.tat);
     return gcraDecision(step, nowUs, p, fallback.burst, true);
   }
 
-  private remember(id: string, tat: number, nowUs: number): void {
-    if (this.local.size >= MAX_LOCAL_KEYS && !this.local.has(id)) {
-      // A key whose TAT has passed is back at a full burst: forgetting it changes nothing.
-      for (const [k, v] of this.local) if (v <= nowUs) this.local.delete(k);
-      if (this.local.size >= MAX_LOCAL_KEYS) this.local.clear();
-    }
+  private remember(id: string, tat: number): void {
     this.local.set(id, tat);
   }
 

@@ -10,7 +10,7 @@ import { Server as NetServer, type AddressInfo } from 'node:net';
 import type { App, AppDependencies } from './app';
 import type { AuthLayer } from './auth';
 import type { Config } from './config/schema';
-import { sendErrorOnSocket } from './error-response';
+import { sendErrorOnSocket, sendNotFound } from './error-response';
 import { AuthgateError } from './errors';
 import type { Metrics } from './metrics';
 import { StreamMemoryGuard } from './proxy/memory-guard';
@@ -119,7 +119,7 @@ export async function startServer(
       if (req.method === 'GET' && path === config.metrics.path) {
         void metrics.serve(req, res, config.metrics.bearerToken);
       } else {
-        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+        sendNotFound(req, res);
       }
     });
     await new Promise<void>((resolve, reject) => {

@@ -15,6 +15,7 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import { serveScrape } from '../metrics';
+import { sendNotFound } from '../error-response';
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
@@ -131,7 +132,7 @@ export async function runPrimary(
     metricsServer = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' || path !== config.metrics.path) {
-        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+        sendNotFound(req, res);
         return;
       }
       void serveScrape(req, res, config.metrics.bearerToken, () =>

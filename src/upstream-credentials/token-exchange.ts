@@ -5,6 +5,7 @@
  * (never the caller's), caches it per (realm, service, scope) until shortly before it expires,
  * and pre-authenticates later requests of the same repository from that cache.
  */
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock';
 import type { Logger } from '../logging/logger';
 import { SingleFlight, authorizationValue, refreshTime, type Credential } from './credential';
@@ -52,7 +53,8 @@ function realmUrl(realm: string): URL | undefined {
 
 export class TokenExchange {
   private readonly allowed: ReadonlySet<string>;
-  private readonly tokens = new Map<string, CachedToken>();
+  /** Least recently used out first when full (never all at once). */
+  private readonly tokens = new LRUCache<string, CachedToken>({ max: MAX_CACHED });
   private readonly flights = new Map<string, SingleFlight<ExchangeResult>>();
   /** The realm and service of the upstream's last challenge: where cached tokens are looked up. */
   private issuer: { realm: string; service: string } | undefined;
@@ -158,7 +160,6 @@ export class TokenExchange {
     const lifetime = Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_TOKEN_LIFETIME_S;
     const now = this.options.clock.now();
     const expiresAt = now + lifetime * 1000;
-    if (this.tokens.size >= MAX_CACHED) this.evictExpired(now);
     this.tokens.set(key, {
       token,
       expiresAt,
@@ -172,10 +173,5 @@ export class TokenExchange {
       expires_in_sec: lifetime,
     });
     return { ok: true, authorization: `Bearer ${token}` };
-  }
-
-  private evictExpired(now: number): void {
-    for (const [k, v] of this.tokens) if (v.expiresAt <= now) this.tokens.delete(k);
-    if (this.tokens.size >= MAX_CACHED) this.tokens.clear();
   }
 }

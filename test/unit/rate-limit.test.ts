@@ -163,6 +163,15 @@ describe('RateLimiter without Redis', () => {
     expect((await limiter.hit(rule, 'principal', 'alice')).allowed).toBe(true);
     expect((await limiter.hit(rule, 'principal', 'alice')).allowed).toBe(false);
   });
+  it('a flood of new subjects does not give a throttled subject its budget back', async () => {
+    const limiter = new RateLimiter({ clock: new ManualClock(1_000_000) });
+    for (let i = 0; i < 3; i++) await limiter.hit(rule, 'ip', 'greedy');
+    for (let i = 0; i < 101_000; i++) {
+      await limiter.hit(rule, 'ip', `flood-${i}`);
+      // The throttled subject keeps asking meanwhile (and stays throttled).
+      if (i % 1000 === 999) expect((await limiter.hit(rule, 'ip', 'greedy')).allowed).toBe(false);
+    }
+  });
   it('routes with the same subject do not share a budget', async () => {
     const limiter = new RateLimiter({ clock: new ManualClock() });
     for (let i = 0; i < 3; i++) await limiter.hit(rule, 'principal', 'carol');
