@@ -7,17 +7,17 @@
  */
 import express from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createAuthgate, type Authgate } from '../../../src/index';
 import { createLogger } from '../../../src/logging/logger';
 import { sign } from '../../helpers/jwks';
 import {
   LogCapture,
+  listen,
   rawRequest,
   route,
   startProxy,
   startUpstream,
+  type ListeningApp,
   type TestProxy,
   type TestUpstream,
 } from '../../helpers/servers';
@@ -121,7 +121,7 @@ describe('serve: identity and tenant headers need a verified principal', () => {
 describe('embedded: the same decisions as serve', () => {
   let upstream: TestUpstream;
   let gate: Authgate;
-  let server: Server;
+  let app: ListeningApp;
   let base: string;
 
   beforeAll(async () => {
@@ -130,24 +130,22 @@ describe('embedded: the same decisions as serve', () => {
       { auth, routes: [] },
       { logger: createLogger({ level: 'error', stream: new LogCapture() }) },
     );
-    const app = express();
+    const ex = express();
     const echo: express.RequestHandler = (req, res) => {
       res.json({ url: req.url, user: req.headers['x-user-id'] ?? null });
     };
-    app.get('/opt', gate.authenticate({ optional: true }), echo);
-    app.get('/ws', gate.authenticate({ tenantHeader: 'X-Workspace' }), echo);
-    app.use(
+    ex.get('/opt', gate.authenticate({ optional: true }), echo);
+    ex.get('/ws', gate.authenticate({ tenantHeader: 'X-Workspace' }), echo);
+    ex.use(
       '/reports',
       gate.authenticate({ scopes: ['reports:read'] }),
       createProxyMiddleware({ target: upstream.url }),
     );
-    server = createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    app = await listen(ex);
+    base = app.url;
   });
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await app.close();
     await gate.close();
     await upstream.close();
   });

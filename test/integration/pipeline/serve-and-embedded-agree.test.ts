@@ -9,8 +9,6 @@
  */
 import express from 'express';
 import fc from 'fast-check';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createAuthgate, type Authgate } from '../../../src/index';
 import { createLogger } from '../../../src/logging/logger';
 import { hasDotSegments } from '../../../src/paths/normalize-path';
@@ -18,10 +16,12 @@ import { startAuthService, type AuthService } from '../../helpers/auth-service';
 import { sign } from '../../helpers/jwks';
 import {
   LogCapture,
+  listen,
   pairs,
   rawRequest,
   startProxy,
   startUpstream,
+  type ListeningApp,
   type RawResponse,
   type TestProxy,
   type TestUpstream,
@@ -41,7 +41,7 @@ describe('serve and the embedded chain decide alike', () => {
   let service: AuthService;
   let proxy: TestProxy;
   let gate: Authgate;
-  let app: Server;
+  let app: ListeningApp;
   let embedded: string;
 
   const config = () => ({
@@ -81,13 +81,11 @@ describe('serve and the embedded chain decide alike', () => {
     };
     ex.use('/opt', gate.authenticate({ optional: true, name: 'opt' }), echo);
     ex.use('/req', gate.authenticate({ scopes: ['reports:read'], name: 'req' }), echo);
-    app = createServer(ex);
-    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
-    embedded = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+    app = await listen(ex);
+    embedded = app.url;
   });
   afterAll(async () => {
-    app.closeAllConnections();
-    await new Promise((r) => app.close(r));
+    await app.close();
     await gate.close();
     await proxy.close();
     await service.close();
