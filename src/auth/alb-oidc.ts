@@ -22,10 +22,14 @@ import { headerValues } from '../headers/hop-by-hop';
 import { trimTrailingSlashes } from '../paths/normalize-path';
 import type { Logger } from '../logging/logger';
 import type { Principal, RequestScope } from '../request-scope';
-import { NOT_RESPONSIBLE, type AuthResult, type Authenticator } from './authenticator';
+import {
+  NOT_RESPONSIBLE,
+  type AuthResult,
+  type Authenticator,
+  type AuthenticatorModule,
+} from './authenticator';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
 import { outbound } from '../outbound';
-import type { AuthenticatorModule } from './registry';
 
 export type AlbOidcConfig = NonNullable<Config['auth']['albOidc']>;
 

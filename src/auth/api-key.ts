@@ -15,7 +15,12 @@ import type { Logger } from '../logging/logger';
 import { evalScript, type RedisHandle } from '../redis';
 import type { Principal, RequestScope } from '../request-scope';
 import { ApiKeyService, parseVerdict, verdictToJson, type KeyVerdict } from './api-key-service';
-import { NOT_RESPONSIBLE, type AuthResult, type Authenticator } from './authenticator';
+import {
+  NOT_RESPONSIBLE,
+  type AuthResult,
+  type Authenticator,
+  type AuthenticatorModule,
+} from './authenticator';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
 import {
   GENERATION_TTL_SEC,
@@ -37,7 +42,6 @@ export {
   revokeInRedis,
   revokeKeyIdInRedis,
 } from './api-key-store';
-import type { AuthenticatorModule } from './registry';
 
 interface CacheEntry {
   verdict: KeyVerdict;

@@ -7,10 +7,10 @@ import type { Config } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import { connectRedis, redisConfigured, type RedisHandle } from '../redis';
 import { ApiKeyAuthenticator } from './api-key';
-import type { Authenticator } from './authenticator';
 import { JwtAuthenticator } from './jwt';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
-import { AUTHENTICATOR_MODULES, type BuiltAuthenticator } from './registry';
+import type { Authenticator, BuiltAuthenticator } from './authenticator';
+import { AUTHENTICATOR_MODULES } from './registry';
 
 export interface AuthLayer {
   authenticators: Authenticator[];

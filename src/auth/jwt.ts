@@ -26,12 +26,16 @@ import {
 export { audienceAccepted } from './jwt-token';
 import type { Logger } from '../logging/logger';
 import type { Principal, RequestScope } from '../request-scope';
-import { NOT_RESPONSIBLE, type AuthResult, type Authenticator } from './authenticator';
+import {
+  NOT_RESPONSIBLE,
+  type AuthResult,
+  type Authenticator,
+  type AuthenticatorModule,
+} from './authenticator';
 import { systemClock, type Clock } from '../clock';
 import { JwksKeySource, keyId } from './jwks';
 import { algorithmsForKey, publicKeyFromPemFile, secretKey } from './keys';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
-import type { AuthenticatorModule } from './registry';
 
 type JwtConfig = Config['auth']['jwt'];
 

@@ -6,43 +6,13 @@
  * authenticator is its own file plus one line in AUTHENTICATOR_MODULES; the proxy chain, the
  * header guard and the logger read the list. The order is the order authenticators are asked.
  */
-import type { Clock } from '../clock';
 import type { Config } from '../config/schema';
-import type { Logger } from '../logging/logger';
-import type { RedisHandle } from '../redis';
-import type { Principal } from '../request-scope';
 import { albOidcModule } from './alb-oidc';
 import { apiKeyModule } from './api-key';
-import type { Authenticator } from './authenticator';
+import type { AuthenticatorModule } from './authenticator';
 import { jwtModule } from './jwt';
-import type { AuthObserver } from './observer';
 
-export interface AuthenticatorDeps {
-  logger: Logger;
-  observer: AuthObserver;
-  clock?: Clock;
-  redis?: RedisHandle;
-}
-
-/** A built authenticator with its lifecycle (each step optional). */
-export interface BuiltAuthenticator {
-  readonly authenticator: Authenticator;
-  /** Background work (subscriptions, probes); no I/O in construction. */
-  start?(): void;
-  /** Fetches what the first request would otherwise wait for (keys); never throws. */
-  warmUp?(): Promise<void>;
-  close?(): void;
-}
-
-export interface AuthenticatorModule {
-  readonly method: Principal['authMethod'];
-  /** Lower-case names of the request headers it decides on, for this config. */
-  headers(config: Readonly<Config>): readonly string[];
-  /** Lower-case header name prefixes accepted only from `server.trustedProxies`. */
-  readonly trustedOnlyPrefixes?: readonly string[];
-  /** Built when configured; undefined otherwise. */
-  build(config: Readonly<Config>, deps: AuthenticatorDeps): BuiltAuthenticator | undefined;
-}
+export type { AuthenticatorDeps, AuthenticatorModule, BuiltAuthenticator } from './authenticator';
 
 /** The ALB's identity first: a browser behind ALB OIDC carries nothing else. */
 export const AUTHENTICATOR_MODULES: readonly AuthenticatorModule[] = [
