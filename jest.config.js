@@ -1,10 +1,29 @@
+/**
+ * Three tiers, as jest projects (`npm test` runs all of them; `npm run test:unit`,
+ * `test:integration`, `test:e2e` one each):
+ * - unit: pure functions and single stages; no network, no child processes; seconds.
+ * - integration: real servers on loopback — upstreams, Redis, JWKS, the auth service, HAProxy,
+ *   Prometheus — and the compiled CLI (built once by the tier's global setup).
+ * - e2e: the real peers — the pinned MLflow server, client and UI (Chromium), the container
+ *   registry with skopeo; only this tier installs MLflow.
+ */
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
+const tier = (name, extra = {}) => ({
+  displayName: name,
+  testEnvironment: 'node',
+  rootDir: __dirname,
+  testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
+  transform,
+  ...extra,
+});
+
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 60000,
-  globalSetup: '<rootDir>/test/global-setup.ts',
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
+  projects: [
+    tier('unit'),
+    tier('integration', { globalSetup: '<rootDir>/test/global-setup.ts' }),
+    tier('e2e', { globalSetup: '<rootDir>/test/global-setup-e2e.ts' }),
+  ],
 };

@@ -389,7 +389,7 @@ async function main() {
     return { port, child };
   };
   const bearer = [`Authorization: Bearer ${token}`];
-  // `BENCH_ONLY=workers npm run bench`: only serve --workers 1 vs 2 (issue 10.3);
+  // `BENCH_ONLY=workers npm run bench`: only serve --workers 1 vs 2;
   // `BENCH_ONLY=throughput`: only the side-by-side table (no workers, streaming, micro).
   const only = process.env.BENCH_ONLY;
   const workers =

@@ -1,5 +1,5 @@
 // npm run soak — minutes of mixed traffic through a real authgate process, reporting its RSS,
-// open file descriptors and sockets at the start, the peak and the end (issue 10.6).
+// open file descriptors and sockets at the start, the peak and the end.
 // Traffic: good and bad JWTs, good and bad API keys (a real auth service on loopback), 1 MB
 // uploads and downloads, and clients that abort mid-body. Loopback only; bounded in time.
 //   SOAK_SECONDS (default 600), SOAK_CONCURRENCY (default 16)

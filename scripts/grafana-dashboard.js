@@ -1,4 +1,4 @@
-// Generates config/grafana/authgate.json (a Grafana dashboard over the DESIGN §7 series).
+// Generates config/grafana/authgate.json (a Grafana dashboard over the docs/design.md#metrics series).
 // Run: node scripts/grafana-dashboard.js
 const { writeFileSync } = require('node:fs');
 const { join } = require('node:path');

@@ -91,7 +91,7 @@ export interface App {
   /** Adds a route's decided-on headers (its tenant header) to the one header guard. */
   guardRoute(route: CompiledRoute): void;
   /**
-   * Readiness goes 503 (DESIGN §8); every request is still served (each closing its
+   * Readiness goes 503 (docs/design.md#health-and-shutdown); every request is still served (each closing its
    * connection), so the load balancer can deregister this instance without a refusal.
    */
   startDraining(): void;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * authgate command line (DESIGN §2): serve, check-config, diagnose, token decode|mint.
+ * authgate command line (docs/design.md#command-line): serve, check-config, diagnose, token decode|mint.
  */
 import { runCli } from './cli/main';
 

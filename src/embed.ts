@@ -1,5 +1,5 @@
 /**
- * authgate as a library (DESIGN §9): the whole proxy as a request handler, as Express
+ * authgate as a library (docs/design.md#library-api): the whole proxy as a request handler, as Express
  * middleware that serves the configured routes and passes everything else on, and the
  * authentication and authorisation stages alone in front of any handler (for example
  * http-proxy-middleware's `createProxyMiddleware`).
@@ -57,7 +57,7 @@ export interface Authgate {
   /**
    * Authenticates and authorises only: sets `req.authgate` and the identity headers
    * (X-User-ID, X-Request-ID) on `req`, then calls next(); failures are answered as typed
-   * errors (DESIGN §4).
+   * errors (docs/design.md#typed-errors).
    */
   authenticate(options?: AuthenticateOptions): Middleware;
   /** Prometheus registry of this instance (to serve it where the host app wants). */

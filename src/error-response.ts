@@ -1,5 +1,5 @@
 /**
- * The only place that writes an error response (DESIGN §4). The body never echoes the URL,
+ * The only place that writes an error response (docs/design.md#typed-errors). The body never echoes the URL,
  * query, Host, headers or a credential: it is built from the typed error alone.
  */
 import { STATUS_CODES } from 'node:http';
@@ -25,7 +25,7 @@ export interface ErrorResponseOptions {
   requestId: string;
   /** Close the connection afterwards (draining, or an unread request body). */
   close?: boolean;
-  /** The route's error style (DESIGN §4); authgate when absent. */
+  /** The route's error style (docs/design.md#typed-errors); authgate when absent. */
   style?: ErrorStyle;
 }
 

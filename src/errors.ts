@@ -1,5 +1,5 @@
 /**
- * Every error authgate answers itself (DESIGN §4). Each code is declared once here with its
+ * Every error authgate answers itself (docs/design.md#typed-errors). Each code is declared once here with its
  * status and category title; `errorStatus`-style mapping lives nowhere else.
  */
 
@@ -119,7 +119,7 @@ export function toAuthgateError(value: unknown): AuthgateError {
 export type ErrorStyle = 'authgate' | 'mlflow';
 
 /**
- * `errorStyle: mlflow` (DESIGN §4): the MLflow `ErrorCode` names MLflow clients know, by
+ * `errorStyle: mlflow` (docs/design.md#typed-errors): the MLflow `ErrorCode` names MLflow clients know, by
  * status. The MLflow client turns `error_code` into `RestException.error_code` and logs a
  * warning for a name it does not know, so only these names are used.
  */

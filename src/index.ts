@@ -1,5 +1,5 @@
 /**
- * The public API of the `authgate` package (DESIGN §9).
+ * The public API of the `authgate` package (docs/design.md#library-api).
  *
  * @example
  *   import { createAuthgate, loadConfig } from 'authgate';

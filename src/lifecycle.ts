@@ -1,5 +1,5 @@
 /**
- * Drain and in-flight bookkeeping (DESIGN §8) as one small object: the shutdown phase (serving →
+ * Drain and in-flight bookkeeping (docs/design.md#health-and-shutdown) as one small object: the shutdown phase (serving →
  * draining → closing → stopped, each implying the ones before), the requests in flight, and the
  * upgraded sockets the HTTP server no longer tracks.
  */

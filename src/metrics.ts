@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics (DESIGN §7): fixed names and labels, bounded cardinality — routes are
+ * Prometheus metrics (docs/design.md#metrics): fixed names and labels, bounded cardinality — routes are
  * configured names (`none` when unmatched), methods a fixed set, reasons stable codes.
  * Never a path, a user, a tenant or a credential.
  */

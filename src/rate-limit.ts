@@ -1,5 +1,5 @@
 /**
- * Per-route rate limits (`routes[].rateLimit`, issue 10.4) as GCRA (the generic cell rate
+ * Per-route rate limits (`routes[].rateLimit`) as GCRA (the generic cell rate
  * algorithm: a token bucket kept as one number, the "theoretical arrival time"). A key may spend
  * `burst` requests at once and regains one every `60 / requestsPerMinute` seconds.
  *

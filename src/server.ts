@@ -47,7 +47,7 @@ export function createHttpServer(config: Readonly<Config>, app: App): Server {
   // Expect: 100-continue: authenticate first, and let the upstream send the 100.
   server.on('checkContinue', app.handleRequest);
   server.on('upgrade', app.handleUpgrade);
-  // Without a listener node drops CONNECT with no answer (issue 8.12).
+  // Without a listener node drops CONNECT with no answer.
   server.on('connect', app.handleConnect);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
@@ -136,7 +136,7 @@ export async function startServer(
 
   const shutdown = (drainDelayMs = config.server.drainDelayMs): Promise<boolean> => {
     shuttingDown ??= (async () => {
-      // DESIGN §8: readiness 503 at once while everything is still served for drainDelayMs
+      // docs/design.md#health-and-shutdown: readiness 503 at once while everything is still served for drainDelayMs
       // (the load balancer deregisters us meanwhile); then stop accepting, close idle
       // keep-alive connections, and give requests in flight shutdownGraceMs to finish.
       app.startDraining();

@@ -1,4 +1,4 @@
-// Only the linear-time rules (issue 8.5), for test/unit/logging/linear-patterns.test.ts.
+// Only the linear-time rules, for test/unit/logging/linear-patterns.test.ts.
 import regexp from 'eslint-plugin-regexp';
 import tseslint from 'typescript-eslint';
 

@@ -1,5 +1,5 @@
 /**
- * The ALB's OIDC identity (`auth.albOidc`, DESIGN §12): when an AWS ALB signs browser users in
+ * The ALB's OIDC identity (`auth.albOidc`, docs/design.md#alb-integration): when an AWS ALB signs browser users in
  * with OIDC it forwards `x-amzn-oidc-data`, a JWT it signs with ES256. This authenticator
  * verifies it — the key by `kid` from `keysUrl/<kid>` (PEM, cached, fetches rate-limited), the
  * `signer` header claim against the configured ALB ARNs, `exp` — and yields a principal from its

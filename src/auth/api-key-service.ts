@@ -1,7 +1,7 @@
 /**
- * Client of the API-key auth service (DESIGN §3 contract): POST {"api_key": ...}.
+ * Client of the API-key auth service (docs/design.md#configuration contract): POST {"api_key": ...}.
  *
- * What an answer means (issue 8.8):
+ * What an answer means:
  *  - 200 `valid: true` with a usable principal → valid; 200 `valid: false` → invalid;
  *  - any other 4xx (400, 401, 403, 404, 422, ...) is the service's verdict on *this key*:
  *    invalid. Only 408 and 429 mean "ask again later" (a failure, retried, not the key's fault);
@@ -149,7 +149,7 @@ export class ApiKeyService {
     );
   }
 
-  /** Records the service's health; one log line per change (issue 10.5). */
+  /** Records the service's health; one log line per change. */
   private setUp(up: boolean, reason?: string): void {
     this.observer.authServiceUp(up);
     if (this.up === up) return;
@@ -201,7 +201,7 @@ export class ApiKeyService {
     return INVALID;
   }
 
-  /** One call of the validate endpoint (DESIGN §3 contract). */
+  /** One call of the validate endpoint (docs/design.md#configuration contract). */
   private post(apiKey: string): Promise<Response> {
     return outbound(this.config.validateUrl, {
       method: 'POST',

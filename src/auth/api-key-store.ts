@@ -1,5 +1,5 @@
 /**
- * Where API-key verdicts live in Redis, and how they are revoked (issue 8.9): one entry per
+ * Where API-key verdicts live in Redis, and how they are revoked: one entry per
  * cache id (an HMAC of the key, never the key), a revocation generation per cache id checked by
  * every write, an index of cache ids per service `key_id` (for `api-key revoke KEY_ID`), and the
  * pub/sub channel that tells every instance. Braced ids are Redis Cluster hash tags.
@@ -23,7 +23,7 @@ export const GENERATION_TTL_SEC = 2 * 86_400;
 
 /**
  * Writes a verdict only when no revocation happened since the lookup read the generation
- * (issue 8.9: a lookup in flight when a key was revoked must not cache "valid" afterwards).
+ * (A lookup in flight when a key was revoked must not cache "valid" afterwards).
  */
 export const SET_IF_GENERATION = `
 local g = redis.call('GET', KEYS[2]) or '0'

@@ -1,5 +1,5 @@
 /**
- * Per-route authorisation on a verified principal (DESIGN §5): scopes (per method), tenant
+ * Per-route authorisation on a verified principal (docs/design.md#headers): scopes (per method), tenant
  * membership, and the X-User-ID identity rule. Runs on every request — cached authentication
  * never carries a tenant or identity decision from one request to another.
  */

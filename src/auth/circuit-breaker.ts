@@ -14,7 +14,7 @@ export class CircuitBreaker {
     private readonly threshold: number,
     private readonly openMs: number,
     private readonly now: () => number = Date.now,
-    /** Called once per change of state (for a log line each; issue 10.5). */
+    /** Called once per change of state (for a log line each). */
     private readonly onChange: (state: BreakerState, failures: number) => void = () => undefined,
   ) {}
 

@@ -164,7 +164,7 @@ export function extractCredentials(raw: RawHeaders, rules: CredentialRules): Cre
   return found;
 }
 
-/** The 401 for an Authorization header that is not a usable credential (issue 8.12). */
+/** The 401 for an Authorization header that is not a usable credential. */
 export function malformedCredentialError(): AuthgateError {
   return new AuthgateError('TOKEN_INVALID', {
     message: 'The Authorization header is not a valid "Bearer <token>" credential.',

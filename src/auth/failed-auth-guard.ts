@@ -1,5 +1,5 @@
 /**
- * The failed-authentication guard (`auth.failedAuthGuard`, DESIGN §3, issue 8.10): failed
+ * The failed-authentication guard (`auth.failedAuthGuard`, docs/design.md#configuration): failed
  * authentications are counted per client address over a fixed window; past `maxFailures` the
  * address gets 429 RATE_LIMITED with Retry-After *before* any signature check or auth-service
  * call, so a client guessing keys cannot load the auth service or burn CPU on signatures.

@@ -1,6 +1,6 @@
 /**
  * A JWKS endpoint as a key source. Keys are built into KeyObjects once per fetch.
- *  - Refreshed on a timer every `maxAgeMs` (issue 8.11), so a key the identity provider
+ *  - Refreshed on a timer every `maxAgeMs`, so a key the identity provider
  *    withdraws stops working within that time even for tokens that are cached.
  *  - An unknown `kid` triggers a refetch, at most one per `minRefetchIntervalMs` and never
  *    concurrently, so a flood of random `kid`s cannot flood the endpoint.

@@ -1,7 +1,7 @@
 /**
  * A JWT's parts as authgate reads them before and after verification: decoding a segment, the
  * typed refusals, the mapping of jsonwebtoken's error classes, the audience rule, and what the
- * audit line says about a refused token (issue 12.2).
+ * audit line says about a refused token.
  */
 import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { AuthgateError } from '../errors';

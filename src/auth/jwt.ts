@@ -1,5 +1,5 @@
 /**
- * JWT authenticator (DESIGN §3). Closed by design against the known pitfalls:
+ * JWT authenticator (docs/design.md#configuration). Closed by design against the known pitfalls:
  *  - `alg` comes from an explicit per-issuer allow-list; `none` is never in it, and HS and
  *    asymmetric algorithms never share an issuer (no HS/RS confusion);
  *  - the key comes from config only (secret, PEM, or the configured JWKS URI): `jku`, `x5u`
@@ -172,7 +172,7 @@ export class JwtAuthenticator implements Authenticator {
       const cached = this.cache.get(cacheKey);
       if (cached) {
         const { principal } = cached;
-        // A key the issuer withdrew takes the tokens it verified with it (issue 8.11).
+        // A key the issuer withdrew takes the tokens it verified with it.
         const keyLive = !cached.jwks || cached.jwks.hasKey(cached.keyId ?? '');
         if (keyLive && principal.expiresAt !== undefined && principal.expiresAt > this.now())
           return principal;

@@ -1,5 +1,5 @@
 /**
- * What the auth layer reports as it works; the metrics module implements it (DESIGN §7).
+ * What the auth layer reports as it works; the metrics module implements it (docs/design.md#metrics).
  * Labels passed here are bounded: issuer names from config, fixed result words.
  */
 import type { Principal } from '../request-scope';

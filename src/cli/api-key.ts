@@ -1,5 +1,5 @@
 /**
- * `authgate api-key create | list | revoke` (DESIGN §2) against the auth service's admin API
+ * `authgate api-key create | list | revoke` (docs/design.md#command-line) against the auth service's admin API
  * (`auth.apiKeys.adminUrl`, bearer token from $AUTHGATE_ADMIN_TOKEN):
  *
  * - `create --name N --scopes S... [--tenant T]...` prints the new key once;

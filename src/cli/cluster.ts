@@ -1,5 +1,5 @@
 /**
- * `serve --workers N|auto` (issue 10.3): the primary forks N workers that share the listener,
+ * `serve --workers N|auto`: the primary forks N workers that share the listener,
  * replaces a worker that dies (one JSON line with its exit code or signal), serves `/metrics`
  * as the aggregate of every worker, and on SIGTERM/SIGINT drains every worker, then exits 0.
  *

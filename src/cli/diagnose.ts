@@ -100,7 +100,7 @@ async function checkApiKeyService(config: NonNullable<Config['auth']['apiKeys']>
       body: JSON.stringify({ api_key: `${config.prefixes[0]}authgate-diagnose-probe` }),
       timeoutMs: TIMEOUT_MS,
     });
-    // Read the answer by the rules the proxy uses (DESIGN §3 contract).
+    // Read the answer by the rules the proxy uses (docs/design.md#configuration contract).
     if (res.status === 200) {
       let body: unknown;
       try {
@@ -163,7 +163,7 @@ function expiresIn(at: number | undefined): string {
 }
 
 /**
- * The route's upstream credential (DESIGN §11): which provider supplies it and when it expires,
+ * The route's upstream credential (docs/design.md#upstream-credentials): which provider supplies it and when it expires,
  * or why each provider has none. Never the credential itself.
  */
 async function checkUpstreamCredential(route: Readonly<RouteConfig>): Promise<Check> {

@@ -1,6 +1,6 @@
 /**
  * `authgate smoke-test --url URL [--token-env VAR | --api-key-env VAR] [--expect STATUS]`
- * (DESIGN §2): one request through a running proxy; prints the status, the typed error if any,
+ * (docs/design.md#command-line): one request through a running proxy; prints the status, the typed error if any,
  * the request id and the round-trip time; exit 0 when the status is as expected (default any
  * 2xx), 1 otherwise. Credentials come from environment variables (never argv, which `ps`
  * shows) and are never printed.

@@ -1,4 +1,4 @@
-/** `auth` of the config (DESIGN §3): JWT issuers, API keys, the ALB's OIDC data, the failed-auth guard. */
+/** `auth` of the config (docs/design.md#configuration): JWT issuers, API keys, the ALB's OIDC data, the failed-auth guard. */
 import { z } from 'zod';
 import { httpUrl, int } from './fields';
 
@@ -201,7 +201,7 @@ export const authSchema = z
       })
       .optional()
       .describe(
-        "Verify the ALB's x-amzn-oidc-data (DESIGN §12); first in the authenticator order.",
+        "Verify the ALB's x-amzn-oidc-data (docs/design.md#alb-integration); first in the authenticator order.",
       ),
     failedAuthGuard: z
       .strictObject({

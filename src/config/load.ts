@@ -81,7 +81,7 @@ function section(raw: Record<string, unknown>, key: string): Record<string, unkn
   return created;
 }
 
-/** LOG_LEVEL, PORT and REDIS_URL win over the file (DESIGN §3). */
+/** LOG_LEVEL, PORT and REDIS_URL win over the file (docs/design.md#configuration). */
 export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   if (env.LOG_LEVEL) section(raw, 'logging').level = env.LOG_LEVEL;
   if (env.PORT) section(raw, 'server').port = env.PORT;

@@ -1,4 +1,4 @@
-/** `routes[]` of the config (DESIGN §3): prefix, upstream, auth mode, scopes, limits, preset. */
+/** `routes[]` of the config (docs/design.md#configuration): prefix, upstream, auth mode, scopes, limits, preset. */
 import { z } from 'zod';
 import { HTTP_METHODS, bool, httpUrl, int, noCredentialsInUrl, urlPath } from './fields';
 import { upstreamAuthSchema } from './upstream-auth-schema';
@@ -56,7 +56,7 @@ export const routeSchema = z.strictObject({
       "The path segment after the prefix that names the tenant (1 = the first): it must be one of the principal's tenants (403 TENANT_FORBIDDEN), e.g. registry repositories /v2/<tenant>/<name>. A path without it (the prefix itself) carries no tenant.",
     ),
   upstreamAuth: upstreamAuthSchema.describe(
-    "Which credential the upstream gets (DESIGN §11): the caller's (none), or authgate's own from a provider chain.",
+    "Which credential the upstream gets (docs/design.md#upstream-credentials): the caller's (none), or authgate's own from a provider chain.",
   ),
   ws: bool().default(false).describe('Allow authenticated WebSocket upgrades on this route.'),
   cors: z
@@ -98,7 +98,7 @@ export const routeSchema = z.strictObject({
     .enum(['authgate', 'mlflow'])
     .optional()
     .describe(
-      'authgate: DESIGN §4 codes; mlflow: MLflow ErrorCode names in error_code (the authgate code in authgate_code). Default mlflow with preset mlflow.',
+      'authgate: docs/design.md#typed-errors codes; mlflow: MLflow ErrorCode names in error_code (the authgate code in authgate_code). Default mlflow with preset mlflow.',
     ),
   rateLimit: z
     .strictObject({

@@ -1,5 +1,5 @@
 /**
- * The configuration schema (DESIGN §3). Every field carries its default and a description;
+ * The configuration schema (docs/design.md#configuration). Every field carries its default and a description;
  * docs/configuration.md is generated from this file (`npm run docs:config`) and a test keeps
  * the two in step.
  */

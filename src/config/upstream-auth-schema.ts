@@ -1,5 +1,5 @@
 /**
- * `routes[].upstreamAuth` (DESIGN §11): which credential authgate sends to the upstream, from an
+ * `routes[].upstreamAuth` (docs/design.md#upstream-credentials): which credential authgate sends to the upstream, from an
  * ordered chain of providers, and the registry token exchange a Bearer challenge triggers.
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * X-Forwarded-* rules (DESIGN §5): extended only when the peer is a trusted proxy (the ALB),
+ * X-Forwarded-* rules (docs/design.md#headers): extended only when the peer is a trusted proxy (the ALB),
  * replaced otherwise, so a direct caller cannot forge its address, scheme or host.
  */
 import { BlockList, isIP, isIPv4 } from 'node:net';

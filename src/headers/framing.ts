@@ -1,5 +1,5 @@
 /**
- * Request body framing (issue 8.1, DESIGN §5). `Transfer-Encoding` is hop-by-hop and is removed
+ * Request body framing (docs/design.md#headers). `Transfer-Encoding` is hop-by-hop and is removed
  * before forwarding, and node's client adds no framing of its own to GET, HEAD, DELETE or
  * OPTIONS: a chunked body on those methods would reach the upstream unframed and be parsed
  * there as a second request that authgate never checked. So the framing of every request is

@@ -1,5 +1,5 @@
 /**
- * The headers authgate makes decisions on, compiled from configuration (issue 8.2, DESIGN §5):
+ * The headers authgate makes decisions on, compiled from configuration (docs/design.md#headers):
  * the identity headers, every route's `tenantHeader`, the API-key header. Each of them is
  * guarded the same way, so a header cannot escape a rule by being named differently:
  *  - its underscore spelling (`X_Workspace`), which some servers fold into the real name, is
@@ -7,7 +7,7 @@
  *  - a client cannot remove it by listing it in `Connection`;
  *  - single-valued identity headers may appear once and hold no comma list, since an upstream
  *    that joins or splits repeats would see another identity than the one authgate checked;
- *  - headers only the load balancer may send (`x-amzn-oidc-*`, DESIGN §12) are refused from a
+ *  - headers only the load balancer may send (`x-amzn-oidc-*`, docs/design.md#alb-integration) are refused from a
  *    peer outside `server.trustedProxies` — never trusted, never forwarded for an upstream to trust.
  */
 import { AuthgateError } from '../errors';

@@ -1,5 +1,5 @@
 /**
- * Hop-by-hop header rules (RFC 9110 §7.6.1, DESIGN §5), on raw header lists
+ * Hop-by-hop header rules (RFC 9110 §7.6.1, docs/design.md#headers), on raw header lists
  * (`[name, value, name, value, ...]` as in `IncomingMessage.rawHeaders`) so that end-to-end
  * headers keep their exact case, order and repetitions.
  */

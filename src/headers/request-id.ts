@@ -28,7 +28,7 @@ export function traceRoot(raw: RawHeaders): string | undefined {
 }
 
 /**
- * Keeps a single sane X-Request-ID (DESIGN §5); otherwise takes the `Root=` of the ALB's
+ * Keeps a single sane X-Request-ID (docs/design.md#headers); otherwise takes the `Root=` of the ALB's
  * X-Amzn-Trace-Id, so authgate's logs join the ALB's access logs; otherwise a new UUID. Several
  * values are never "sane": the upstream, the logs and the client must agree on one id.
  */

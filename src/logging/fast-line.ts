@@ -1,5 +1,5 @@
 /**
- * The hot path of logging (issue 15.2): a flat line — the access line and the audit line of
+ * The hot path of logging: a flat line — the access line and the audit line of
  * every request — serialised by hand instead of through winston's per-line format pipeline, with
  * the same result: every string value scrubbed and capped as the masker does, keys in the same
  * (sorted) order, the same `level`, `message`, `service` and `timestamp` fields. To the

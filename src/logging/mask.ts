@@ -83,7 +83,7 @@ export function capLength(text: string): string {
 }
 
 /*
- * Every pattern below runs in time linear in its input (issue 8.5): the scrubber sees request
+ * Every pattern below runs in time linear in its input: the scrubber sees request
  * paths and error texts an attacker controls, and a backtracking pattern let a 14 KB path cost
  * 90-200 ms of event loop. The two shapes that cannot be written as a linear regular expression
  * (a JWT may start inside a word, a URL scheme is found by what follows it) are hand-written
@@ -212,7 +212,7 @@ export function maskUserinfo(
  * What every secret shape the scrubber knows needs somewhere in the text: a JWT has dots, a
  * query credential `=`, URL userinfo `@`, an Authorization value a space after its scheme.
  * A value with none of them (and no API-key prefix) is returned as it is, without the scan —
- * most logged values: request ids, paths without dots, names (issue 15.2).
+ * most logged values: request ids, paths without dots, names.
  */
 const MAY_HOLD_SECRET = /[.=@\s]/;
 
@@ -246,7 +246,7 @@ export function createFullScrubber(
   return (text) => {
     // Every candidate shape and every mask spends from one budget per value. An ordinary value
     // spends a handful; one crafted to hold hundreds of shapes is replaced whole as soon as the
-    // budget runs out, so its cost stays that of an ordinary value (issue 8.5).
+    // budget runs out, so its cost stays that of an ordinary value.
     let budget = MAX_SHAPES_PER_VALUE;
     const spend = (): void => {
       if (--budget < 0) throw SHAPE_FLOOD;

@@ -1,5 +1,5 @@
 /**
- * Request-target normalisation (DESIGN §6). Auth decisions are made on the result and exactly
+ * Request-target normalisation (docs/design.md#paths). Auth decisions are made on the result and exactly
  * the result is forwarded, so the upstream can never see a path authgate did not decide on.
  */
 import { AuthgateError } from '../errors';

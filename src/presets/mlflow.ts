@@ -1,5 +1,5 @@
 /**
- * The MLflow preset (`preset: mlflow`, DESIGN §10): every endpoint the MLflow tracking server
+ * The MLflow preset (`preset: mlflow`, docs/design.md#mlflow-preset): every endpoint the MLflow tracking server
  * serves gets a permission — read, edit or manage — the way MLflow's own permission model
  * (mlflow.server.auth) classifies it: reads (GET and the POST-based search/get calls) need
  * read; creating and updating experiments, runs, metrics, params, tags, artifact uploads,
@@ -8,7 +8,7 @@
  * Rules are matched on the path MLflow sees (after `stripPrefix`), with the API prefix
  * (`/api/2.0/`, `/api/3.0/`, `/ajax-api/2.0/`, `/ajax-api/3.0/`) removed; the first rule that
  * matches the method and the path decides. An endpoint no rule knows needs manage, and
- * test/integration/mlflow/preset-coverage.test.ts enumerates the installed MLflow server's
+ * test/e2e/mlflow/preset-coverage.test.ts enumerates the installed MLflow server's
  * endpoints and fails on any the rules do not know or classify differently from MLflow.
  */
 

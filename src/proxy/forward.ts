@@ -1,5 +1,5 @@
 /**
- * The transport, on undici (issue 15.1): one request to its upstream through the origin's
+ * The transport, on undici: one request to its upstream through the origin's
  * connection pool (`Pool.dispatch` with a flat raw header list), the response relayed as it
  * arrives. End-to-end headers keep their exact names, case, order and repeats both ways.
  * What changes on the wire, and why:
@@ -7,7 +7,7 @@
  *   is the one authgate decided (the upstream's, or the client's with `preserveHost`).
  * - `Content-Length` is written by undici (`content-length:`, once): the framing authgate
  *   validated (headers/framing.ts). A chunked body is re-chunked by undici whatever the method
- *   (issue 8.1: a body never becomes a second request); `Transfer-Encoding` is never copied.
+ *   ( a body never becomes a second request); `Transfer-Encoding` is never copied.
  * - `connection: keep-alive` is undici's own hop-by-hop header on authgate's connection.
  * - `Expect: 100-continue` ends at authgate: the client's 100 is sent by authgate once the
  *   request passed authentication and its body is wanted (undici cannot relay an upstream 100).
@@ -386,7 +386,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     const raw = latin1(rawHeaders);
     if (f.replaceResponse && f.replaceStatuses?.has(statusCode)) {
-      // The access line still says what the upstream answered (issue 12.2).
+      // The access line still says what the upstream answered.
       stats.upstreamStatus = statusCode;
       const reply = new Reply(statusCode, raw, () => this.abortUpstream?.());
       this.reply = reply;

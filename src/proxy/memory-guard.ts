@@ -4,7 +4,7 @@
  * garbage collection, and it starts one for external memory only after ~64 MB have piled up.
  * Streaming gigabytes at wire speed therefore grows RSS by that much before anything is freed.
  * A minor (young-generation) GC frees those buffers early; it costs well under a millisecond and
- * runs only while large bodies flow. The signal is the memory itself (issue 15.4): every quarter
+ * runs only while large bodies flow. The signal is the memory itself: every quarter
  * of `limitBytes` streamed, the guard reads how much ArrayBuffer memory is held, and collects
  * only when more than `limitBytes` is — when V8's own scavenges kept up, it does nothing (a
  * fixed every-16-MB GC cost a quarter of the proxy's CPU per GiB).

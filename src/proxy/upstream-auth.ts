@@ -1,5 +1,5 @@
 /**
- * Upstream 401/403 → typed errors (DESIGN §4): `UPSTREAM_UNAUTHENTICATED` / `UPSTREAM_FORBIDDEN`
+ * Upstream 401/403 → typed errors (docs/design.md#typed-errors): `UPSTREAM_UNAUTHENTICATED` / `UPSTREAM_FORBIDDEN`
  * with `origin: "upstream"`. A JSON body's `error_code`/`message` are kept under `upstream`;
  * HTML, empty (also compressed-empty) and unreadable bodies are never passed on.
  */

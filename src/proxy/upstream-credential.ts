@@ -1,5 +1,5 @@
 /**
- * The two request-side pieces of sending authgate's own credential upstream (DESIGN §11): the
+ * The two request-side pieces of sending authgate's own credential upstream (docs/design.md#upstream-credentials): the
  * header list with the caller's credentials replaced by authgate's `Authorization`, and a small
  * body kept in memory so a request a registry challenged can be sent once more.
  */

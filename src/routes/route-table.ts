@@ -33,7 +33,7 @@ export interface CompiledRoute {
    * map neither lists the method nor has "*" (and no preset decides).
    */
   scopesFor(method: string, path: string): readonly string[] | typeof METHOD_NOT_GRANTED;
-  /** The error body style of this route (DESIGN §4). */
+  /** The error body style of this route (docs/design.md#typed-errors). */
   readonly errorStyle: 'authgate' | 'mlflow';
 }
 

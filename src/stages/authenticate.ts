@@ -124,7 +124,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
   }
 
   /**
-   * `upstreamAuth.mode: when-absent` (DESIGN §11): a caller in internalNetworks that sent no
+   * `upstreamAuth.mode: when-absent` (docs/design.md#upstream-credentials): a caller in internalNetworks that sent no
    * credential is an internal hop; it goes upstream in authgate's name instead of being refused.
    */
   function internalServiceCall(scope: RequestScope, route: CompiledRoute): boolean {

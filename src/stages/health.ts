@@ -1,5 +1,5 @@
 /**
- * Stage "health" (DESIGN §8): `healthPath` answers 200 while the process lives, `readyPath` 200
+ * Stage "health" (docs/design.md#health-and-shutdown): `healthPath` answers 200 while the process lives, `readyPath` 200
  * when ready and 503 from the drain on. Neither is proxied, authenticated or access-logged.
  */
 import type { ServerResponse } from 'node:http';

@@ -1,5 +1,5 @@
 /**
- * Stages "path" and "header hygiene" (DESIGN §5, §6): the request target is normalised once
+ * Stages "path" and "header hygiene" (docs/design.md#headers, §6): the request target is normalised once
  * (auth decisions and forwarding use exactly that path), the body framing is decided once,
  * guarded headers are checked, a token in the query string is refused, the credentials are
  * extracted (never logged, only whether they are present) and the client address is resolved

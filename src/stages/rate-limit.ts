@@ -1,5 +1,5 @@
 /**
- * Stage "rate limit" (issue 10.4): the route's GCRA limit per principal, tenant or client
+ * Stage "rate limit": the route's GCRA limit per principal, tenant or client
  * address; a refusal is 429 RATE_LIMITED, every decision adds the RateLimit fields to the answer.
  */
 import type { Metrics } from '../metrics';

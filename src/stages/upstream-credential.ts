@@ -1,5 +1,5 @@
 /**
- * Stage "upstream credential" (DESIGN §11): on a route with `upstreamAuth`, decides whether this
+ * Stage "upstream credential" (docs/design.md#upstream-credentials): on a route with `upstreamAuth`, decides whether this
  * request goes upstream in authgate's name, puts authgate's credential in place of the caller's,
  * and answers a registry's Bearer challenge with a token exchange and one more attempt when the
  * request can be replayed (no body, or a small Content-Length body kept in memory).

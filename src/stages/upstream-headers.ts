@@ -1,5 +1,5 @@
 /**
- * The headers of the upstream request (DESIGN §5): hop-by-hop headers and the names listed in
+ * The headers of the upstream request (docs/design.md#headers): hop-by-hop headers and the names listed in
  * `Connection` are removed first, then authgate adds its own — X-Request-ID when it made one,
  * X-Forwarded-*, Host, the framing it re-applies, the identity headers of the authorise stage —
  * so a client can never strip what the proxy adds (@fastify/reply-from's rule).
@@ -52,7 +52,7 @@ export function createUpstreamHeaders(
     if (hostAt === -1) headers.push('Host', route.upstream.host);
     else if (!route.config.preserveHost) headers[hostAt + 1] = route.upstream.host;
     // The client's Transfer-Encoding went with the hop-by-hop headers: frame the body ourselves,
-    // whatever the method, so it can never be read upstream as a second request (issue 8.1).
+    // whatever the method, so it can never be read upstream as a second request.
     if (scope.framing?.kind === 'chunked') headers.push('Transfer-Encoding', 'chunked');
     headers.push(...scope.addHeaders);
     return headers;

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 
 /**
- * The credential authgate sends to an upstream in its own name (DESIGN §11), the provider
+ * The credential authgate sends to an upstream in its own name (docs/design.md#upstream-credentials), the provider
  * interface every source implements, and the one parser of token-shaped answers (a command's
  * JSON output, a mounted secret file, an OAuth2 token response).
  */

@@ -1,5 +1,5 @@
 /**
- * One route's upstream credential (DESIGN §11): which requests get authgate's own credential
+ * One route's upstream credential (docs/design.md#upstream-credentials): which requests get authgate's own credential
  * (mode), the provider chain that yields it (first that yields wins), and the token exchange a
  * registry's Bearer challenge triggers. The proxy asks it for the `Authorization` value of each
  * upstream request and hands it the upstream's `401` challenges.

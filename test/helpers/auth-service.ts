@@ -11,7 +11,7 @@ export interface KeyRecord {
   expires_at?: number;
 }
 
-/** A real HTTP auth service speaking the DESIGN §3 contract, with knobs for failures. */
+/** A real HTTP auth service speaking the docs/design.md#configuration contract, with knobs for failures. */
 export interface AuthService {
   url: string;
   keys: Map<string, KeyRecord>;
@@ -24,7 +24,7 @@ export interface AuthService {
   bodies: string[];
   /** When set, answers every call with this status and raw body (contract-breaking answers). */
   reply?: { status: number; body: string };
-  /** The key-management API of DESIGN §2 (`auth.apiKeys.adminUrl`), with this bearer token. */
+  /** The key-management API of docs/design.md#command-line (`auth.apiKeys.adminUrl`), with this bearer token. */
   adminUrl: string;
   adminToken: string;
   close(): Promise<void>;

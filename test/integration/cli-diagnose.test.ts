@@ -56,7 +56,7 @@ describe('authgate diagnose', () => {
     }
   });
 
-  describe('issue 12.1: the answers are checked, not only that something answered', () => {
+  describe('the answers are checked, not only that something answered', () => {
     const run = (config: Record<string, unknown>, json = false) =>
       runCli(['diagnose', '--config', writeConfig(config), ...(json ? ['--json'] : [])]);
     const apiKeys = (url: string) => ({

@@ -62,7 +62,7 @@ describe('authgate token', () => {
     expect(decoded.stdout).not.toContain(token.split('.')[2]);
   });
 
-  it('issue 12.1: mint works without --aud, and the token is accepted by an issuer with no audience', async () => {
+  it('mint works without --aud, and the token is accepted by an issuer with no audience', async () => {
     const secret = 'mint-without-aud-secret-0123456789abcdef';
     const minted = await runCli([
       'token',
@@ -98,13 +98,13 @@ describe('authgate token', () => {
     ],
     [['--secret', 's', '--ttl', '1h'], /--ttl must be a whole number of seconds/],
     [['--secret', 's', '--ttl', '0'], /--ttl must be a whole number of seconds/],
-  ])('issue 12.1: mint %j is a clear usage error (exit 2)', async (args, message) => {
+  ])('mint %j is a clear usage error (exit 2)', async (args, message) => {
     const r = await runCli(['token', 'mint', ...args]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
   });
 
-  it('issue 12.1: decode accepts a pasted "Bearer …" or "Authorization: Bearer …" value', async () => {
+  it('decode accepts a pasted "Bearer …" or "Authorization: Bearer …" value', async () => {
     const minted = await runCli([
       'token',
       'mint',

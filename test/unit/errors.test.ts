@@ -21,7 +21,7 @@ describe('error catalogue', () => {
     expect(STATUS_TITLES[ERROR_CATALOG[code].status]).toEqual(expect.any(String));
   });
 
-  it('builds the DESIGN §4 body', () => {
+  it('builds the docs/design.md#typed-errors body', () => {
     const err = new AuthgateError('TOKEN_EXPIRED');
     expect(errorBody(err, 'rid')).toEqual({
       error: 'Authentication failed',
@@ -34,7 +34,7 @@ describe('error catalogue', () => {
   });
 });
 
-describe('docs/troubleshooting.md (issue 12.6)', () => {
+describe('docs/troubleshooting.md', () => {
   const troubleshooting = readFileSync(join(__dirname, '../../docs/troubleshooting.md'), 'utf8');
   it.each(Object.entries(ERROR_CATALOG))(
     '%s has a row: meaning, log line, fix',

@@ -1,5 +1,5 @@
 /**
- * GCRA (issue 10.4): the pure step and what it means for the client, table-driven and as
+ * GCRA: the pure step and what it means for the client, table-driven and as
  * properties; the per-process limiter on a driven clock, and its outage fallback rule.
  */
 import fc from 'fast-check';

@@ -57,7 +57,7 @@ describe('authorize', () => {
   });
 });
 
-describe('audienceAccepted (the JWT aud check authgate makes itself, issue 11.3)', () => {
+describe('audienceAccepted (the JWT aud check authgate makes itself)', () => {
   it.each([
     ['no audience configured', 'x', undefined, true],
     ['string claim, string accepted', 'api', 'api', true],

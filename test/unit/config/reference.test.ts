@@ -40,7 +40,7 @@ describe('docs/configuration.md', () => {
     'routes[].tenantHeader',
     'routes[].timeouts.connectMs',
     'routes[].rateLimit.requestsPerMinute',
-  ])('documents the DESIGN §3 key %s', (key) => {
+  ])('documents the docs/design.md#configuration key %s', (key) => {
     expect(configReference()).toContain(`| \`${key}\` |`);
   });
 });

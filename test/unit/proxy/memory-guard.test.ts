@@ -2,7 +2,7 @@ import { StreamMemoryGuard } from '../../../src/proxy/memory-guard';
 
 const MB = 1024 * 1024;
 
-describe('StreamMemoryGuard (issue 15.4: the held memory is the signal)', () => {
+describe('StreamMemoryGuard ( the held memory is the signal)', () => {
   it('collects only when more than the limit is held, checking every quarter of it', () => {
     let held = 0;
     const guard = new StreamMemoryGuard(16 * MB, () => held);

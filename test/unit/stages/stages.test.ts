@@ -1,5 +1,5 @@
 /**
- * Issue 11.1: each stage of the chain on its own, table-driven: health, hygiene (path, guarded
+ * each stage of the chain on its own, table-driven: health, hygiene (path, guarded
  * headers, credentials, client address), upstream headers, rate limit, and the lifecycle.
  */
 import { NetworkList } from '../../../src/headers/forwarded';
@@ -170,7 +170,7 @@ describe('upstream headers stage', () => {
     expect(names(headers)).not.toContain('connection');
     expect(names(headers)).toContain('authorization');
   });
-  it('re-frames a chunked body itself (issue 8.1)', () => {
+  it('re-frames a chunked body itself', () => {
     const { headers } = build(['Transfer-Encoding', 'chunked']);
     expect(headers.filter((h) => h.toLowerCase() === 'transfer-encoding')).toHaveLength(1);
     expect(headers[headers.indexOf('Transfer-Encoding') + 1]).toBe('chunked');
