@@ -171,9 +171,8 @@ export function continueOnce(req: IncomingMessage, res: ServerResponse): void {
   res.writeContinue();
 }
 
-function uncork(ex: Exchange): void {
-  ex.corked = false;
-  ex.uncorkClient();
+function flushResponse(ex: Exchange): void {
+  ex.flush();
 }
 
 /** The body of a replaced response, collected up to REPLY_BODY_MAX. */
@@ -251,9 +250,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   private queueTimer?: NodeJS.Timeout;
   private bodySource?: PassThrough;
   private resume?: () => void;
-  /** The client response is corked until the end of this tick's chunks. */
-  corked = false;
-  private chunks = 0;
+  /** Response chunks gathered in this tick, written together (see onData). */
+  private pending?: Buffer[];
+  private pendingBytes = 0;
+  private written = 0;
   /** An error to abort with once undici hands over the connection (timed out while queued). */
   private pendingAbort?: Error;
 
@@ -298,7 +298,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.bodySource = source;
     this.idle();
     // Chunks parsed from one read of the client's socket go upstream as one write: a client
-    // sending 1-byte chunks would otherwise cost a write (and a chunk header) per byte.
+    // sending 1-byte chunks would otherwise cost a write (and a chunk header) per byte. Node's
+    // HTTP parser hands each body chunk over in a callback of its own (ticks run between them),
+    // so the batch is flushed by setImmediate, once the whole read has been parsed.
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     const flush = (): void => {
@@ -315,7 +317,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       stats.bytesIn += chunk.length;
       memoryGuard?.count(chunk.length);
       this.timer?.refresh();
-      if (pendingBytes === 0) process.nextTick(flush);
+      if (pendingBytes === 0) setImmediate(flush);
       pending.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes >= COALESCE_MAX) flush();
@@ -426,22 +428,37 @@ class Exchange implements Dispatcher.DispatchHandler {
     const f = this.f;
     f.stats.bytesOut += chunk.length;
     f.memoryGuard?.count(chunk.length);
-    // The chunks undici parsed from one read go to the client as one write (see streamBody):
-    // from a response's second chunk on, the client response is corked until the tick ends.
-    if (++this.chunks > 1 && !this.corked) {
-      this.corked = true;
-      f.res.cork();
-      process.nextTick(uncork, this);
+    // The chunks undici parses from one read of the upstream's socket (all in one call, so
+    // within one tick) go to the client as one write: an upstream sending 1-byte chunks would
+    // otherwise cost a write (and a chunk header) per byte. A response's first chunk, and any
+    // once the batch is large or the client is slow, is written at once.
+    if (this.pending === undefined) {
+      if (this.written++ === 0 || f.res.writableNeedDrain) return this.write(chunk);
+      this.pending = [chunk];
+      this.pendingBytes = chunk.length;
+      process.nextTick(flushResponse, this);
+      return true;
     }
-    if (f.res.write(chunk)) return true;
-    // Backpressure from the client: undici pauses reading until the response drains.
-    if (this.resume) f.res.once('drain', this.resume);
-    return false;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    return this.pendingBytes >= COALESCE_MAX ? this.flush() : true;
   }
 
-  uncorkClient(): void {
+  /** Writes what was gathered; false when the client pushes back (undici then pauses). */
+  flush(): boolean {
+    const chunks = this.pending;
+    this.pending = undefined;
+    this.pendingBytes = 0;
+    if (chunks === undefined || this.settled || this.f.res.destroyed) return true;
+    return this.write(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+  }
+
+  private write(chunk: Buffer): boolean {
     const res = this.f.res;
-    if (res.writableCorked > 0) res.uncork();
+    if (res.write(chunk)) return true;
+    // Backpressure from the client: undici pauses reading until the response drains.
+    if (this.resume) res.once('drain', this.resume);
+    return false;
   }
 
   onComplete(): void {
@@ -450,6 +467,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.reply.complete();
       return;
     }
+    this.flush();
     this.f.res.end(() => this.finish());
   }
 

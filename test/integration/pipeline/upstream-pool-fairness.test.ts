@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { rawRequest, startProxy, type TestProxy } from '../../helpers/servers';
 
 interface CountingUpstream {
@@ -141,6 +141,7 @@ describe('upstream pool fairness', () => {
       parts.push(`1\r\n${ch}\r\n`);
     }
     const before = upstream.bodies.length;
+    const started = upstream.started;
     const socket = connect(proxy.port, '127.0.0.1');
     const answer = new Promise<string>((resolve) => {
       let text = '';
@@ -149,9 +150,13 @@ describe('upstream pool fairness', () => {
         if (text.includes('\r\n\r\nok')) resolve(text);
       });
     });
+    // Headers and the first chunk; the rest once the request is on its way upstream, so the
+    // chunks are parsed while the body streams (not gathered before it starts).
     socket.write(
-      `POST /up/chunks HTTP/1.1\r\nHost: api.example\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${parts.join('')}0\r\n\r\n`,
+      `POST /up/chunks HTTP/1.1\r\nHost: api.example\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${parts[0]}`,
     );
+    await until(() => upstream.started > started);
+    socket.write(`${parts.slice(1).join('')}0\r\n\r\n`);
     expect(await answer).toMatch(/^HTTP\/1\.1 200 /);
     socket.destroy();
     await until(() => upstream.bodies.length > before);
@@ -160,5 +165,66 @@ describe('upstream pool fairness', () => {
     expect(body.sha).toBe(createHash('sha256').update(bytes.join('')).digest('hex'));
     // One write per read of the client's socket, not one per chunk.
     expect(body.events).toBeLessThan(50);
+  });
+
+  it('a response in 1-byte chunks reaches the client in far fewer chunks, intact', async () => {
+    const parts: string[] = [];
+    let text = '';
+    for (let i = 0; i < 2000; i++) {
+      const ch = String.fromCharCode(97 + (i % 26));
+      text += ch;
+      parts.push(`1\r\n${ch}\r\n`);
+    }
+    // A raw upstream that answers with the whole chunked body in one write.
+    const raw = createNetServer((socket) => {
+      socket.on('error', () => socket.destroy());
+      socket.once('data', () =>
+        socket.end(
+          `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${parts.join('')}0\r\n\r\n`,
+        ),
+      );
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const down = await startProxy({
+      routes: [
+        {
+          name: 'down',
+          prefix: '/',
+          upstream: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`,
+          auth: 'none',
+        },
+      ],
+    });
+    try {
+      const socket = connect(down.port, '127.0.0.1');
+      const received = await new Promise<string>((resolve) => {
+        let all = '';
+        socket.on('data', (c: Buffer) => (all += c.toString('latin1')));
+        socket.on('end', () => resolve(all));
+        socket.write('GET /x HTTP/1.1\r\nHost: d.example\r\nConnection: close\r\n\r\n');
+      });
+      socket.destroy();
+      const [head, body] = received.split('\r\n\r\n', 2) as [string, string];
+      expect(head).toMatch(/^HTTP\/1\.1 200 /);
+      expect(head.toLowerCase()).toContain('transfer-encoding: chunked');
+      // Decode the chunked body: the bytes are intact, in far fewer chunks than were sent.
+      let rest = received.slice(head.length + 4);
+      let decoded = '';
+      let chunks = 0;
+      for (;;) {
+        const nl = rest.indexOf('\r\n');
+        const size = parseInt(rest.slice(0, nl), 16);
+        if (size === 0) break;
+        decoded += rest.slice(nl + 2, nl + 2 + size);
+        rest = rest.slice(nl + 2 + size + 2);
+        chunks++;
+      }
+      expect(body.length).toBeGreaterThan(0);
+      expect(decoded).toBe(text);
+      expect(chunks).toBeLessThan(50);
+    } finally {
+      await down.close();
+      await new Promise((r) => raw.close(r));
+    }
   });
 });
