@@ -31,7 +31,10 @@ describe('the MLflow UI through authgate in headless Chromium', () => {
       ARTIFACT_MB: '1',
       FLOW_SUFFIX: 'ui',
     });
-    expect(r.code).toBe(0);
+    expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr.slice(-2000) }).toEqual({
+      code: 0,
+      stderr: '',
+    });
     flow = r.json as typeof flow;
     proxy = await startProxy({
       auth: {
