@@ -319,6 +319,8 @@ async function workersBench(dir, authgateConfig, bearer) {
 }
 
 async function main() {
+  // `BENCH_ONLY=chunks`: only the cost of 1-byte chunks (bench/chunks.js).
+  if (process.env.BENCH_ONLY === 'chunks') return require('./chunks').run();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authgate-bench-'));
   const upstream = start('0', process.execPath, [path.join(__dirname, 'upstream.js')]);
   const upstreamPort = await new Promise((r) =>
