@@ -1,5 +1,5 @@
 /**
- * WebSocket upgrades (issue #3 point 7): only after the request passed the same
+ * WebSocket upgrades: only after the request passed the same
  * authentication and authorisation as any other, and only on routes with `ws: true`. The
  * upstream's 101 (with its raw headers) is relayed, then bytes flow both ways untouched.
  */

@@ -52,7 +52,7 @@ describe('alert rules', () => {
     'AuthgateJwksRefreshFailing',
     'AuthgateRedisDown',
     'AuthgateRateLimitSurge',
-  ])('the rule set covers %s (issue #4)', (name) => {
+  ])('the rule set covers %s', (name) => {
     expect(rules.map((r) => r.alert)).toContain(name);
   });
 });

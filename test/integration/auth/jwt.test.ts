@@ -100,7 +100,7 @@ describe('JWT authentication with a real JWKS server', () => {
     expect((await call(sign(rsa, { aud: ['x', 'other'] }))).status).toBe(200);
   });
 
-  // One case per rejection of issue #3 point 2.
+  // One case per way a token is rejected.
   it('rejects alg "none"', async () => {
     const t = rawToken(
       { alg: 'none', typ: 'JWT' },

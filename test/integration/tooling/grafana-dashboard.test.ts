@@ -55,7 +55,7 @@ describe('Grafana dashboard', () => {
     ['upstream errors', /^Upstream errors/],
     ['auth service', /^Auth service$/],
     ['cache hit ratio', /cache hit ratio/],
-  ])('has a %s panel (issue #4)', (_topic, title) => {
+  ])('has a %s panel', (_topic, title) => {
     expect(dashboard.panels.some((p) => title.test(p.title))).toBe(true);
   });
 });
