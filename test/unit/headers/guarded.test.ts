@@ -43,18 +43,44 @@ describe('checkGuardedHeaders', () => {
     }
   });
 
-  it('property: a guarded header survives any Connection list', () => {
-    const guarded = [...guard.connectionProtected];
+  /** What the configuration above must guard, written out here, not read from the guard. */
+  const EXPECTED_GUARDED = [
+    'authorization',
+    'x-user-id',
+    'x-tenant-id',
+    'x-request-id',
+    'x-api-key',
+    'x-workspace',
+    'x-team-key',
+    'x-amzn-oidc-data',
+    'x-amzn-oidc-identity',
+    'x-amzn-oidc-accesstoken',
+    'host',
+    'content-length',
+  ];
+
+  it.each(['x_amzn_oidc_data', 'X_Amzn_Oidc_Identity', 'x_amzn_oidc_accesstoken', 'x_api_key'])(
+    'the underscore spelling %s is refused even from a trusted proxy',
+    (name) => {
+      expect(() => checkGuardedHeaders([name, 'v'], guard, true)).toThrow(
+        expect.objectContaining({ status: 400, reason: 'underscore_header' }),
+      );
+    },
+  );
+
+  it('property: every header authgate decides on survives any Connection list', () => {
     fc.assert(
       fc.property(
-        fc.subarray(guarded, { minLength: 1 }),
+        fc.subarray(EXPECTED_GUARDED, { minLength: 1 }),
         fc.array(fc.constantFrom('close', 'keep-alive', 'X-Other', ' ', ''), { maxLength: 3 }),
         (listed, extra) => {
           const cased = listed.map((n) => n.toUpperCase());
           const raw = ['Connection', [...cased, ...extra].join(', '), 'X-Other', 'o'];
-          for (const n of guarded) raw.push(n, 'v');
+          for (const n of EXPECTED_GUARDED) raw.push(n, 'v');
           const out = stripHopByHop(raw, { protect: guard.connectionProtected });
-          for (const n of guarded) expect(out).toContain(n);
+          for (const n of EXPECTED_GUARDED) expect(out).toContain(n);
+          // ... while an unguarded header listed in Connection is removed.
+          if (extra.includes('X-Other')) expect(out).not.toContain('X-Other');
         },
       ),
     );
