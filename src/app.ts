@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Authenticator } from './auth/authenticator';
 import { FailedAuthGuard } from './auth/failed-auth-guard';
-import { authenticatorHeaders, trustedOnlyPrefixes } from './auth/registry';
+import { configHeaderGuard } from './auth/registry';
 import type { AuthObserver } from './auth/observer';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config/schema';
@@ -22,7 +22,7 @@ import { sendError, sendErrorOnSocket } from './error-response';
 import { AuthgateError, toAuthgateError } from './errors';
 import { NetworkList } from './headers/forwarded';
 import { hasBody } from './headers/framing';
-import { compileHeaderGuard, extendHeaderGuard } from './headers/guarded';
+import { extendHeaderGuard } from './headers/guarded';
 import type { RawHeaders } from './headers/hop-by-hop';
 import { Lifecycle } from './lifecycle';
 import { CLIENT_CLOSED, logAccess } from './logging/access-log';
@@ -163,11 +163,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   };
 
   // One guard for every header any route, authenticator or embedded call decides on.
-  const guard = compileHeaderGuard({
-    tenantHeaders: config.routes.map((r) => r.tenantHeader),
-    identityHeaders: authenticatorHeaders(config),
-    trustedOnlyPrefixes: trustedOnlyPrefixes(),
-  });
+  const guard = configHeaderGuard(config);
   const hygiene = createHygieneStage(config, trustedProxies, logger, guard);
   const authenticateAndAuthorize = createAuthStage({
     authenticators: deps.authenticators ?? [],

@@ -7,6 +7,7 @@
  * header guard and the logger read the list. The order is the order authenticators are asked.
  */
 import type { Config } from '../config/schema';
+import { compileHeaderGuard, type HeaderGuard } from '../headers/guarded';
 import { albOidcModule } from './alb-oidc';
 import { apiKeyModule } from './api-key';
 import type { AuthenticatorModule } from './authenticator';
@@ -28,4 +29,16 @@ export function authenticatorHeaders(config: Readonly<Config>): string[] {
 
 export function trustedOnlyPrefixes(): string[] {
   return AUTHENTICATOR_MODULES.flatMap((m) => m.trustedOnlyPrefixes ?? []);
+}
+
+/**
+ * The one header guard of a configuration: every route's tenant header, every configured
+ * authenticator's headers and trusted-proxy-only prefixes (embedded routes are added to it).
+ */
+export function configHeaderGuard(config: Readonly<Config>): HeaderGuard {
+  return compileHeaderGuard({
+    tenantHeaders: config.routes.map((r) => r.tenantHeader),
+    identityHeaders: authenticatorHeaders(config),
+    trustedOnlyPrefixes: trustedOnlyPrefixes(),
+  });
 }

@@ -15,7 +15,8 @@ import {
 import type { Config } from '../config/schema';
 import { NetworkList, clientIp } from '../headers/forwarded';
 import { requestFraming } from '../headers/framing';
-import { checkGuardedHeaders, compileHeaderGuard, type HeaderGuard } from '../headers/guarded';
+import { configHeaderGuard } from '../auth/registry';
+import { checkGuardedHeaders, type HeaderGuard } from '../headers/guarded';
 import type { Logger } from '../logging/logger';
 import { normalizeRequestTarget } from '../paths/normalize-path';
 import type { RequestScope } from '../request-scope';
@@ -30,10 +31,7 @@ export function createHygieneStage(
   config: Readonly<Config>,
   trustedProxies: NetworkList,
   logger: Logger,
-  guard: HeaderGuard = compileHeaderGuard({
-    tenantHeaders: config.routes.map((r) => r.tenantHeader),
-    apiKeyHeader: config.auth.apiKeys?.header,
-  }),
+  guard: HeaderGuard = configHeaderGuard(config),
 ): HygieneStage {
   const apiKeys = config.auth.apiKeys;
   const credentialRules: CredentialRules = {
