@@ -103,6 +103,68 @@ describe('credential providers against the real registry (htpasswd)', () => {
     }
   });
 
+  it("a cross-repository mount: from the caller's own tenant the registry mounts it, from another tenant's repository it is refused before the registry", async () => {
+    const proxy = await startProxy(
+      registryRoute(registry.url, { mode: 'service', providers: [{ type: 'env' }] }),
+      { env: { REGISTRY_USERNAME: USER, REGISTRY_PASSWORD: PASSWORD } },
+    );
+    const send = (method: string, path: string, tenants: string[], body = '') =>
+      rawRequest(proxy.url, {
+        method,
+        path,
+        headers: [
+          'Host',
+          `127.0.0.1:${proxy.port}`,
+          'Authorization',
+          `Bearer ${jwt('registry:pull registry:push', tenants)}`,
+          'Content-Type',
+          'application/octet-stream',
+          'Content-Length',
+          String(Buffer.byteLength(body)),
+        ],
+        body,
+      });
+    const push = async (repo: string, tenant: string, blob: string): Promise<string> => {
+      const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+      const opened = await send('POST', `/v2/${repo}/blobs/uploads/`, [tenant]);
+      expect(opened.status).toBe(202);
+      const location = new URL(String(opened.headers.location), proxy.url);
+      const sep = location.search === '' ? '?' : '&';
+      const put = await send(
+        'PUT',
+        `${location.pathname}${location.search}${sep}digest=${encodeURIComponent(digest)}`,
+        [tenant],
+        blob,
+      );
+      expect(put.status).toBe(201);
+      return digest;
+    };
+    try {
+      const own = await push('acme/src', 'acme', 'acme model weights\n');
+      const mounted = await send('POST', `/v2/acme/dst/blobs/uploads/?mount=${own}&from=acme/src`, [
+        'acme',
+      ]);
+      expect(mounted.status).toBe(201);
+      const secret = await push('beta/secret', 'beta', 'beta private weights\n');
+      const before = registry.accessLog().length;
+      for (const from of ['beta/secret', 'beta%2Fsecret', '%62eta/secret']) {
+        const refused = await send(
+          'POST',
+          `/v2/acme/stolen/blobs/uploads/?mount=${secret}&from=${from}`,
+          ['acme'],
+        );
+        expect(refused.status).toBe(403);
+        expect(JSON.parse(refused.body.toString()).error_code).toBe('TENANT_FORBIDDEN');
+      }
+      expect(registry.accessLog().slice(before)).toEqual([]);
+      // The blob never reached acme's repository.
+      const head = await send('HEAD', `/v2/acme/stolen/blobs/${secret}`, ['acme']);
+      expect(head.status).toBe(404);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('env: none of the variables set is a typed 502, each provider’s reason logged', async () => {
     const proxy = await startProxy(
       registryRoute(registry.url, { mode: 'service', providers: [{ type: 'env' }] }),
