@@ -334,11 +334,17 @@ export function createMasker(rules: MaskRules = {}): Masker {
     return out;
   };
 
+  // Log keys are a small, fixed set: each one's answer is worked out once (this runs for every
+  // field of every access and audit line).
+  const known = new Map<string, boolean>();
   const sensitive = (key: string): boolean => {
-    if (headers.has(key) || fields.has(key)) return true;
-    if (!/[A-Z]/.test(key)) return false;
-    const lower = key.toLowerCase();
-    return headers.has(lower) || fields.has(lower);
+    let answer = known.get(key);
+    if (answer === undefined) {
+      const lower = key.toLowerCase();
+      answer = headers.has(lower) || fields.has(lower);
+      if (known.size < 10_000) known.set(key, answer);
+    }
+    return answer;
   };
   return Object.assign((value: unknown) => walk(value, 0, new WeakSet()), {
     sensitive,
