@@ -173,7 +173,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     metrics,
   });
   const rateLimit = createRateLimitStage(deps.rateLimiter ?? new RateLimiter(), metrics);
-  const upstreamHeaders = createUpstreamHeaders(trustedProxies, hygiene.guard);
+  const upstreamHeaders = createUpstreamHeaders(hygiene.guard);
   const asAuthgate = createUpstreamCredentialStage(config, routes.routes, {
     clock: deps.clock ?? systemClock,
     logger,

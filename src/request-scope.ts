@@ -30,6 +30,8 @@ export interface RequestScope {
   readonly method: string;
   readonly rawHeaders: RawHeaders;
   readonly peerIp: string;
+  /** The socket peer is one of `server.trustedProxies` (decided by the hygiene stage). */
+  peerTrusted: boolean;
   clientIp: string;
   /** A WebSocket upgrade (the route must allow it). */
   upgrade: boolean;
@@ -88,6 +90,7 @@ export function createRequestScope(req: IncomingMessage): RequestScope {
     method: req.method ?? 'GET',
     rawHeaders: raw,
     peerIp,
+    peerTrusted: false,
     clientIp: peerIp,
     upgrade: false,
     search: '',

@@ -46,7 +46,8 @@ export function createHygieneStage(
     scope.path = target.path;
     scope.search = target.search;
     scope.framing = requestFraming(scope.rawHeaders);
-    checkGuardedHeaders(scope.rawHeaders, guard, trustedProxies.has(scope.peerIp));
+    scope.peerTrusted = trustedProxies.has(scope.peerIp);
+    checkGuardedHeaders(scope.rawHeaders, guard, scope.peerTrusted);
     refuseQueryToken(target.search);
     scope.credentials = extractCredentials(scope.rawHeaders, credentialRules);
     if (logger.isDebugEnabled()) {

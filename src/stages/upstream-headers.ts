@@ -5,7 +5,7 @@
  * so a client can never strip what the proxy adds (@fastify/reply-from's rule).
  */
 import type { IncomingMessage } from 'node:http';
-import { FORWARDED_HEADERS, appendForwardedHeaders, type NetworkList } from '../headers/forwarded';
+import { FORWARDED_HEADERS, appendForwardedHeaders } from '../headers/forwarded';
 import type { HeaderGuard } from '../headers/guarded';
 import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
 import type { RequestScope } from '../request-scope';
@@ -23,10 +23,7 @@ export type UpstreamHeaders = (
   upgrade: boolean,
 ) => RawHeaders;
 
-export function createUpstreamHeaders(
-  trustedProxies: NetworkList,
-  guard: HeaderGuard,
-): UpstreamHeaders {
+export function createUpstreamHeaders(guard: HeaderGuard): UpstreamHeaders {
   return (req, scope, route, upgrade) => {
     const raw = scope.rawHeaders;
     const headers = stripHopByHop(raw, {
@@ -37,7 +34,7 @@ export function createUpstreamHeaders(
     if (!scope.requestIdKept) headers.push('X-Request-ID', scope.requestId);
     appendForwardedHeaders(headers, raw, {
       peerIp: scope.peerIp,
-      trusted: trustedProxies.has(scope.peerIp),
+      trusted: scope.peerTrusted,
       proto: 'encrypted' in req.socket ? 'https' : 'http',
       localPort: req.socket.localPort ?? 0,
       host: req.headers.host,

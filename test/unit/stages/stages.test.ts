@@ -108,7 +108,7 @@ describe('upstream headers stage', () => {
     hygiene(req, scope);
     return {
       scope,
-      headers: createUpstreamHeaders(new NetworkList([]), hygiene.guard)(req, scope, route, false),
+      headers: createUpstreamHeaders(hygiene.guard)(req, scope, route, false),
     };
   };
   const names = (h: string[]) => h.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
@@ -145,7 +145,7 @@ describe('upstream headers stage', () => {
       ],
     });
     const r = new RouteTable(cfg.routes).match('/');
-    const stage = createUpstreamHeaders(new NetworkList([]), hygiene.guard);
+    const stage = createUpstreamHeaders(hygiene.guard);
     for (const raw of [['Host', 'public'], []]) {
       const req = fakeRequest('/x', raw);
       const scope = scopeOf(req);
@@ -180,12 +180,7 @@ describe('upstream headers stage', () => {
     const scope = scopeOf(req);
     hygiene(req, scope);
     scope.addHeaders = ['X-User-ID', 'alice'];
-    const headers = createUpstreamHeaders(new NetworkList([]), hygiene.guard)(
-      req,
-      scope,
-      route,
-      false,
-    );
+    const headers = createUpstreamHeaders(hygiene.guard)(req, scope, route, false);
     expect(headers.slice(-2)).toEqual(['X-User-ID', 'alice']);
   });
 });
