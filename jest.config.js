@@ -24,6 +24,9 @@ module.exports = {
   projects: [
     tier('unit'),
     tier('integration', { globalSetup: '<rootDir>/test/global-setup.ts' }),
-    tier('e2e', { globalSetup: '<rootDir>/test/global-setup-e2e.ts' }),
+    tier('e2e', {
+      globalSetup: '<rootDir>/test/global-setup-e2e.ts',
+      globalTeardown: '<rootDir>/test/global-teardown-e2e.ts',
+    }),
   ],
 };

@@ -4,10 +4,11 @@
  * No stand-in: the server is `mlflow server` with a SQLite store and the artifact proxy, under
  * gunicorn, whose access log records the headers the server received.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { ROOT } from './process';
 import { freePort } from './servers';
 
@@ -48,6 +49,59 @@ const ACCESS_FORMAT = JSON.stringify({
 export interface MlflowServerOptions {
   /** MLflow's own basic-auth app in front of its server (a real source of 401/403). */
   basicAuth?: { adminUser: string; adminPassword: string };
+}
+
+/** The admin of the shared basic-auth MLflow server. */
+export const MLFLOW_ADMIN = { adminUser: 'admin', adminPassword: 'admin-password-0123456789' };
+
+type SharedKind = 'plain' | 'basic-auth';
+const sharedEnv = (kind: SharedKind) =>
+  `AUTHGATE_TEST_MLFLOW_${kind.replace('-', '_').toUpperCase()}`;
+
+/**
+ * The end-to-end tier starts two MLflow servers once (its global setup), a plain one and one
+ * behind MLflow's basic-auth app (admin MLFLOW_ADMIN), and every file shares them: each file
+ * makes its own experiments and runs, and tells its requests in the access log apart by its own
+ * credentials. stop() leaves a shared server running; the tier's teardown stops it.
+ */
+export function sharedMlflowServer(kind: SharedKind): MlflowServer {
+  const described = process.env[sharedEnv(kind)];
+  if (!described)
+    throw new Error(
+      `no shared ${kind} MLflow server: run the e2e tier (jest --selectProjects e2e)`,
+    );
+  const { url, port, dir } = JSON.parse(described) as { url: string; port: number; dir: string };
+  return {
+    url,
+    port,
+    dir,
+    seen: () => readAccessLog(join(dir, 'access.log')),
+    stop: async () => {},
+  };
+}
+
+/** Starts the shared servers for the tier; the returned function stops them. */
+export async function startSharedMlflowServers(): Promise<() => Promise<void>> {
+  const servers = await Promise.all([
+    startMlflowServer(),
+    startMlflowServer({ basicAuth: MLFLOW_ADMIN }),
+  ]);
+  (['plain', 'basic-auth'] as const).forEach((kind, i) => {
+    const { url, port, dir } = servers[i]!;
+    process.env[sharedEnv(kind)] = JSON.stringify({ url, port, dir });
+  });
+  return async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  };
+}
+
+function readAccessLog(accessLog: string): ServerSeen[] {
+  return existsSync(accessLog)
+    ? readFileSync(accessLog, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as ServerSeen)
+    : [];
 }
 
 export async function startMlflowServer(options: MlflowServerOptions = {}): Promise<MlflowServer> {
@@ -102,13 +156,7 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
     url,
     port,
     dir,
-    seen: () =>
-      existsSync(accessLog)
-        ? readFileSync(accessLog, 'utf8')
-            .split('\n')
-            .filter((l) => l.startsWith('{'))
-            .map((l) => JSON.parse(l) as ServerSeen)
-        : [],
+    seen: () => readAccessLog(accessLog),
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       try {
@@ -149,31 +197,102 @@ export interface ClientResult {
   json: Record<string, unknown>;
 }
 
-/** Runs test/mlflow/client.py with the real MLflow client; env holds MLFLOW_* settings. */
-export function runClient(args: string[], env: NodeJS.ProcessEnv): Promise<ClientResult> {
-  return new Promise((resolve) => {
-    const child = spawn(PYTHON, [join(ROOT, 'test/mlflow/client.py'), ...args], {
+interface DriverAnswer {
+  id: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * One long-lived `client.py serve` per test file: mlflow is imported once (1.5 s), and each
+ * command runs in a fork of that process, so commands share no client state.
+ */
+class ClientDriver {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly pending = new Map<number, (a: DriverAnswer) => void>();
+  private nextId = 1;
+  private stderr = '';
+  private exited = false;
+
+  constructor() {
+    this.child = spawn(PYTHON, [join(ROOT, 'test/mlflow/client.py'), 'serve'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
-        MLFLOW_LOGGING_LEVEL: 'WARNING',
-        ...env,
+        MLFLOW_DISABLE_TELEMETRY: 'true',
+        DO_NOT_TRACK: 'true',
       },
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => {
-      const last = stdout.trim().split('\n').pop() ?? '';
-      let json: Record<string, unknown> = {};
-      try {
-        json = JSON.parse(last) as Record<string, unknown>;
-      } catch {
-        /* the test shows stdout/stderr */
-      }
-      resolve({ code, stdout, stderr, json });
+    this.child.stderr.on(
+      'data',
+      (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-4000)),
+    );
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      const answer = JSON.parse(line) as DriverAnswer;
+      this.pending.get(answer.id)?.(answer);
+      this.pending.delete(answer.id);
     });
+    this.child.on('exit', (code) => {
+      this.exited = true;
+      for (const [id, resolve] of this.pending) {
+        resolve({ id, code, stdout: '', stderr: `client driver exited (${code}): ${this.stderr}` });
+      }
+      this.pending.clear();
+    });
+  }
+
+  run(args: string[], env: NodeJS.ProcessEnv): Promise<DriverAnswer> {
+    if (this.exited) {
+      return Promise.resolve({
+        id: 0,
+        code: null,
+        stdout: '',
+        stderr: `client driver gone: ${this.stderr}`,
+      });
+    }
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.child.stdin.write(
+        `${JSON.stringify({ id, args, env: { MLFLOW_LOGGING_LEVEL: 'WARNING', ...env } })}\n`,
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise((r) => this.child.once('exit', r));
+    this.child.stdin.end();
+    this.child.kill('SIGTERM');
+    await gone;
+  }
+}
+
+let driver: ClientDriver | undefined;
+// A test file that imports this module closes its driver when it ends (the tier's global setup
+// imports it too, outside any test file, where there is no afterAll).
+if (typeof afterAll === 'function') {
+  afterAll(async () => {
+    await driver?.close();
+    driver = undefined;
   });
+}
+
+/**
+ * Runs test/mlflow/client.py's command `args` with the real MLflow client; env holds the MLFLOW_*
+ * settings (and ARTIFACT_MB/FLOW_SUFFIX for the flow). Commands may run concurrently.
+ */
+export async function runClient(args: string[], env: NodeJS.ProcessEnv): Promise<ClientResult> {
+  driver ??= new ClientDriver();
+  const { code, stdout, stderr } = await driver.run(args, env);
+  const last = stdout.trim().split('\n').pop() ?? '';
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(last) as Record<string, unknown>;
+  } catch {
+    /* the test shows stdout/stderr */
+  }
+  return { code, stdout, stderr, json };
 }

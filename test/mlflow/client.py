@@ -3,6 +3,11 @@
     client.py flow         the whole user journey; prints the ids, checksums and records
     client.py try OP ...   one operation; prints its outcome: ok, or the exception's type,
                            error_code, HTTP status and message, and every warning MLflow logged
+    client.py serve        a JSON-lines driver: reads {"id", "args", "env"} per line, runs
+                           `args` as above with `env` as the whole MLFLOW_* environment, and
+                           writes {"id", "code", "stdout", "stderr"} per line. mlflow is imported
+                           once; each command runs in a fork of this process, so no client state
+                           (cached server info, sessions, workspace) passes from one to the next.
 
 The credential comes from the environment as the client reads it: MLFLOW_TRACKING_TOKEN (a JWT
 or an API key, sent as "Authorization: Bearer ...") or MLFLOW_TRACKING_USERNAME/PASSWORD.
@@ -121,14 +126,14 @@ def attempt(op, args):
     raise SystemExit(f"unknown op {op}")
 
 
-def main():
-    if sys.argv[1] == "flow":
+def run(argv):
+    if argv[0] == "flow":
         print(json.dumps(flow()))
         return
     started = time.monotonic()
     out = {}
     try:
-        out["result"] = attempt(sys.argv[2], sys.argv[3:])
+        out["result"] = attempt(argv[1], argv[2:])
         out["ok"] = True
     except mlflow.exceptions.MlflowException as e:
         out.update(
@@ -146,4 +151,65 @@ def main():
     print(json.dumps(out))
 
 
-main()
+def run_forked(command):
+    """One command in a child of this process; returns its exit code, stdout and stderr."""
+    out_fd, out_path = tempfile.mkstemp()
+    err_fd, err_path = tempfile.mkstemp()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.dup2(out_fd, 1)
+            os.dup2(err_fd, 2)
+            sys.stdout = os.fdopen(1, "w", closefd=False)
+            sys.stderr = os.fdopen(2, "w", closefd=False)
+            for name in [n for n in os.environ if n.startswith("MLFLOW_") or n in FLOW_ENV]:
+                del os.environ[name]
+            os.environ.update(command.get("env", {}))
+            recorder.messages = []
+            run(command["args"])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except BaseException:  # noqa: BLE001 - reported as the process would report it
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    result = {"id": command["id"], "code": os.waitstatus_to_exitcode(status)}
+    for key, fd, path in (("stdout", out_fd, out_path), ("stderr", err_fd, err_path)):
+        os.close(fd)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            result[key] = f.read()
+        os.remove(path)
+    return result
+
+
+FLOW_ENV = {"ARTIFACT_MB", "FLOW_SUFFIX"}
+
+
+def serve():
+    import threading
+
+    lock = threading.Lock()
+
+    def answer(command):
+        result = run_forked(command)
+        with lock:
+            sys.stdout.write(json.dumps(result) + "\n")
+            sys.stdout.flush()
+
+    for line in sys.stdin:
+        if line.strip():
+            command = json.loads(line)
+            threading.Thread(target=answer, args=(command,), daemon=True).start()
+
+
+if sys.argv[1] == "serve":
+    serve()
+else:
+    run(sys.argv[1:])

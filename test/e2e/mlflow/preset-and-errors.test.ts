@@ -1,5 +1,5 @@
 /**
- * Issue 9.3 and 9.4 with the real MLflow client: the preset's scopes (read can search and
+ * The MLflow preset with the real MLflow client: the preset's scopes (read can search and
  * download but not log or delete; edit can log but not delete; manage can do all), and
  * MLflow-style errors the client understands — the right RestException error_code and HTTP
  * status, authgate's precise code in the message, no "error code not recognized" warning.
@@ -9,7 +9,8 @@ import { sign } from '../../helpers/jwks';
 import { ManualClock } from '../../helpers/manual-clock';
 import {
   runClient,
-  startMlflowServer,
+  MLFLOW_ADMIN,
+  sharedMlflowServer,
   type ClientResult,
   type MlflowServer,
 } from '../../helpers/mlflow';
@@ -99,7 +100,7 @@ describe('MLflow preset and MLflow-style errors, with the real client', () => {
     });
 
   beforeAll(async () => {
-    mlflow = await startMlflowServer();
+    mlflow = sharedMlflowServer('plain');
     service = await startAuthService();
     const flow = await runClient(['flow'], { MLFLOW_TRACKING_URI: mlflow.url, ARTIFACT_MB: '1' });
     expect({ code: flow.code, stderr: flow.code === 0 ? '' : flow.stderr.slice(-2000) }).toEqual({
@@ -130,7 +131,6 @@ describe('MLflow preset and MLflow-style errors, with the real client', () => {
   afterAll(async () => {
     await proxy?.close();
     await service?.close();
-    await mlflow?.stop();
   });
 
   describe('the preset with the real client', () => {
@@ -316,9 +316,9 @@ describe('the upstream MLflow answering 401/403 itself (its basic-auth app)', ()
   let secured: MlflowServer;
   let proxy: TestProxy;
   let runId: string;
-  const admin = { adminUser: 'admin', adminPassword: 'admin-password-0123456789' };
+  const admin = MLFLOW_ADMIN;
   beforeAll(async () => {
-    secured = await startMlflowServer({ basicAuth: admin });
+    secured = sharedMlflowServer('basic-auth');
     const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
     const res = await fetch(`${secured.url}/api/2.0/mlflow/users/create`, {
       method: 'POST',
@@ -348,7 +348,6 @@ describe('the upstream MLflow answering 401/403 itself (its basic-auth app)', ()
   });
   afterAll(async () => {
     await proxy?.close();
-    await secured?.stop();
   });
 
   it("MLflow's 401 → UNAUTHENTICATED, origin upstream", async () => {

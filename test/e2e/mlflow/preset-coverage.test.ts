@@ -1,5 +1,5 @@
 /**
- * Issue 9.3: the MLflow preset must know every endpoint the installed MLflow server serves and
+ * The MLflow preset must know every endpoint the installed MLflow server serves and
  * classify it as MLflow's own permission model (mlflow.server.auth) does, so it cannot fall
  * behind a new MLflow release: test/mlflow/endpoints.py lists the server's Flask URL map and
  * FastAPI routes with the permission each of MLflow's validators checks.

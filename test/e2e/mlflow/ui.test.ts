@@ -1,5 +1,5 @@
 /**
- * Issue 9.5: the MLflow UI through authgate in headless Chromium (Debian's chromium driven by
+ * The MLflow UI through authgate in headless Chromium (Debian's chromium driven by
  * playwright-core), with the token supplied as an extra request header: the UI loads, lists
  * the experiment and opens the run; every request it made went through the preset and none got
  * a 403 or 404 from authgate.
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { sign } from '../../helpers/jwks';
-import { runClient, startMlflowServer, type MlflowServer } from '../../helpers/mlflow';
+import { runClient, sharedMlflowServer, type MlflowServer } from '../../helpers/mlflow';
 import { startProxy, type TestProxy } from '../../helpers/servers';
 
 const SECRET = 'mlflow-ui-secret-0123456789abcdefghijkl';
@@ -25,7 +25,7 @@ describe('the MLflow UI through authgate in headless Chromium', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
-    mlflow = await startMlflowServer();
+    mlflow = sharedMlflowServer('plain');
     const r = await runClient(['flow'], {
       MLFLOW_TRACKING_URI: mlflow.url,
       ARTIFACT_MB: '1',
@@ -49,7 +49,6 @@ describe('the MLflow UI through authgate in headless Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await proxy?.close();
-    await mlflow?.stop();
   });
 
   it('with a read-only token the UI lists the experiment and opens the run', async () => {
