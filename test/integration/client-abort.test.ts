@@ -1,6 +1,7 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { route, startProxy, type TestProxy } from '../helpers/servers';
+import { waitFor } from '../helpers/wait';
 
 /** A client that goes away must not leave the upstream working for nobody. */
 describe('client abort reaches the upstream', () => {
@@ -60,7 +61,9 @@ describe('client abort reaches the upstream', () => {
     client.on('error', () => undefined);
     client.end();
     expect(await upstreamClosed).toBe(false);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the access line', () =>
+      proxy.logs.entries().some((e) => e.path === '/download'),
+    );
     const line = proxy.logs.entries().find((e) => e.path === '/download');
     expect(line?.aborted).toBe(true);
   });
@@ -74,7 +77,7 @@ describe('client abort reaches the upstream', () => {
     client.end();
     setTimeout(() => client.destroy(), 100);
     await upstreamClosed;
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the access line', () => proxy.logs.entries().some((e) => e.path === '/think'));
     const line = proxy.logs.entries().find((e) => e.path === '/think');
     expect(line).toMatchObject({ status: 499, aborted: true });
   });

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import supertest from 'supertest';
 import { spawnProxy } from '../helpers/process';
 import { route, startProxy, startUpstream } from '../helpers/servers';
+import { waitFor } from '../helpers/wait';
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -36,21 +37,27 @@ describe('graceful drain on SIGTERM (real process)', () => {
 
   it('readiness 503 at once, every request served for drainDelayMs, then the listener closes; in-flight requests finish; exit 0', async () => {
     const proxy = await spawnProxy({
-      server: { port: 0, host: '127.0.0.1', drainDelayMs: 1000, shutdownGraceMs: 10_000 },
+      server: { port: 0, host: '127.0.0.1', drainDelayMs: 3000, shutdownGraceMs: 10_000 },
       routes: [route(`http://127.0.0.1:${upstreamPort}`)],
     });
     const inUpstream = new Promise<void>((r) => (arrived = r));
     const inFlight = [get(`${proxy.url}/slow-1`), get(`${proxy.url}/slow-2`)];
     await inUpstream;
     proxy.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
 
     // the drain delay: not ready, but new connections and requests are still served
-    expect((await get(`${proxy.url}/readyz`)).status).toBe(503);
+    await waitFor(
+      'readiness to fail',
+      async () => (await get(`${proxy.url}/readyz`)).status === 503,
+    );
     expect((await get(`${proxy.url}/healthz`)).status).toBe(200);
     const during = get(`${proxy.url}/during-delay`);
-    await new Promise((r) => setTimeout(r, 1200));
-    await expect(get(`${proxy.url}/new`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await waitFor('the listener to close', () =>
+      get(`${proxy.url}/new`).then(
+        () => false,
+        (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED',
+      ),
+    );
     expect(await during).toEqual({ status: 200, body: 'done /during-delay' });
     const results = await Promise.all(inFlight);
     expect(results.map((r) => r.status)).toEqual([200, 200]);

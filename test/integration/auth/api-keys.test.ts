@@ -11,6 +11,7 @@ import {
   type TestProxy,
   type TestUpstream,
 } from '../../helpers/servers';
+import { waitFor } from '../../helpers/wait';
 
 const HASH_SECRET = 'shared-hash-secret-for-tests-0123456789';
 let n = 0;
@@ -158,8 +159,8 @@ describe('API keys through the auth service, cached in memory and the real Redis
     expect((await get(b, key)).status).toBe(200);
     service.keys.delete(key);
     await a.running.auth!.apiKeys!.revoke(key);
-    await new Promise((r) => setTimeout(r, 100));
-    expect((await get(b, key)).status).toBe(401);
+    // the revocation reaches the other replica over Redis pub/sub
+    await waitFor('the revocation to reach b', async () => (await get(b, key)).status === 401);
     expect((await get(a, key)).status).toBe(401);
   });
 

@@ -11,6 +11,7 @@ import { connectRedis, type RedisHandle } from '../../../src/redis';
 import { NOOP_OBSERVER } from '../../../src/auth/observer';
 import { startPrivateRedis } from '../../helpers/redis';
 import { LogCapture } from '../../helpers/servers';
+import { waitFor } from '../../helpers/wait';
 
 jest.setTimeout(30_000);
 
@@ -44,10 +45,20 @@ async function subscribers(port: number, password?: string): Promise<number> {
   }
 }
 
-const until = async (what: () => Promise<boolean> | boolean): Promise<void> => {
-  for (let i = 0; i < 100 && !(await what()); i++) await new Promise((r) => setTimeout(r, 50));
-  expect(await what()).toBe(true);
-};
+const until = (what: () => Promise<boolean> | boolean): Promise<void> =>
+  waitFor('the condition', what);
+
+/** How many SUBSCRIBE commands Redis has refused (its command statistics). */
+async function refusedSubscriptions(port: number, password: string): Promise<number> {
+  const r = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true });
+  try {
+    await r.connect();
+    const info = await r.info('commandstats');
+    return Number(/cmdstat_subscribe:.*rejected_calls=(\d+)/.exec(info)?.[1] ?? 0);
+  } finally {
+    r.disconnect();
+  }
+}
 
 describe('ApiKeyAuthenticator.start()', () => {
   let redis: Awaited<ReturnType<typeof startPrivateRedis>>;
@@ -65,6 +76,7 @@ describe('ApiKeyAuthenticator.start()', () => {
     handle = connectRedis(config.redis, logger, NOOP_OBSERVER);
     const authenticator = new ApiKeyAuthenticator(config.auth.apiKeys!, { logger, redis: handle });
     await until(() => handle!.isUp());
+    // an absence: nothing subscribes within 200 ms of the connection being up
     await new Promise((r) => setTimeout(r, 200));
     expect(await subscribers(redis.port)).toBe(0);
     authenticator.start();
@@ -82,7 +94,12 @@ describe('ApiKeyAuthenticator.start()', () => {
     authenticator.start();
     const lines = (m: string) => logs.entries().filter((l) => l.message === m);
     await until(() => lines('revocation channel subscribe failed; retrying').length === 1);
-    await new Promise((r) => setTimeout(r, 2200)); // two more retries, still one line
+    // two more retries (each refused by Redis), still one line
+    const refused = await refusedSubscriptions(redis.port, 'lifecycle-password');
+    await waitFor(
+      'two more refused subscriptions',
+      async () => (await refusedSubscriptions(redis.port, 'lifecycle-password')) >= refused + 2,
+    );
     expect(lines('revocation channel subscribe failed; retrying')).toHaveLength(1);
     expect(lines('revocation channel subscribe failed; retrying')[0]).toMatchObject({
       level: 'warn',

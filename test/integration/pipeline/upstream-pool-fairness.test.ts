@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { rawRequest, startProxy, type TestProxy } from '../../helpers/servers';
+import { waitFor } from '../../helpers/wait';
 
 interface CountingUpstream {
   url: string;
@@ -43,15 +44,6 @@ async function countingUpstream(): Promise<CountingUpstream> {
   await new Promise<void>((r) => state.server.listen(0, '127.0.0.1', r));
   state.url = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}`;
   return state;
-}
-
-/** Waits for `condition` (polled), failing after `ms`. */
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Starts a chunked upload that sends one chunk and then holds its connection open. */
@@ -100,7 +92,7 @@ describe('upstream pool fairness', () => {
 
   it('trickling uploads that hold every pooled connection: a queued request gets 504 in its deadline', async () => {
     held.push(trickle(proxy.port, '/up/a'), trickle(proxy.port, '/up/b'));
-    await until(() => upstream.started >= 2);
+    await waitFor('upstream.started >= 2', () => upstream.started >= 2);
     const res = await rawRequest(proxy.url, { path: '/api/x', headers: ['Host', 'api.example'] });
     expect(res.status).toBe(504);
     expect(JSON.parse(res.body.toString())).toMatchObject({
@@ -127,7 +119,7 @@ describe('upstream pool fairness', () => {
 
   it('once the uploads end, the pool serves again', async () => {
     for (const s of held.splice(0)) s.end('0\r\n\r\n');
-    await until(() => upstream.bodies.length >= 2);
+    await waitFor('upstream.bodies.length >= 2', () => upstream.bodies.length >= 2);
     const res = await rawRequest(proxy.url, { path: '/api/y', headers: ['Host', 'api.example'] });
     expect(res.status).toBe(200);
   });
@@ -155,11 +147,11 @@ describe('upstream pool fairness', () => {
     socket.write(
       `POST /up/chunks HTTP/1.1\r\nHost: api.example\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${parts[0]}`,
     );
-    await until(() => upstream.started > started);
+    await waitFor('upstream.started > started', () => upstream.started > started);
     socket.write(`${parts.slice(1).join('')}0\r\n\r\n`);
     expect(await answer).toMatch(/^HTTP\/1\.1 200 /);
     socket.destroy();
-    await until(() => upstream.bodies.length > before);
+    await waitFor('upstream.bodies.length > before', () => upstream.bodies.length > before);
     const body = upstream.bodies.at(-1)!;
     expect(body.bytes).toBe(2000);
     expect(body.sha).toBe(createHash('sha256').update(bytes.join('')).digest('hex'));

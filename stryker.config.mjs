@@ -1,0 +1,26 @@
+// Mutation testing of the rules that decide a request, against the unit tier alone:
+// `npx stryker run` (about N minutes on 2 cores); the report is docs/mutation/.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'jest',
+  jest: {
+    projectType: 'custom',
+    configFile: 'test/jest.unit.config.js',
+    enableFindRelatedTests: false,
+  },
+  coverageAnalysis: 'perTest',
+  mutate: [
+    'src/stages/**/*.ts',
+    'src/headers/**/*.ts',
+    'src/auth/authorize.ts',
+    'src/logging/mask.ts',
+  ],
+  concurrency: 2,
+  timeoutMS: 10000,
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  ignorePatterns: ['.tools', 'dist', 'reports', 'test/integration', 'test/e2e', 'bench'],
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true,
+};
