@@ -1,5 +1,5 @@
 /**
- * Issue 10.2: a rolling restart behind a real load balancer that does not retry loses nothing.
+ * A rolling restart behind a real load balancer that does not retry loses nothing.
  * HAProxy (Debian's) in front of two authgate processes, health checks on /readyz, `retries 0`
  * and no redispatch (like an ALB); steady load on new connections and on kept-alive ones;
  * restart one instance, then the other: zero failed requests.

@@ -1,5 +1,5 @@
 /**
- * Issue 15.3: on the request path the counters are plain numbers (and the in-flight gauge a
+ * On the request path the counters are plain numbers (and the in-flight gauge a
  * plain count), handed to prom-client at scrape time. What a scrape shows must not change: every
  * observation counted once, across any number of scrapes, with the labels it was made with.
  */

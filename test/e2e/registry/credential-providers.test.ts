@@ -1,5 +1,5 @@
 /**
- * Issue 13: every credential provider exercised against a real peer — the distribution registry
+ * Every credential provider exercised against a real peer — the distribution registry
  * with htpasswd basic auth for env, file, dockerConfig and command; a real HTTP upstream and an
  * OAuth2 token endpoint for oauth2ClientCredentials. A rotated file is picked up without a
  * restart, a burst runs the command once, a realm off the allow-list is never asked, a challenged

@@ -1,5 +1,5 @@
 /**
- * Issue 13: authgate as a registry gateway, proven with the real CNCF distribution registry
+ * Authgate as a registry gateway, proven with the real CNCF distribution registry
  * (Debian's docker-registry) and the real `skopeo`. The caller authenticates to authgate with a
  * JWT (`--dest-registry-token`); authgate checks scopes and the tenant the repository path
  * names, then talks to the registry with its own credential — htpasswd basic auth, or a token

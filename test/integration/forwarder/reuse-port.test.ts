@@ -1,5 +1,5 @@
 /**
- * Issue 15.5: `serve --workers N` with `server.reusePort: true` — each worker binds the port
+ * `serve --workers N` with `server.reusePort: true` — each worker binds the port
  * itself (SO_REUSEPORT) and the kernel spreads connections — next to the cluster's round-robin
  * (the primary owns the one listening socket). Read from the kernel with `ss`: two listening
  * sockets owned by the workers, or one owned by the primary; every request answered either way,

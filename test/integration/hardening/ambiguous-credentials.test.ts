@@ -1,7 +1,7 @@
 /**
  * a request with two different credentials (a bearer token and an API-key header,
  * a bearer API key and X-API-Key) was decided on whichever came last, and both reached the
- * upstream. Issue 8.12: a malformed Authorization ("Bearer x y", "Basic <jwt>") got a 401
+ * upstream. A malformed Authorization ("Bearer x y", "Basic <jwt>") got a 401
  * without `error="invalid_token"`.
  */
 import { startAuthService, type AuthService } from '../../helpers/auth-service';

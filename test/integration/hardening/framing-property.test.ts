@@ -1,5 +1,5 @@
 /**
- * Issue 8 "done when": generated requests (methods × framings × bodies × header sets × routes)
+ * Generated requests (methods × framings × bodies × header sets × routes)
  * driven through the real parser, proxy and a real upstream. Invariants: exactly one response
  * per client request; one upstream request when admitted, none when refused; the body arrives
  * byte-for-byte; protected headers are never dropped (not even through `Connection`) nor

@@ -1,5 +1,5 @@
 /**
- * Issue 8.11, found by a real identity provider rotating keys:
+ * Found by a real identity provider rotating keys:
  *  - a token whose kid is unknown while the JWKS endpoint is failing got 401 TOKEN_INVALID
  *    (it must be 503: a rotated key cannot be told from a forged one then);
  *  - keys were refreshed only when an uncached token needed them, not on a timer;

@@ -1,5 +1,5 @@
 /**
- * Issue 8.1 (critical): a GET/HEAD/DELETE/OPTIONS with a chunked body reached the upstream with
+ * A GET/HEAD/DELETE/OPTIONS with a chunked body reached the upstream with
  * its body unframed, so the upstream parsed the body as a second, unchecked request
  * ("GET /public" carrying "GET /admin/secret" with "X-User-ID: root").
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 8.12, the smaller ones: CONNECT closed the connection with no answer; oversized
+ * The smaller ones: CONNECT closed the connection with no answer; oversized
  * headers got 400 instead of 431; a WebSocket upgrade to an unreachable upstream got 500
  * INTERNAL_ERROR through a second error path that skipped the log and metric of the first.
  */

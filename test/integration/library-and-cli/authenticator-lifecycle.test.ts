@@ -1,5 +1,5 @@
 /**
- * Issue 11.3: the API-key authenticator did I/O in its constructor (the Redis subscription for
+ * The API-key authenticator did I/O in its constructor (the Redis subscription for
  * revocations) and swallowed its failure. Now nothing happens until start(); a failed
  * subscription is logged once and retried until it holds, then logged as recovered.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 11.7: one CLI shape. Every subcommand that reads the config uses one loader and reports
+ * One CLI shape. Every subcommand that reads the config uses one loader and reports
  * problems the same way; `--version` prints the package version.
  */
 import { readFileSync } from 'node:fs';

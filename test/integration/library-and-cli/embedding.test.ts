@@ -1,5 +1,5 @@
 /**
- * Issue 11.4/11.5: authgate embedded in an Express 5 app (docs/design.md#library-api). `gate.express()` serves
+ * Authgate embedded in an Express 5 app (docs/design.md#library-api). `gate.express()` serves
  * the configured routes and passes everything else on; `gate.authenticate()` in front of the
  * app's own handlers and of http-proxy-middleware's `createProxyMiddleware()` sets the identity
  * headers and answers failures as typed errors; the adversarial checks of the server hold.

@@ -1,5 +1,5 @@
 /**
- * Issue 11.4: before, `main` pointed at a dist/index.js that was never built and no types were
+ * Before, `main` pointed at a dist/index.js that was never built and no types were
  * emitted. Now `npm pack`, installed into an empty folder, gives `require('authgate')`,
  * `import { createAuthgate } from 'authgate'` with types, and the README's Express example
  * answers through it.

@@ -1,5 +1,5 @@
 /**
- * Issue 12.2: a production 401 could not be explained from the logs (a deny line carried only a
+ * A production 401 could not be explained from the logs (a deny line carried only a
  * reason). Now a deny audit line carries the issuer, kid, algorithm, a token fingerprint, the
  * audience received, how long ago exp passed and the missing scopes; an access line for an
  * upstream 401/403 carries upstream_status; error responses count their bytes. Never the token.

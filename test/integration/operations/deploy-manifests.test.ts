@@ -1,5 +1,5 @@
 /**
- * Issue 12.3: deploy/kubernetes and deploy/ecs, validated offline against the real schemas
+ * Deploy/kubernetes and deploy/ecs, validated offline against the real schemas
  * (kubernetes-models' OpenAPI schemas for Kubernetes and the Prometheus Operator, botocore's AWS
  * API models for ECS and ELBv2), and against the config they ship: a probe path, port or timing
  * that disagrees with config/examples/production.yaml fails here.

@@ -1,5 +1,5 @@
 /**
- * Issue 10.4: before, the limit was a fixed minute window counted with INCR, and during a Redis
+ * Before, the limit was a fixed minute window counted with INCR, and during a Redis
  * outage every instance counted alone, so N instances silently allowed N times the limit. Now:
  * one GCRA limit shared by every process through one atomic Redis call, RateLimit fields on
  * every answer of a limited route, and during an outage each process takes its share (the limit

@@ -1,5 +1,5 @@
 /**
- * Issue 10.4: Redis through Sentinel and Cluster, configured as `redis.sentinel` and
+ * Redis through Sentinel and Cluster, configured as `redis.sentinel` and
  * `redis.cluster` and passed to ioredis. Real `redis-server --sentinel` and a real three-master
  * cluster: two authgate instances share the rate limit and the API-key cache through them, and a
  * revocation (a transaction on two keys, which Cluster allows only on one slot) reaches both.

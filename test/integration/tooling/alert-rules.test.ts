@@ -1,5 +1,5 @@
 /**
- * Issue 12.5: the alert rules for your Prometheus — the scrape job and the runbook base in one
+ * The alert rules for your Prometheus — the scrape job and the runbook base in one
  * place (scripts/alert-rules.js). Checked with the real promtool: the rules load, every series
  * is scoped to the job, and an alert fires for its own job only.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 12.5: the dashboard is checked against Grafana's own dashboard schema. No Grafana server
+ * The dashboard is checked against Grafana's own dashboard schema. No Grafana server
  * can run here (it is packaged neither by Debian nor on npm), so the check uses the schema
  * Grafana publishes as `@grafana/schema` (TypeScript types generated from Grafana's CUE kinds):
  * the dashboard, as an object literal, must `satisfies Dashboard` — every key known, every

@@ -1,5 +1,5 @@
 /**
- * Issue 13.4: `authgate diagnose` (the real CLI process) says which provider supplied each
+ * `authgate diagnose` (the real CLI process) says which provider supplied each
  * route's upstream credential and when it expires, or why every provider failed — and never
  * prints a credential.
  */

@@ -1,4 +1,4 @@
-/** Issue 12.2: what a refused token's audit line says — from any string, never the token. */
+/** What a refused token's audit line says — from any string, never the token. */
 import fc from 'fast-check';
 import jwt from 'jsonwebtoken';
 import { explainRefusedToken } from '../../../src/auth/jwt-token';

@@ -1,5 +1,5 @@
 /**
- * Issue 11.6: cross-field checks run on the typed, defaulted config, one function per section;
+ * Cross-field checks run on the typed, defaulted config, one function per section;
  * unknown keys get a "did you mean"; YAML errors carry their line and column.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Issue 15.2: flat lines (the access and audit line of every request) skip winston's format
+ * Flat lines (the access and audit line of every request) skip winston's format
  * pipeline. The fast path must write exactly what winston with the masking format writes — the
  * same fields and values, every secret shape masked the same way — for any flat fields.
  */

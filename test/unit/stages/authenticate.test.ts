@@ -1,5 +1,5 @@
 /**
- * Issue 11.1: the authenticate → authorise stage alone: the first responsible authenticator
+ * The authenticate → authorise stage alone: the first responsible authenticator
  * decides, required/optional routes, scopes and tenants, the failed-auth guard, one audit line
  * per decision. Authenticators here are plain objects implementing the interface.
  */
