@@ -1,5 +1,5 @@
 /**
- * Docs/design.md#command-line: `authgate api-key create | list | revoke KEY_ID` against the auth
+ * docs/design.md#command-line: `authgate api-key create | list | revoke KEY_ID` against the auth
  * service's admin API. Before, `api-key revoke` said "revoked" when it only cleared caches. Now
  * revoke KEY_ID deletes the key at the service and drops its cached verdicts from every running
  * instance, and says which of the two happened. Real processes for the CLI, real Redis, two

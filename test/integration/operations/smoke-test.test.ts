@@ -1,5 +1,5 @@
 /**
- * Docs/design.md#command-line: `authgate smoke-test` sends one request through a running proxy and
+ * docs/design.md#command-line: `authgate smoke-test` sends one request through a running proxy and
  * reports status, typed error, request id and time; exit 0 when the status is as expected.
  * Against a real authgate process in good and broken states; the credential is never printed.
  */
