@@ -1,5 +1,5 @@
 // Mutation testing of the rules that decide a request, against the unit tier alone:
-// `npx stryker run` (about N minutes on 2 cores); the report is docs/mutation/.
+// `npm run test:mutation`; the summary is docs/mutation-report.md, the full report reports/mutation/.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'jest',
