@@ -50,6 +50,198 @@ describe('createScrubber', () => {
   });
 });
 
+describe('createScrubber, exactly', () => {
+  const scrub = createScrubber(['hok_live_'], ['session']);
+  const m = (secret: string) => `[masked ${fingerprint(secret)}]`;
+  it.each<[string, string]>([
+    ['Bearer abcdef', `Bearer ${m('abcdef')}`],
+    ['bearer ABCDEFG', `bearer ${m('ABCDEFG')}`],
+    ['Basic abcde', 'Basic abcde'], // five characters: too short to be a credential
+    ['Digest abcdefgh', `Digest ${m('abcdefgh')}`],
+    ['Negotiate abcdefgh', `Negotiate ${m('abcdefgh')}`],
+    ['Token abcdefgh', 'Token abcdefgh'],
+    ['xBearer abcdefgh', 'xBearer abcdefgh'],
+    ['Bearer   spaced.token+/=~', `Bearer ${m('spaced.token+/=~')}`],
+    ['/x?token=abc&y=1', `/x?token=${m('abc')}&y=1`],
+    ['/x;key=abc', `/x;key=${m('abc')}`],
+    ['/x&code=abc#frag', `/x&code=${m('abc')}#frag`],
+    ['/x?TOKEN=abc', `/x?TOKEN=${m('abc')}`],
+    ['/x?session=s1', `/x?session=${m('s1')}`],
+    ['/x?mytoken=abc', '/x?mytoken=abc'],
+    ["/x?password=a'b", `/x?password=${m('a')}'b`],
+    ['/x?refresh_token=r t', `/x?refresh_token=${m('r')} t`],
+    ['https://u:p@h/x', `https://${m('u:p')}@h/x`],
+    ['https://h/x@y', 'https://h/x@y'],
+    ['redis://@h', 'redis://@h'],
+    ['a://b@c', `a://${m('b')}@c`],
+    ['xhttp://u:p@h', `xhttp://${m('u:p')}@h`],
+    [' http://u:p@h', ` http://${m('u:p')}@h`],
+    ['http://u p@h', 'http://u p@h'],
+    ['http://u:p@h and ftp://v:q@i', `http://${m('u:p')}@h and ftp://${m('v:q')}@i`],
+    ['eyJab.cd', 'eyJab.cd'],
+    ['eyJabc.de', 'eyJabc.de'],
+    ['eyJabc.de.f', m('eyJabc.de.f')],
+    ['eyJabc.de.f.g.h.i', `${m('eyJabc.de.f.g.h')}.i`],
+    ['xeyJabc.de.', `x${m('eyJabc.de.')}`],
+    ['eyJa.de.f', 'eyJa.de.f'],
+    ['hok_live_ab', m('hok_live_ab')],
+    ['key hok_live_a-b_c!', `key ${m('hok_live_a-b_c')}!`],
+    ['hok_live_', 'hok_live_'],
+    ['no secrets here', 'no secrets here'],
+    [`Bearer ${JWT}`, `Bearer ${m(JWT)}`], // masked once, as a JWT
+  ])('%j', (input, expected) => {
+    expect(scrub(input)).toBe(expected);
+  });
+
+  it('only the first 8 secrets of one value get a fingerprint', () => {
+    const secrets = Array.from({ length: 10 }, (_, i) => `/p?token=secret${i}`);
+    const out = scrub(secrets.join(' '));
+    const expected = secrets
+      .map((_, i) => `/p?token=${i < 8 ? m(`secret${i}`) : '[masked]'}`)
+      .join(' ');
+    expect(out).toBe(expected);
+  });
+
+  it('fingerprints: the first 4 characters only from 16 characters on', () => {
+    expect(fingerprint('a'.repeat(15))).toMatch(/^…#[0-9a-f]{8}$/);
+    expect(fingerprint('abcd'.repeat(4))).toMatch(/^abcd…#[0-9a-f]{8}$/);
+    expect(fingerprint('x')).not.toBe(fingerprint('y'));
+  });
+});
+
+describe('createMasker, exactly', () => {
+  const mask = createMasker({
+    headers: ['X-Custom-Secret'],
+    queryParams: ['session'],
+    apiKeyPrefixes: ['hok_live_'],
+  });
+  const m = (secret: string) => `[masked ${fingerprint(secret)}]`;
+
+  it.each<[string, unknown, unknown]>([
+    [
+      'a sensitive header by name, any case',
+      { Authorization: 'Bearer x' },
+      { Authorization: m('Bearer x') },
+    ],
+    ['a configured header', { 'x-custom-secret': 'v' }, { 'x-custom-secret': m('v') }],
+    ['a configured query name is a field name too', { SESSION: 's' }, { SESSION: m('s') }],
+    ['a number in a sensitive field', { password: 42 }, { password: '[masked]' }],
+    ['an object in a sensitive field', { token: { a: 1 } }, { token: '[masked]' }],
+    [
+      'presence flags stay',
+      { api_key: true, secret: null, token: undefined },
+      { api_key: true, secret: null, token: undefined },
+    ],
+    ['a list in a sensitive field', { cookie: ['a', 'b'] }, { cookie: [m('a'), m('b')] }],
+    [
+      'other fields pass, scrubbed',
+      { path: '/x?token=abc', n: 1, ok: false },
+      { path: `/x?token=${m('abc')}`, n: 1, ok: false },
+    ],
+    [
+      'a raw header list: values after sensitive names',
+      ['Cookie', 'c', 'Accept', 'a', 'X-API-Key', 'k'],
+      ['Cookie', m('c'), 'Accept', 'a', 'X-API-Key', m('k')],
+    ],
+    [
+      'a raw header list: names are never masked',
+      ['Authorization', 'Authorization'],
+      ['Authorization', m('Authorization')],
+    ],
+    ['a list whose even entries are not strings', [1, 'cookie', 'x'], [1, 'cookie', 'x']],
+    ['ioredis args', { args: ['k', 'v'] }, { args: [m('k'), m('v')] }],
+    ['args that are not a list are walked', { args: 'x?token=t' }, { args: `x?token=${m('t')}` }],
+    ['plain values', 7, 7],
+    ['null', null, null],
+  ])('%s', (_name, input, expected) => {
+    expect(mask(input)).toEqual(expected);
+  });
+
+  it('an error: name, scrubbed message and stack, and its own fields', () => {
+    const err = Object.assign(new TypeError('bad /x?token=abc'), { code: 'E1', password: 'p' });
+    const out = mask(err) as Record<string, unknown>;
+    expect(out).toMatchObject({
+      name: 'TypeError',
+      message: `bad /x?token=${m('abc')}`,
+      code: 'E1',
+      password: m('p'),
+    });
+    expect(String(out.stack)).toContain(`TypeError: bad /x?token=${m('abc')}`);
+  });
+
+  it('nesting deeper than 8 levels and cycles end in […]', () => {
+    let deep: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 10; i++) deep = { d: deep };
+    let text = JSON.stringify(mask(deep));
+    expect(text).toContain('"[…]"');
+    expect(text).not.toContain('leaf');
+    let shallow: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 8; i++) shallow = { d: shallow };
+    text = JSON.stringify(mask(shallow));
+    expect(text).toContain('"leaf":1');
+    const a: Record<string, unknown> = { name: 'a' };
+    a.self = a;
+    expect(mask(a)).toEqual({ name: 'a', self: '[…]' });
+  });
+
+  it('sensitive(key) and maskField', () => {
+    expect(
+      ['Authorization', 'PASSWORD', 'x-custom-secret', 'session', 'accept', 'path'].map((k) =>
+        mask.sensitive(k),
+      ),
+    ).toEqual([true, true, true, true, false, false]);
+    expect(mask.sensitive('Cookie')).toBe(true); // answered again from the memo
+    expect(mask.maskField('v')).toBe(m('v'));
+    expect(mask.maskField(3)).toBe('[masked]');
+    expect(mask.maskField(false)).toBe(false);
+  });
+
+  it('the default masker knows every listed header and field', () => {
+    const plain = createMasker();
+    for (const name of [
+      'authorization',
+      'proxy-authorization',
+      'cookie',
+      'set-cookie',
+      'x-api-key',
+      'x-amzn-oidc-data',
+      'x-amzn-oidc-accesstoken',
+      'secret',
+      'hashsecret',
+      'bearertoken',
+      'passwd',
+      'private_key',
+      'api_key',
+      'password',
+      'token',
+    ]) {
+      expect([name, plain.sensitive(name)]).toEqual([name, true]);
+    }
+    for (const name of ['session', 'accept', 'user_id', 'path'])
+      expect([name, plain.sensitive(name)]).toEqual([name, false]);
+  });
+
+  it('every listed query parameter is masked in a URL', () => {
+    const scrub = createScrubber();
+    for (const name of [
+      'access_token',
+      'token',
+      'id_token',
+      'refresh_token',
+      'api_key',
+      'apikey',
+      'key',
+      'code',
+      'client_secret',
+      'password',
+      'signature',
+    ]) {
+      expect(scrub(`/p?${name}=v1`)).toBe(`/p?${name}=${m('v1')}`);
+    }
+    expect(scrub('/p?session=v1')).toBe('/p?session=v1');
+  });
+});
+
 describe('createMasker', () => {
   const mask = createMasker({ headers: ['X-Custom-Secret'], apiKeyPrefixes: ['hok_live_'] });
 
