@@ -1,5 +1,5 @@
 // Mutation testing of the rules that decide a request, against the unit tier alone:
-// `npm run test:mutation`; the summary is docs/mutation-report.md, the full report reports/mutation/.
+// `npm run test:mutation`, then `node scripts/mutation-report.js` writes docs/mutation-report.md.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'jest',
@@ -16,7 +16,10 @@ export default {
     'src/logging/mask.ts',
   ],
   concurrency: 2,
-  timeoutMS: 10000,
+  timeoutMS: 20000,
+  timeoutFactor: 3,
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },

@@ -167,6 +167,11 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
       clearTimeout(timer);
+      try {
+        process.kill(-child.pid!, 'SIGKILL'); // whatever of the group outlived the grace (job runners)
+      } catch {
+        /* all gone */
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
