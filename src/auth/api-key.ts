@@ -121,9 +121,14 @@ export class ApiKeyAuthenticator implements Authenticator {
         },
         (err: NodeJS.ErrnoException) => {
           if (stopped) return;
+          const code = err.code ?? err.name;
+          // Once at warn; every retry after that at debug, so the log says it is still trying.
           if (failures++ === 0)
-            this.options.logger.warn('revocation channel subscribe failed; retrying', {
-              code: err.code ?? err.name,
+            this.options.logger.warn('revocation channel subscribe failed; retrying', { code });
+          else
+            this.options.logger.debug('revocation channel subscribe retry failed', {
+              code,
+              failures,
             });
           timer = setTimeout(subscribe, 1000);
           timer.unref();
