@@ -98,6 +98,131 @@ describe('hygiene stage', () => {
   });
 });
 
+describe('hygiene stage: the facts it decides, exactly', () => {
+  const trusted = new NetworkList(['10.0.0.0/8']);
+  const config = testConfig({
+    server: { internalNetworks: ['192.168.0.0/16'] },
+  });
+  const logs = new LogCapture();
+  const hygiene = createHygieneStage(
+    config,
+    trusted,
+    createLogger({ level: 'debug', stream: logs }),
+  );
+  const run = (url: string, raw: string[] = [], peer?: string) => {
+    const req = fakeRequest(url, raw, { peer });
+    const scope = scopeOf(req);
+    hygiene(req, scope);
+    return scope;
+  };
+  type Facts = {
+    presented: boolean;
+    peerTrusted: boolean;
+    internal: boolean;
+    clientIp: string;
+    framing: string;
+  };
+  const facts = (url: string, raw: string[], peer?: string): Facts => {
+    const s = run(url, raw, peer);
+    return {
+      presented: s.presented,
+      peerTrusted: s.peerTrusted,
+      internal: s.internal,
+      clientIp: s.clientIp,
+      framing: s.framing?.kind ?? 'unset',
+    };
+  };
+  const base: Facts = {
+    presented: false,
+    peerTrusted: false,
+    internal: false,
+    clientIp: '203.0.113.9',
+    framing: 'none',
+  };
+  it.each<[string, string[], string | undefined, Partial<Facts>]>([
+    ['nothing presented', [], undefined, {}],
+    ['a bearer token', ['Authorization', 'Bearer abc.def.ghi'], undefined, { presented: true }],
+    ['an API key', ['X-API-Key', 'hok_1'], undefined, { presented: true }],
+    [
+      'a malformed Authorization still counts as presented',
+      ['Authorization', 'Bearer'],
+      undefined,
+      { presented: true },
+    ],
+    ['a cookie is not a credential', ['Cookie', 'a=1'], undefined, {}],
+    ['a chunked body', ['Transfer-Encoding', 'chunked'], undefined, { framing: 'chunked' }],
+    ['a sized body', ['Content-Length', '3'], undefined, { framing: 'length' }],
+    [
+      'a trusted proxy peer',
+      ['X-Forwarded-For', '192.168.1.5'],
+      '10.0.0.1',
+      { peerTrusted: true, clientIp: '192.168.1.5', internal: true },
+    ],
+    [
+      'an internal peer, not a proxy',
+      [],
+      '192.168.3.3',
+      { clientIp: '192.168.3.3', internal: true },
+    ],
+    [
+      'an untrusted peer claiming to be internal',
+      ['X-Forwarded-For', '192.168.1.5'],
+      undefined,
+      {},
+    ],
+    [
+      'a trusted proxy forwarding an outside client',
+      ['X-Forwarded-For', '198.51.100.1'],
+      '10.2.2.2',
+      { peerTrusted: true, clientIp: '198.51.100.1' },
+    ],
+  ])('%s', (_name, raw, peer, expected) => {
+    expect(facts('/a', raw, peer)).toEqual({ ...base, ...expected });
+  });
+
+  it('the debug line says which credentials are present, never their values', () => {
+    logs.lines.length = 0;
+    const scope = run('/a', ['Authorization', 'Bearer abc.def.ghi', 'Cookie', 'sid=s3cr3t']);
+    expect(logs.entries().filter((e) => e.message === 'credentials')).toEqual([
+      expect.objectContaining({
+        request_id: scope.requestId,
+        bearer: true,
+        api_key: false,
+        scheme: 'bearer',
+        malformed: false,
+        cookie: true,
+      }),
+    ]);
+    logs.lines.length = 0;
+    run('/a', ['X-API-Key', 'hok_key1']);
+    expect(logs.entries().find((e) => e.message === 'credentials')).toMatchObject({
+      bearer: false,
+      api_key: true,
+      scheme: null,
+      malformed: false,
+      cookie: false,
+    });
+    logs.lines.length = 0;
+    run('/a', ['Authorization', 'Bearer a b']);
+    expect(logs.entries().find((e) => e.message === 'credentials')).toMatchObject({
+      malformed: true,
+    });
+    expect(logs.lines.join('')).not.toMatch(/abc\.def|s3cr3t|hok_key1/);
+  });
+
+  it('at info, no credentials line', () => {
+    const quiet = new LogCapture();
+    const stage = createHygieneStage(
+      config,
+      trusted,
+      createLogger({ level: 'info', stream: quiet }),
+    );
+    const req = fakeRequest('/a', ['Authorization', 'Bearer abc.def.ghi']);
+    stage(req, scopeOf(req));
+    expect(quiet.lines).toEqual([]);
+  });
+});
+
 describe('upstream headers stage', () => {
   const config = testConfig();
   const route = new RouteTable(config.routes).match('/');
