@@ -147,3 +147,336 @@ describe('authenticate → authorise stage', () => {
     expect([refused.status, refused.code]).toEqual([429, 'RATE_LIMITED']);
   });
 });
+
+describe('authenticate → authorise stage: every decision, exactly', () => {
+  /** alice holds t1 and t2; "down" makes the authenticator fail as a dependency would (503). */
+  const principal: Principal = {
+    userId: 'alice',
+    tenantIds: ['t1', 't2'],
+    scopes: ['read'],
+    authMethod: 'jwt',
+  };
+  const tokens: Authenticator = {
+    method: 'jwt',
+    authenticate: (_req, scope) => {
+      const t = scope.credentials?.bearer;
+      if (t === undefined) return NOT_RESPONSIBLE;
+      if (t === 'good') return principal;
+      if (t === 'down')
+        throw new AuthgateError('AUTH_SERVICE_UNAVAILABLE', { reason: 'auth_service_down' });
+      throw new AuthgateError('TOKEN_INVALID', { reason: 'bad_signature' });
+    },
+  };
+  const cfg = testConfig({
+    server: { internalNetworks: ['192.168.0.0/16'] },
+    routes: [
+      { name: 'req', prefix: '/req', upstream: 'http://u', auth: 'required', scopes: ['read'] },
+      { name: 'opt', prefix: '/opt', upstream: 'http://u', auth: 'optional' },
+      { name: 'none', prefix: '/none', upstream: 'http://u', auth: 'none' },
+      { name: 'ws', prefix: '/ws', upstream: 'http://u', tenantHeader: 'X-Workspace' },
+      {
+        name: 'reg',
+        prefix: '/v2',
+        upstream: 'http://u',
+        stripPrefix: false,
+        tenantPathSegment: 1,
+      },
+      {
+        name: 'hop',
+        prefix: '/hop',
+        upstream: 'http://u',
+        upstreamAuth: { mode: 'when-absent', providers: [{ type: 'env' }] },
+      },
+    ],
+  });
+  const table = new RouteTable(cfg.routes);
+  const logs = new LogCapture();
+  const logger = createLogger({ level: 'info', stream: logs });
+  const hygiene = createHygieneStage(cfg, new NetworkList([]), logger);
+  const stage = createAuthStage({
+    authenticators: [tokens],
+    failedAuthGuard: new FailedAuthGuard({ maxFailures: 0, windowSec: 60 }, undefined),
+    logger,
+  });
+
+  interface Seen {
+    outcome: string;
+    addHeaders?: string[];
+    tenant?: string | undefined;
+    audit: Record<string, unknown>;
+  }
+  async function decide(url: string, raw: string[], peer?: string, method = 'GET'): Promise<Seen> {
+    logs.lines.length = 0;
+    const req = fakeRequest(url, raw, { method, peer });
+    const scope = scopeOf(req);
+    hygiene(req, scope);
+    let outcome = 'allow';
+    try {
+      await stage(req, scope, table.match(scope.path!));
+    } catch (err) {
+      outcome = isAuthgateError(err) ? `${err.status} ${err.code} ${err.reason}` : String(err);
+    }
+    const audits = logs.entries().filter((l) => l.type === 'audit');
+    expect(audits).toHaveLength(1);
+    const { decision, reason, error_code, auth_method, user_id, tenant_id } = audits[0]!;
+    return {
+      outcome,
+      ...(outcome === 'allow' ? { addHeaders: scope.addHeaders, tenant: scope.tenantId } : {}),
+      audit: { decision, reason, error_code, auth_method, user_id, tenant_id },
+    };
+  }
+  const GOOD = ['Authorization', 'Bearer good'];
+  const allowAlice = (addHeaders: string[], tenant: string | undefined) => ({
+    outcome: 'allow',
+    addHeaders,
+    tenant,
+    audit: {
+      decision: 'allow',
+      reason: 'ok',
+      error_code: undefined,
+      auth_method: 'jwt',
+      user_id: 'alice',
+      tenant_id: tenant,
+    },
+  });
+  const deny = (
+    status: number,
+    code: string,
+    reason: string,
+    authMethod: string,
+    decision = 'deny',
+  ) => ({
+    outcome: `${status} ${code} ${reason}`,
+    audit: {
+      decision,
+      reason,
+      error_code: code,
+      auth_method: authMethod,
+      user_id:
+        authMethod === 'jwt' &&
+        code !== 'TOKEN_INVALID' &&
+        code !== 'AUTH_SERVICE_UNAVAILABLE' &&
+        code !== 'BAD_REQUEST'
+          ? 'alice'
+          : undefined,
+      tenant_id: undefined,
+    },
+  });
+
+  it.each<[string, string, string[], string | undefined, unknown]>([
+    [
+      'a good token: X-User-ID added, the first tenant',
+      '/req/x',
+      GOOD,
+      undefined,
+      allowAlice(['X-User-ID', 'alice'], 't1'),
+    ],
+    [
+      'the tenant header names the tenant',
+      '/req/x',
+      [...GOOD, 'X-Tenant-ID', 't2'],
+      undefined,
+      allowAlice(['X-User-ID', 'alice'], 't2'),
+    ],
+    [
+      'a route’s own tenant header',
+      '/ws/x',
+      [...GOOD, 'X-Workspace', 't2'],
+      undefined,
+      allowAlice(['X-User-ID', 'alice'], 't2'),
+    ],
+    [
+      'a route’s own tenant header, not granted',
+      '/ws/x',
+      [...GOOD, 'X-Workspace', 't9'],
+      undefined,
+      deny(403, 'TENANT_FORBIDDEN', 'tenant_not_granted', 'jwt'),
+    ],
+    [
+      'the path’s tenant is forwarded in the tenant header',
+      '/v2/t2/app/manifests/1',
+      GOOD,
+      undefined,
+      allowAlice(['X-User-ID', 'alice', 'X-Tenant-ID', 't2'], 't2'),
+    ],
+    [
+      'the path’s tenant and the header agree',
+      '/v2/t2/app/manifests/1',
+      [...GOOD, 'X-Tenant-ID', 't2'],
+      undefined,
+      allowAlice(['X-User-ID', 'alice'], 't2'),
+    ],
+    [
+      'the path’s tenant not granted',
+      '/v2/t9/app/manifests/1',
+      GOOD,
+      undefined,
+      deny(403, 'TENANT_FORBIDDEN', 'path_tenant_not_granted', 'jwt'),
+    ],
+    [
+      'the path’s tenant and the header disagree',
+      '/v2/t2/app/manifests/1',
+      [...GOOD, 'X-Tenant-ID', 't1'],
+      undefined,
+      deny(403, 'TENANT_FORBIDDEN', 'tenant_path_mismatch', 'jwt'),
+    ],
+    [
+      'a mount from another tenant’s repository',
+      '/v2/t1/app/blobs/uploads/?mount=sha256:1&from=t9/app',
+      GOOD,
+      undefined,
+      deny(403, 'TENANT_FORBIDDEN', 'query_tenant_not_granted', 'jwt'),
+    ],
+    [
+      'a mount within the tenant',
+      '/v2/t1/app/blobs/uploads/?mount=sha256:1&from=t2/app',
+      GOOD,
+      undefined,
+      allowAlice(['X-User-ID', 'alice', 'X-Tenant-ID', 't1'], 't1'),
+    ],
+    [
+      'a tenant path is never served anonymously',
+      '/v2/t1/app/manifests/1',
+      [],
+      undefined,
+      deny(401, 'AUTH_REQUIRED', 'no_credentials', 'none'),
+    ],
+    [
+      'a malformed Authorization is refused, not ignored',
+      '/opt/x',
+      ['Authorization', 'Bearer a b'],
+      undefined,
+      deny(401, 'TOKEN_INVALID', 'malformed_authorization', 'none'),
+    ],
+    [
+      'a bad token',
+      '/req/x',
+      ['Authorization', 'Bearer bad'],
+      undefined,
+      deny(401, 'TOKEN_INVALID', 'bad_signature', 'jwt'),
+    ],
+    [
+      'a dependency down is an error, not a deny',
+      '/req/x',
+      ['Authorization', 'Bearer down'],
+      undefined,
+      deny(503, 'AUTH_SERVICE_UNAVAILABLE', 'auth_service_down', 'jwt', 'error'),
+    ],
+    [
+      'no credential on a required route',
+      '/req/x',
+      [],
+      undefined,
+      deny(401, 'AUTH_REQUIRED', 'no_credentials', 'none'),
+    ],
+    [
+      'anonymous on an optional route',
+      '/opt/x',
+      [],
+      undefined,
+      {
+        outcome: 'allow',
+        addHeaders: [],
+        tenant: undefined,
+        audit: {
+          decision: 'allow',
+          reason: 'anonymous',
+          error_code: undefined,
+          auth_method: 'none',
+          user_id: undefined,
+          tenant_id: undefined,
+        },
+      },
+    ],
+    [
+      'anonymous with an X-User-ID',
+      '/opt/x',
+      ['X-User-ID', 'root'],
+      undefined,
+      deny(403, 'IDENTITY_MISMATCH', 'unverified_user_id', 'none'),
+    ],
+    [
+      'anonymous with a tenant header',
+      '/opt/x',
+      ['X-Tenant-ID', 't1'],
+      undefined,
+      deny(403, 'TENANT_FORBIDDEN', 'unverified_tenant', 'none'),
+    ],
+    [
+      'anonymous with the route’s tenant header',
+      '/ws/x',
+      [],
+      undefined,
+      deny(401, 'AUTH_REQUIRED', 'no_credentials', 'none'),
+    ],
+    [
+      'an internal hop may pass identity through anonymously',
+      '/opt/x',
+      ['X-User-ID', 'svc', 'X-Tenant-ID', 't1'],
+      '192.168.1.1',
+      {
+        outcome: 'allow',
+        addHeaders: [],
+        tenant: undefined,
+        audit: {
+          decision: 'allow',
+          reason: 'anonymous',
+          error_code: undefined,
+          auth_method: 'none',
+          user_id: undefined,
+          tenant_id: undefined,
+        },
+      },
+    ],
+    [
+      'when-absent: an internal caller without a credential passes',
+      '/hop/x',
+      [],
+      '192.168.1.1',
+      {
+        outcome: 'allow',
+        addHeaders: [],
+        tenant: undefined,
+        audit: {
+          decision: 'allow',
+          reason: 'internal_without_credential',
+          error_code: undefined,
+          auth_method: 'none',
+          user_id: undefined,
+          tenant_id: undefined,
+        },
+      },
+    ],
+    [
+      'when-absent: an outside caller without a credential is refused',
+      '/hop/x',
+      [],
+      undefined,
+      deny(401, 'AUTH_REQUIRED', 'no_credentials', 'none'),
+    ],
+    [
+      'when-absent: an internal caller with a bad token is refused, not replaced',
+      '/hop/x',
+      ['Authorization', 'Bearer bad'],
+      '192.168.1.1',
+      deny(401, 'TOKEN_INVALID', 'bad_signature', 'jwt'),
+    ],
+  ])('%s', async (_name, url, raw, peer, expected) => {
+    expect(await decide(url, raw, peer)).toEqual(expected);
+  });
+
+  it('auth: none routes decide nothing and log no audit line', async () => {
+    logs.lines.length = 0;
+    const req = fakeRequest('/none/x', ['Authorization', 'Bearer bad']);
+    const scope = scopeOf(req);
+    hygiene(req, scope);
+    await stage(req, scope, table.match('/none/x'));
+    expect(scope.principal).toBeUndefined();
+    expect(
+      logs
+        .entries()
+        .filter((l) => l.type === 'audit')
+        .map((l) => l.reason),
+    ).toEqual(['anonymous']);
+  });
+});
