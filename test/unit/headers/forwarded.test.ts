@@ -1,5 +1,10 @@
 import fc from 'fast-check';
-import { NetworkList, appendForwardedHeaders, clientIp } from '../../../src/headers/forwarded';
+import {
+  NetworkList,
+  appendForwardedHeaders,
+  clientIp,
+  normalizeIp,
+} from '../../../src/headers/forwarded';
 import { traceRoot } from '../../../src/headers/request-id';
 
 describe('clientIp: the right-most address that is not a trusted proxy', () => {
@@ -133,5 +138,131 @@ describe('traceRoot', () => {
     [[], undefined],
   ])('%j → %s', (raw, expected) => {
     expect(traceRoot(raw)).toBe(expected);
+  });
+});
+
+describe('normalizeIp and NetworkList, written out', () => {
+  it.each<[string | undefined, string]>([
+    [undefined, ''],
+    ['', ''],
+    ['::ffff:10.0.0.1', '10.0.0.1'],
+    ['::ffff:not-an-ip', '::ffff:not-an-ip'],
+    ['::ffff:abcd', '::ffff:abcd'],
+    ['10.0.0.1', '10.0.0.1'],
+    ['2001:db8::1', '2001:db8::1'],
+  ])('normalizeIp(%j) → %j', (input, expected) => {
+    expect(normalizeIp(input)).toBe(expected);
+  });
+
+  const list = new NetworkList(['10.0.0.0/8', '192.168.1.7', '2001:db8::/32', '::1']);
+  it.each<[string, boolean]>([
+    ['10.255.0.1', true],
+    ['11.0.0.1', false],
+    ['192.168.1.7', true],
+    ['192.168.1.8', false],
+    ['2001:db8:ffff::1', true],
+    ['2001:db9::1', false],
+    ['::1', true],
+    ['', false],
+  ])('has(%j) → %s', (address, expected) => {
+    expect(list.has(address)).toBe(expected);
+  });
+  it('an empty list holds nothing', () => {
+    const empty = new NetworkList([]);
+    expect(empty.empty).toBe(true);
+    expect(empty.has('10.0.0.1')).toBe(false);
+    expect(list.empty).toBe(false);
+  });
+});
+
+describe('appendForwardedHeaders, exactly', () => {
+  const ctx = { peerIp: '10.0.0.2', proto: 'http' as const, localPort: 8080, host: 'gw.example' };
+  it.each<[string, string[], boolean, string | undefined, string[]]>([
+    [
+      'trusted, nothing forwarded yet',
+      [],
+      true,
+      'gw.example',
+      [
+        'X-Forwarded-For',
+        '10.0.0.2',
+        'X-Forwarded-Proto',
+        'http',
+        'X-Forwarded-Host',
+        'gw.example',
+        'X-Forwarded-Port',
+        '8080',
+      ],
+    ],
+    [
+      'trusted, the chain extended and the rest kept',
+      [
+        'X-Forwarded-For',
+        '1.1.1.1, 2.2.2.2',
+        'x-forwarded-for',
+        '3.3.3.3',
+        'X-Forwarded-Proto',
+        'https',
+        'X-Forwarded-Host',
+        'app.example',
+        'X-Forwarded-Port',
+        '443',
+      ],
+      true,
+      'gw.example',
+      [
+        'X-Forwarded-For',
+        '1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.2',
+        'X-Forwarded-Proto',
+        'https',
+        'X-Forwarded-Host',
+        'app.example',
+        'X-Forwarded-Port',
+        '443',
+      ],
+    ],
+    [
+      'trusted, no Host anywhere',
+      [],
+      true,
+      undefined,
+      ['X-Forwarded-For', '10.0.0.2', 'X-Forwarded-Proto', 'http', 'X-Forwarded-Port', '8080'],
+    ],
+    [
+      'untrusted, everything replaced',
+      [
+        'X-Forwarded-For',
+        '1.1.1.1',
+        'X-Forwarded-Proto',
+        'https',
+        'X-Forwarded-Host',
+        'evil',
+        'X-Forwarded-Port',
+        '1',
+      ],
+      false,
+      'gw.example',
+      [
+        'X-Forwarded-For',
+        '10.0.0.2',
+        'X-Forwarded-Proto',
+        'http',
+        'X-Forwarded-Host',
+        'gw.example',
+        'X-Forwarded-Port',
+        '8080',
+      ],
+    ],
+    [
+      'untrusted, no Host',
+      [],
+      false,
+      undefined,
+      ['X-Forwarded-For', '10.0.0.2', 'X-Forwarded-Proto', 'http', 'X-Forwarded-Port', '8080'],
+    ],
+  ])('%s', (_name, original, trusted, host, expected) => {
+    const out: string[] = [];
+    appendForwardedHeaders(out, original, { ...ctx, trusted, host });
+    expect(out).toEqual(expected);
   });
 });
