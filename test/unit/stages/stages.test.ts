@@ -7,7 +7,8 @@ import { Lifecycle } from '../../../src/lifecycle';
 import { createLogger } from '../../../src/logging/logger';
 import { RateLimiter } from '../../../src/rate-limit';
 import { RouteTable } from '../../../src/routes/route-table';
-import { healthTarget } from '../../../src/stages/health';
+import type { ServerResponse } from 'node:http';
+import { healthTarget, sendHealth } from '../../../src/stages/health';
 import { createHygieneStage } from '../../../src/stages/hygiene';
 import { createRateLimitStage } from '../../../src/stages/rate-limit';
 import { createUpstreamHeaders } from '../../../src/stages/upstream-headers';
@@ -33,6 +34,33 @@ describe('health stage', () => {
   });
   it('no metrics path when metrics have their own port', () => {
     expect(healthTarget('/metrics', { ...paths, metricsPath: undefined })).toBeUndefined();
+  });
+});
+
+describe('health answers', () => {
+  it('sendHealth: status, JSON body, no caching, the request id', () => {
+    const seen: { status?: number; headers?: Record<string, unknown>; body?: string } = {};
+    const res = {
+      writeHead(status: number, headers: Record<string, unknown>) {
+        seen.status = status;
+        seen.headers = headers;
+        return this;
+      },
+      end(body: string) {
+        seen.body = body;
+      },
+    } as unknown as ServerResponse;
+    sendHealth(res, 503, 'draining', 'req-1');
+    expect(seen).toEqual({
+      status: 503,
+      headers: {
+        'Content-Type': 'application/json',
+        'Content-Length': 21,
+        'Cache-Control': 'no-store',
+        'X-Request-ID': 'req-1',
+      },
+      body: '{"status":"draining"}',
+    });
   });
 });
 
