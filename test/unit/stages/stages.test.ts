@@ -5,6 +5,7 @@
 import { NetworkList } from '../../../src/headers/forwarded';
 import { Lifecycle } from '../../../src/lifecycle';
 import { createLogger } from '../../../src/logging/logger';
+import { Metrics } from '../../../src/metrics';
 import { RateLimiter } from '../../../src/rate-limit';
 import { RouteTable } from '../../../src/routes/route-table';
 import type { ServerResponse } from 'node:http';
@@ -413,6 +414,24 @@ describe('rate limit stage', () => {
     const free = scopeFor([], 'alice');
     expect(await outcome(stage, '/free', free)).toBe(200);
     expect(free.responseHeaders).toEqual([]);
+  });
+  it('a refusal: 429 with Retry-After and the RateLimit fields, counted by route and key', async () => {
+    const metrics = new Metrics('test');
+    const stage = createRateLimitStage(new RateLimiter({ clock: new ManualClock() }), metrics);
+    await stage(scopeFor([], 'dave'), table.match('/p'));
+    await stage(scopeFor([], 'dave'), table.match('/p'));
+    const refused = await stage(scopeFor([], 'dave'), table.match('/p')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toMatchObject({
+      status: 429,
+      code: 'RATE_LIMITED',
+      reason: 'rate_limited',
+      headers: { 'Retry-After': '1', 'RateLimit-Policy': '"p";q=2;w=2', RateLimit: '"p";r=0;t=2' },
+    });
+    const counted = (await metrics.rateLimited.get()).values.map((v) => [v.labels, v.value]);
+    expect(counted).toEqual([[{ route: 'p', by: 'principal' }, 1]]);
   });
   it('an allowed request carries the RateLimit fields for the response', async () => {
     const stage = createRateLimitStage(new RateLimiter({ clock: new ManualClock() }));
