@@ -4,6 +4,7 @@ import { LogCapture } from '../../helpers/servers';
 import {
   MAX_LOGGED_CHARS,
   MAX_SHAPES_PER_VALUE,
+  capLength,
   createFullScrubber,
   createMasker,
   createScrubber,
@@ -106,6 +107,54 @@ describe('createScrubber, exactly', () => {
     expect(fingerprint('a'.repeat(15))).toMatch(/^…#[0-9a-f]{8}$/);
     expect(fingerprint('abcd'.repeat(4))).toMatch(/^abcd…#[0-9a-f]{8}$/);
     expect(fingerprint('x')).not.toBe(fingerprint('y'));
+  });
+});
+
+describe('budgets and bounds, exactly', () => {
+  const m = (secret: string) => `[masked ${fingerprint(secret)}]`;
+  const flooded = (text: string) =>
+    `[masked: ${text.length} chars with more than ${MAX_SHAPES_PER_VALUE} secret-shaped parts]`;
+
+  it('capLength keeps exactly MAX_LOGGED_CHARS and counts the rest', () => {
+    const exact = 'a'.repeat(MAX_LOGGED_CHARS);
+    expect(capLength(exact)).toBe(exact);
+    expect(capLength(`${exact}bc`)).toBe(`${exact}…[+2 chars]`);
+  });
+
+  it.each<[string, (n: number) => string]>([
+    ['JWT-shaped starts', (n) => 'eyJ.'.repeat(n)],
+    ['URL schemes', (n) => 'a:// '.repeat(n)],
+    ['secrets', (n) => Array.from({ length: n }, (_, i) => `?token=t${i}`).join(' ')],
+  ])('%s: 64 are scanned, 65 mask the value whole', (_name, make) => {
+    const scrub = createFullScrubber();
+    expect(scrub(make(MAX_SHAPES_PER_VALUE + 1))).toBe(flooded(make(MAX_SHAPES_PER_VALUE + 1)));
+    expect(scrub(make(MAX_SHAPES_PER_VALUE - 1))).not.toMatch(/^\[masked: /);
+  });
+
+  it('an API-key prefix is matched literally, not as a pattern', () => {
+    const scrub = createScrubber(['hok.live_']);
+    expect(scrub('hokXlive_abc')).toBe('hokXlive_abc');
+    expect(scrub('hok.live_abc')).toBe(m('hok.live_abc'));
+  });
+
+  it('a query credential already masked as an API key is masked once', () => {
+    const scrub = createScrubber(['hok_live_']);
+    expect(scrub('/x?token=hok_live_abcdef&y=1')).toBe(`/x?token=${m('hok_live_abcdef')}&y=1`);
+  });
+
+  it('nested lists count toward the depth too', () => {
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 12; i++) deep = [deep];
+    expect(JSON.stringify(createMasker()(deep))).not.toContain('leaf');
+    let shallow: unknown = 'leaf';
+    for (let i = 0; i < 8; i++) shallow = [shallow];
+    expect(JSON.stringify(createMasker()(shallow))).toContain('leaf');
+  });
+
+  it('an error without a stack gets no stack field', () => {
+    const err = new Error('plain');
+    delete err.stack;
+    expect(createMasker()(err)).toEqual({ name: 'Error', message: 'plain' });
   });
 });
 
@@ -365,6 +414,42 @@ describe('log scrubbing in linear time', () => {
       { numRuns: 2000 },
     );
   });
+
+  // Every ASCII character in every place of a JWT and a URL, against the reference patterns:
+  // the character classes' edges ('/' ':' '@' '[' '`' '{' around the ranges) are where a
+  // hand-written scanner goes wrong, and random strings rarely land on them.
+  const ASCII = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
+  const JWT_PLACES = [
+    (c: string) => `eyJa${c}c.de.fg`,
+    (c: string) => `eyJabc.d${c}e.fg`,
+    (c: string) => `eyJabc.de.f${c}g.h`,
+    (c: string) => `eyJabc.de.fg${c}.h.i.j`,
+    (c: string) => `x${c}eyJabcd.ef.g`,
+    (c: string) => `eyJ${c}b.cd.e`,
+  ];
+  const URL_PLACES = [
+    (c: string) => `${c}http://u:p@h`,
+    (c: string) => `h${c}ttp://u:p@h`,
+    (c: string) => `1${c}http://u:p@h`,
+    (c: string) => `x${c}1a://u:p@h`,
+    (c: string) => `http://u${c}p@h`,
+    (c: string) => `see:${c}ftp://a@b and s3://k${c}y@bucket`,
+    (c: string) => `a${c}://u@h`,
+  ];
+  it.each(JWT_PLACES.map((place, i) => [i, place] as const))(
+    'the JWT scanner agrees with the reference for every ASCII character in place %i',
+    (_i, place) => {
+      const differ = ASCII.map(place).filter((t) => maskJwts(t) !== jwtRef(t));
+      expect(differ).toEqual([]);
+    },
+  );
+  it.each(URL_PLACES.map((place, i) => [i, place] as const))(
+    'the userinfo scanner agrees with the reference for every ASCII character in place %i',
+    (_i, place) => {
+      const differ = ASCII.map(place).filter((t) => maskUserinfo(t) !== userinfoRef(t));
+      expect(differ).toEqual([]);
+    },
+  );
 
   it('a value crafted to hold more secret shapes than the budget is masked whole', () => {
     const scrub = createScrubber(['hok_live_']);

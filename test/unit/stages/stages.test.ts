@@ -339,6 +339,135 @@ describe('upstream headers stage', () => {
   });
 });
 
+describe('upstream headers stage: the whole list, exactly', () => {
+  const config = testConfig({
+    routes: [
+      { name: 'api', prefix: '/', upstream: 'http://up.internal:5000/base', preserveHost: false },
+    ],
+  });
+  const route = new RouteTable(config.routes).match('/');
+  const hygiene = createHygieneStage(config, new NetworkList([]), logger);
+  const build = (
+    raw: string[],
+    options: { tls?: boolean; localPort?: number; upgrade?: boolean } = {},
+  ) => {
+    const req = fakeRequest('/x', raw, { peer: '198.51.100.4' });
+    const socket = req.socket as unknown as Record<string, unknown>;
+    if (options.tls) socket.encrypted = true;
+    if ('localPort' in options) socket.localPort = options.localPort;
+    const scope = scopeOf(req);
+    hygiene(req, scope);
+    return {
+      scope,
+      headers: createUpstreamHeaders(hygiene.guard)(req, scope, route, options.upgrade ?? false),
+    };
+  };
+  const fwd = (proto: string, port: string, host = 'public') => [
+    'X-Forwarded-For',
+    '198.51.100.4',
+    'X-Forwarded-Proto',
+    proto,
+    'X-Forwarded-Host',
+    host,
+    'X-Forwarded-Port',
+    port,
+  ];
+
+  it('a kept request id: the client’s X-Forwarded-* replaced, Host the upstream’s', () => {
+    const { headers } = build([
+      'Host',
+      'public',
+      'X-Request-ID',
+      'rid-1',
+      'X-Forwarded-For',
+      '6.6.6.6',
+      'X-Forwarded-Proto',
+      'https',
+      'Accept',
+      '*/*',
+    ]);
+    expect(headers).toEqual([
+      'Host',
+      'up.internal:5000',
+      'X-Request-ID',
+      'rid-1',
+      'Accept',
+      '*/*',
+      ...fwd('http', '8080'),
+    ]);
+  });
+
+  it('a new request id: the client’s dropped, authgate’s added first; TLS is https', () => {
+    const { headers, scope } = build(
+      ['Host', 'public', 'X-Request-ID', 'bad id', 'Accept', '*/*'],
+      {
+        tls: true,
+        localPort: 8443,
+      },
+    );
+    expect(headers).toEqual([
+      'Host',
+      'up.internal:5000',
+      'Accept',
+      '*/*',
+      'X-Request-ID',
+      scope.requestId,
+      ...fwd('https', '8443'),
+    ]);
+  });
+
+  it('no Host: the upstream’s is added; no local port: 0; a chunked body re-framed', () => {
+    const { headers } = build(['Transfer-Encoding', 'chunked', 'X-Request-ID', 'r2'], {
+      localPort: undefined,
+    });
+    expect(headers).toEqual([
+      'X-Request-ID',
+      'r2',
+      'X-Forwarded-For',
+      '198.51.100.4',
+      'X-Forwarded-Proto',
+      'http',
+      'X-Forwarded-Port',
+      '0',
+      'Host',
+      'up.internal:5000',
+      'Transfer-Encoding',
+      'chunked',
+    ]);
+  });
+
+  it('a sized body keeps its Content-Length and gets no Transfer-Encoding', () => {
+    const { headers } = build(['Host', 'h', 'Content-Length', '3', 'X-Request-ID', 'r3']);
+    expect(headers).toEqual([
+      'Host',
+      'up.internal:5000',
+      'Content-Length',
+      '3',
+      'X-Request-ID',
+      'r3',
+      ...fwd('http', '8080', 'h'),
+    ]);
+  });
+
+  it('an authorised upgrade keeps Upgrade and Connection: upgrade', () => {
+    const { headers } = build(
+      ['Host', 'h', 'Connection', 'Upgrade', 'Upgrade', 'websocket', 'X-Request-ID', 'r4'],
+      { upgrade: true },
+    );
+    expect(headers).toEqual([
+      'Host',
+      'up.internal:5000',
+      'Connection',
+      'upgrade',
+      'Upgrade',
+      'websocket',
+      'X-Request-ID',
+      'r4',
+      ...fwd('http', '8080', 'h'),
+    ]);
+  });
+});
+
 describe('rate limit stage', () => {
   const config = testConfig({
     routes: [
@@ -357,6 +486,13 @@ describe('rate limit stage', () => {
         rateLimit: { requestsPerMinute: 60, burst: 1, by: 'tenant' },
       },
       { name: 'free', prefix: '/free', upstream: 'http://u', auth: 'none' },
+      {
+        name: 'i',
+        prefix: '/i',
+        upstream: 'http://u',
+        auth: 'none',
+        rateLimit: { requestsPerMinute: 60, burst: 1, by: 'ip' },
+      },
     ],
   });
   const table = new RouteTable(config.routes);
@@ -432,6 +568,12 @@ describe('rate limit stage', () => {
     });
     const counted = (await metrics.rateLimited.get()).values.map((v) => [v.labels, v.value]);
     expect(counted).toEqual([[{ route: 'p', by: 'principal' }, 1]]);
+  });
+  it('per address: callers with their own principal and tenant share their address’s budget', async () => {
+    const stage = createRateLimitStage(new RateLimiter({ clock: new ManualClock() }));
+    expect(await outcome(stage, '/i', scopeFor([], 'u1', '198.51.100.9', 'a'))).toBe(200);
+    expect(await outcome(stage, '/i', scopeFor([], 'u2', '198.51.100.9', 'b'))).toBe(429);
+    expect(await outcome(stage, '/i', scopeFor([], 'u1', '198.51.100.10', 'a'))).toBe(200);
   });
   it('an allowed request carries the RateLimit fields for the response', async () => {
     const stage = createRateLimitStage(new RateLimiter({ clock: new ManualClock() }));
