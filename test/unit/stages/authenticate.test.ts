@@ -8,6 +8,7 @@ import { FailedAuthGuard } from '../../../src/auth/failed-auth-guard';
 import { AuthgateError, isAuthgateError } from '../../../src/errors';
 import { NetworkList } from '../../../src/headers/forwarded';
 import { createLogger } from '../../../src/logging/logger';
+import { Metrics } from '../../../src/metrics';
 import type { Principal } from '../../../src/request-scope';
 import { RouteTable } from '../../../src/routes/route-table';
 import { createAuthStage } from '../../../src/stages/authenticate';
@@ -478,5 +479,92 @@ describe('authenticate → authorise stage: every decision, exactly', () => {
         .filter((l) => l.type === 'audit')
         .map((l) => l.reason),
     ).toEqual(['anonymous']);
+  });
+});
+
+describe('authenticate → authorise stage: what counts against an address, and how a caller is named', () => {
+  const keys: Authenticator = {
+    method: 'api_key',
+    authenticate: (_req, scope) => {
+      const k = scope.credentials?.apiKey;
+      if (k === undefined) return NOT_RESPONSIBLE;
+      if (k === 'hok_good') return { ...alice, authMethod: 'api_key' };
+      throw new AuthgateError('API_KEY_INVALID', { reason: 'unknown_key' });
+    },
+  };
+  function guarded() {
+    const logs = new LogCapture();
+    const logger = createLogger({ level: 'info', stream: logs });
+    const metrics = new Metrics('test');
+    const hygiene = createHygieneStage(config, new NetworkList([]), logger);
+    const stage = createAuthStage({
+      authenticators: [bearer, keys],
+      failedAuthGuard: new FailedAuthGuard({ maxFailures: 1, windowSec: 60 }, undefined),
+      logger,
+      metrics,
+    });
+    const run = async (path: string, raw: string[], preflight = false) => {
+      const req = fakeRequest(path, raw, { method: preflight ? 'OPTIONS' : 'GET' });
+      const scope = scopeOf(req);
+      hygiene(req, scope);
+      scope.preflight = preflight;
+      try {
+        await stage(req, scope, routes.match(path));
+        return 'allow';
+      } catch (err) {
+        return isAuthgateError(err) ? `${err.status} ${err.reason}` : String(err);
+      }
+    };
+    const failedAuthRefusals = async () =>
+      (await metrics.rateLimited.get()).values
+        .filter((v) => v.labels.by === 'failed_auth')
+        .map((v) => [v.labels.route, v.value]);
+    return { run, logs, failedAuthRefusals };
+  }
+  const GOOD = ['Authorization', 'Bearer good'];
+
+  it('a 403 for a presented credential does not count as a failed authentication', async () => {
+    const { run } = guarded();
+    expect(await run('/write', GOOD)).toBe('403 missing_scope');
+    expect(await run('/req', GOOD)).toBe('allow');
+  });
+
+  it('a 401 with nothing presented does not count either', async () => {
+    const { run } = guarded();
+    expect(await run('/req', [])).toBe('401 no_credentials');
+    expect(await run('/req', GOOD)).toBe('allow');
+  });
+
+  it('a failed credential counts: the next presented one is refused and counted as failed_auth', async () => {
+    const { run, failedAuthRefusals } = guarded();
+    expect(await run('/req', ['Authorization', 'Bearer bad'])).toBe('401 bad_signature');
+    expect(await failedAuthRefusals()).toEqual([]);
+    expect(await run('/req', GOOD)).toBe('429 failed_auth_guard');
+    expect(await failedAuthRefusals()).toEqual([['req', 1]]);
+    // anonymous requests are not checked by the guard
+    expect(await run('/opt', [])).toBe('allow');
+  });
+
+  it('the audit line names the credential that failed', async () => {
+    const { run, logs } = guarded();
+    expect(await run('/req', ['X-API-Key', 'hok_bad'])).toBe('401 unknown_key');
+    expect(
+      logs
+        .entries()
+        .filter((l) => l.type === 'audit')
+        .map((l) => [l.auth_method, l.reason]),
+    ).toEqual([['api_key', 'unknown_key']]);
+  });
+
+  it('a CORS preflight is not authenticated, even on a required route', async () => {
+    const { run, logs } = guarded();
+    expect(await run('/req', [], true)).toBe('allow');
+    expect(await run('/write', ['Authorization', 'Bearer bad'], true)).toBe('allow');
+    expect(
+      logs
+        .entries()
+        .filter((l) => l.type === 'audit')
+        .map((l) => l.reason),
+    ).toEqual(['anonymous', 'anonymous']);
   });
 });

@@ -4,10 +4,13 @@
  * the upstream's Host), and that without a token exchange a 401 is answered, never retried.
  */
 import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import { AuthgateError } from '../../../src/errors';
 import { createLogger } from '../../../src/logging/logger';
 import type { UpstreamReply } from '../../../src/proxy/forward';
-import { RETRY } from '../../../src/proxy/forward';
+import { ForwardRetry, RETRY } from '../../../src/proxy/forward';
+import { requestFraming } from '../../../src/headers/framing';
+import type { RouteUpstreamAuth } from '../../../src/upstream-credentials/route-upstream-auth';
 import { RouteTable } from '../../../src/routes/route-table';
 import {
   createUpstreamCredentialStage,
@@ -182,5 +185,163 @@ describe('what goes upstream', () => {
     expect(logs.entries().find((e) => e.message === 'no upstream credential')).toMatchObject({
       route: 'svc',
     });
+  });
+});
+
+describe('a registry’s Bearer challenge: exchange, then one more attempt when the request can be replayed', () => {
+  /**
+   * The route's credential with a token exchange, as the stage sees it: "basic-1" first, and
+   * "exchanged-1" for the first challenge (undefined when the exchange has nothing).
+   */
+  function exchangingCredential(next: string | undefined) {
+    const challenges: Array<[string | undefined, string]> = [];
+    const ua = {
+      exchange: {},
+      replayBodyBytes: 16,
+      authorization: () => Promise.resolve({ value: 'Basic basic-1', source: 'env' }),
+      answerChallenge: (header: string | undefined, current: string) => {
+        challenges.push([header, current]);
+        return Promise.resolve(next);
+      },
+    } as unknown as RouteUpstreamAuth;
+    return { ua, challenges };
+  }
+  const challenge: UpstreamReply = {
+    statusCode: 401,
+    header: (n) => (n === 'www-authenticate' ? 'Bearer realm="r",service="s"' : undefined),
+    body: () => Promise.resolve(undefined),
+    discard: () => undefined,
+  };
+  const ok: UpstreamReply = { ...challenge, statusCode: 200 };
+
+  /** Runs forward; the upstream answers each attempt with the next reply. */
+  async function run(
+    ua: RouteUpstreamAuth,
+    replies: UpstreamReply[],
+    body?: { raw: string[]; data: string },
+  ) {
+    const attempts: Array<{ authorization: string | undefined; body: string | undefined }> = [];
+    const req = Object.assign(
+      Readable.from(body ? [Buffer.from(body.data)] : []),
+      fakeRequest('/svc/x', body?.raw ?? []),
+    );
+    const s = scopeOf(req as unknown as IncomingMessage);
+    s.framing = requestFraming(body?.raw ?? []);
+    let result: AuthgateError | typeof RETRY | 'sent' | undefined;
+    await stage
+      .forward(
+        ua,
+        req as unknown as IncomingMessage,
+        s,
+        route('svc'),
+        [],
+        body !== undefined,
+        async (headers, options) => {
+          const reply = replies[attempts.length]!;
+          attempts.push({
+            authorization:
+              headers[headers.findIndex((h) => h.toLowerCase() === 'authorization') + 1],
+            body: options.body?.toString(),
+          });
+          if (reply.statusCode === 200) {
+            result = 'sent';
+            return;
+          }
+          result = await options.replaceResponse!(reply);
+          if (result === RETRY) throw new ForwardRetry();
+        },
+      )
+      .catch((e: unknown) => {
+        result = e as AuthgateError;
+      });
+    return { attempts, result };
+  }
+
+  it('no body: the challenge is answered and the request sent again with the exchanged token', async () => {
+    const { ua, challenges } = exchangingCredential('Bearer exchanged-1');
+    const { attempts, result } = await run(ua, [challenge, ok]);
+    expect(attempts).toEqual([
+      { authorization: 'Basic basic-1', body: undefined },
+      { authorization: 'Bearer exchanged-1', body: undefined },
+    ]);
+    expect(challenges).toEqual([['Bearer realm="r",service="s"', 'Basic basic-1']]);
+    expect(result).toBe('sent');
+  });
+
+  it('a small sized body is kept and sent again', async () => {
+    const { ua } = exchangingCredential('Bearer exchanged-1');
+    const { attempts, result } = await run(ua, [challenge, ok], {
+      raw: ['Content-Length', '5'],
+      data: 'hello',
+    });
+    expect(attempts).toEqual([
+      { authorization: 'Basic basic-1', body: 'hello' },
+      { authorization: 'Bearer exchanged-1', body: 'hello' },
+    ]);
+    expect(result).toBe('sent');
+  });
+
+  it('a body over replayBodyBytes streams once; the challenge is answered upstream’s way', async () => {
+    const { ua, challenges } = exchangingCredential('Bearer exchanged-1');
+    const big = 'x'.repeat(17);
+    const { attempts, result } = await run(ua, [challenge, ok], {
+      raw: ['Content-Length', '17'],
+      data: big,
+    });
+    expect(attempts).toEqual([{ authorization: 'Basic basic-1', body: undefined }]);
+    expect(challenges).toHaveLength(1); // the token is cached for the client's next request
+    expect(result).toBe(replaced);
+  });
+
+  it('a chunked body is never kept for a replay', async () => {
+    const { ua } = exchangingCredential('Bearer exchanged-1');
+    const { attempts, result } = await run(ua, [challenge, ok], {
+      raw: ['Transfer-Encoding', 'chunked'],
+      data: 'a',
+    });
+    expect(attempts).toHaveLength(1);
+    expect(result).toBe(replaced);
+  });
+
+  it('an exchange that yields nothing: the 401 is answered as the upstream’s', async () => {
+    const { ua } = exchangingCredential(undefined);
+    const { attempts, result } = await run(ua, [challenge, ok]);
+    expect(attempts).toHaveLength(1);
+    expect(result).toBe(replaced);
+  });
+
+  it('a second challenge after the retry is not answered again', async () => {
+    const { ua, challenges } = exchangingCredential('Bearer exchanged-1');
+    const { attempts, result } = await run(ua, [challenge, challenge, ok]);
+    expect(attempts).toHaveLength(2);
+    expect(challenges).toHaveLength(1);
+    expect(result).toBe(replaced);
+  });
+
+  it('a 403 is never a challenge', async () => {
+    const { ua, challenges } = exchangingCredential('Bearer exchanged-1');
+    const { attempts, result } = await run(ua, [{ ...challenge, statusCode: 403 }, ok]);
+    expect([attempts.length, challenges.length, result]).toEqual([1, 0, replaced]);
+  });
+
+  it('any other failure of the transport is passed on, not retried', async () => {
+    const { ua } = exchangingCredential('Bearer exchanged-1');
+    const boom = new Error('socket hang up');
+    let attempts = 0;
+    await expect(
+      stage.forward(
+        ua,
+        fakeRequest('/svc/x'),
+        scopeOf(fakeRequest('/svc/x')),
+        route('svc'),
+        [],
+        false,
+        () => {
+          attempts++;
+          return Promise.reject(boom);
+        },
+      ),
+    ).rejects.toBe(boom);
+    expect(attempts).toBe(1);
   });
 });
