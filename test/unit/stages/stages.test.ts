@@ -5,6 +5,7 @@
 import { NetworkList } from '../../../src/headers/forwarded';
 import { Lifecycle } from '../../../src/lifecycle';
 import { createLogger } from '../../../src/logging/logger';
+import { parseConfig } from '../../../src/config/load';
 import { Metrics } from '../../../src/metrics';
 import { RateLimiter } from '../../../src/rate-limit';
 import { RouteTable } from '../../../src/routes/route-table';
@@ -249,6 +250,43 @@ describe('hygiene stage: the facts it decides, exactly', () => {
     const req = fakeRequest('/a', ['Authorization', 'Bearer abc.def.ghi']);
     stage(req, scopeOf(req));
     expect(quiet.lines).toEqual([]);
+  });
+});
+
+describe('hygiene stage: what counts as a credential follows the configured authenticators', () => {
+  const trusted = new NetworkList(['10.0.0.0/8']);
+  const presented = (config: ReturnType<typeof testConfig>, raw: string[], peer = '10.0.0.1') => {
+    const stage = createHygieneStage(config, trusted, logger);
+    const req = fakeRequest('/a', raw, { peer });
+    const scope = scopeOf(req);
+    stage(req, scope);
+    return scope.presented;
+  };
+  const noKeys = parseConfig(
+    {
+      auth: { jwt: { issuers: [{ issuer: 'u', algorithms: ['HS256'], secret: 's'.repeat(32) }] } },
+      routes: [{ name: 'api', prefix: '/', upstream: 'http://u' }],
+    },
+    {},
+  );
+  const withAlb = testConfig({
+    auth: {
+      albOidc: { keysUrl: 'http://127.0.0.1:9', signers: ['arn:aws:elasticloadbalancing:x'] },
+    },
+  });
+  it.each<[string, ReturnType<typeof testConfig>, string[], boolean]>([
+    ['an API key when API keys are on', testConfig(), ['X-API-Key', 'hok_1'], true],
+    ['an X-API-Key when API keys are off', noKeys, ['X-API-Key', 'hok_1'], false],
+    ['a bearer token when API keys are off', noKeys, ['Authorization', 'Bearer a.b.c'], true],
+    ['the ALB’s identity when ALB sign-in is on', withAlb, ['X-Amzn-Oidc-Data', 'h.p.s'], true],
+    [
+      'the ALB’s identity when ALB sign-in is off',
+      testConfig(),
+      ['X-Amzn-Oidc-Data', 'h.p.s'],
+      false,
+    ],
+  ])('%s', (_name, config, raw, expected) => {
+    expect(presented(config, raw)).toBe(expected);
   });
 });
 
