@@ -30,6 +30,7 @@ import {
 } from './authenticator';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
 import { outbound } from '../outbound';
+import { claimAt } from './claims';
 
 export type AlbOidcConfig = NonNullable<Config['auth']['albOidc']>;
 
@@ -166,12 +167,13 @@ export class AlbOidcAuthenticator implements Authenticator {
 
   private principalFrom(payload: Record<string, unknown>, iss: unknown): Principal {
     const claims = this.config.claims;
-    const sub = payload[claims.userId];
+    const sub = claimAt(payload, claims.userId);
     if (typeof sub !== 'string' || !SAFE_SUBJECT.test(sub)) {
       throw invalid('unsafe_sub', 'The token subject is missing or has unsupported characters.');
     }
-    const tenants = claims.tenants !== undefined ? stringList(payload[claims.tenants]) : [];
-    const scopes = claims.scopes !== undefined ? stringList(payload[claims.scopes]) : [];
+    const tenants =
+      claims.tenants !== undefined ? stringList(claimAt(payload, claims.tenants)) : [];
+    const scopes = claims.scopes !== undefined ? stringList(claimAt(payload, claims.scopes)) : [];
     return {
       userId: sub,
       tenantIds: tenants,

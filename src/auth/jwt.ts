@@ -36,6 +36,7 @@ import { systemClock, type Clock } from '../clock';
 import { JwksKeySource, keyId } from './jwks';
 import { algorithmsForKey, publicKeyFromPemFile, secretKey } from './keys';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
+import { claimAt } from './claims';
 
 type JwtConfig = Config['auth']['jwt'];
 
@@ -56,16 +57,16 @@ function stringList(value: unknown): string[] | undefined {
 }
 
 export function principalFromClaims(payload: JwtPayload, issuer: IssuerConfig): Principal {
-  const sub = payload[issuer.claims.userId] as unknown;
+  const sub = claimAt(payload, issuer.claims.userId);
   if (typeof sub !== 'string')
     throw invalid('sub_not_string', 'The token subject is missing or not a string.');
   if (!SAFE_SUBJECT.test(sub))
     throw invalid('unsafe_sub', 'The token subject contains unsupported characters.');
-  const tenantsClaim = payload[issuer.claims.tenants] as unknown;
+  const tenantsClaim = claimAt(payload, issuer.claims.tenants);
   const tenantIds = tenantsClaim === undefined ? [] : stringList(tenantsClaim);
   if (tenantIds === undefined) throw invalid('bad_tenants_claim');
   const scopeClaim = [issuer.claims.scopes, 'scope', 'scopes', 'scp']
-    .map((name) => payload[name] as unknown)
+    .map((name) => claimAt(payload, name))
     .find((v) => v !== undefined);
   const scopes = scopeClaim === undefined ? [] : stringList(scopeClaim);
   if (scopes === undefined) throw invalid('bad_scope_claim');

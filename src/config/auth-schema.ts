@@ -34,17 +34,25 @@ const issuerSchema = z
     secret: z.string().optional().describe('HMAC secret (>= 32 bytes); use ${ENV_VAR}.'),
     claims: z
       .strictObject({
-        userId: z.string().min(1).default('sub').describe('Claim holding the user id.'),
+        userId: z
+          .string()
+          .min(1)
+          .default('sub')
+          .describe('Claim holding the user id (a name, or a dotted path into nested claims).'),
         tenants: z
           .string()
           .min(1)
           .default('tenant_ids')
-          .describe('Claim holding the tenant ids (array or string).'),
+          .describe(
+            'Claim holding the tenant ids (array or string); a dotted path such as `org.tenants` reads a nested claim.',
+          ),
         scopes: z
           .string()
           .min(1)
           .default('scope')
-          .describe('Claim holding scopes (space-separated or array; `scopes`/`scp` also read).'),
+          .describe(
+            'Claim holding scopes (space-separated or array; `scopes`/`scp` also read); a dotted path such as `realm_access.roles` reads a nested claim.',
+          ),
       })
       .prefault({})
       .describe('Claim names the principal is read from.'),
@@ -176,17 +184,23 @@ export const authSchema = z
           .describe('When set, the `client` header claim must equal it.'),
         claims: z
           .strictObject({
-            userId: z.string().min(1).default('sub').describe('Claim holding the user id.'),
+            userId: z
+              .string()
+              .min(1)
+              .default('sub')
+              .describe('Claim holding the user id (a name, or a dotted path into nested claims).'),
             tenants: z
               .string()
               .min(1)
               .optional()
-              .describe('Claim holding tenant ids (list or string).'),
+              .describe('Claim holding tenant ids (list or string); a name or a dotted path.'),
             scopes: z
               .string()
               .min(1)
               .optional()
-              .describe('Claim holding scopes, e.g. a groups claim (list or string).'),
+              .describe(
+                'Claim holding scopes, e.g. a groups claim (list or string); a name or a dotted path such as `realm_access.roles`.',
+              ),
           })
           .prefault({}),
         scopes: z

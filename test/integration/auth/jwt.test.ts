@@ -360,3 +360,78 @@ describe('JWKS key rotation, outage and kid floods', () => {
     }
   });
 });
+
+describe('claims read from nested objects (dotted paths), as Keycloak nests roles', () => {
+  let rsa: SigningKey;
+  let jwks: JwksServer;
+  let upstream: TestUpstream;
+  let proxy: TestProxy;
+
+  beforeAll(async () => {
+    rsa = rsaKey();
+    jwks = await startJwksServer([rsa]);
+    upstream = await startUpstream();
+    proxy = await startProxy({
+      auth: {
+        failedAuthGuard: { maxFailures: 0 },
+        jwt: {
+          issuers: [
+            {
+              issuer: 'https://keycloak.test/realms/ml',
+              audience: 'api',
+              algorithms: ['RS256'],
+              jwksUri: jwks.url,
+              claims: {
+                userId: 'preferred_username',
+                scopes: 'realm_access.roles',
+                tenants: 'org.tenants',
+              },
+            },
+          ],
+        },
+      },
+      routes: [route(upstream.url, { auth: 'required', scopes: ['mlflow:read'] })],
+    });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await upstream.close();
+    await jwks.close();
+  });
+
+  const token = (claims: Record<string, unknown>) =>
+    sign(rsa, {
+      iss: 'https://keycloak.test/realms/ml',
+      claims: { scope: undefined, tenant_ids: undefined, preferred_username: 'carol', ...claims },
+    });
+  const call = (t: string, tenant?: string) => {
+    const r = request(proxy.url).get('/r').set('Authorization', `Bearer ${t}`);
+    return tenant ? r.set('X-Tenant-ID', tenant) : r;
+  };
+
+  it('the roles in realm_access.roles are the scopes; org.tenants the tenants', async () => {
+    const t = token({
+      realm_access: { roles: ['mlflow:read', 'offline_access'] },
+      org: { tenants: ['acme'] },
+    });
+    const res = await call(t, 'acme');
+    expect(res.status).toBe(200);
+    expect(pairs(upstream.seen[upstream.seen.length - 1]!.rawHeaders)).toContainEqual([
+      'X-User-ID',
+      'carol',
+    ]);
+    expect((await call(t, 'other')).body.error_code).toBe('TENANT_FORBIDDEN');
+  });
+
+  it('without the role in the nested claim: 403 INSUFFICIENT_SCOPE', async () => {
+    const res = await call(token({ realm_access: { roles: ['offline_access'] } }));
+    expect([res.status, res.body.error_code]).toEqual([403, 'INSUFFICIENT_SCOPE']);
+  });
+
+  it('an unexpected or empty nested claim grants nothing', async () => {
+    const res = await call(token({ realm_access: { roles: 'constructor' }, org: { tenants: [] } }));
+    expect(res.status).toBe(403);
+    const proto = await call(token({ realm_access: {} }));
+    expect([proto.status, proto.body.error_code]).toEqual([403, 'INSUFFICIENT_SCOPE']);
+  });
+});
