@@ -3,8 +3,8 @@
  * every request — serialised by hand instead of through winston's per-line format pipeline, with
  * the same result: every string value scrubbed and capped as the masker does, keys in the same
  * (sorted) order, the same `level`, `message`, `service` and `timestamp` fields. To the
- * process's stdout, lines are written in one batch per event-loop turn (one write for all the
- * requests a turn finished); to a stream the caller gave, as they are logged, so that the caller
+ * process's stdout, lines are written in one batch per event-loop turn (through stdout.ts, in
+ * whole lines that never tear); to a stream the caller gave, as they are logged, so that the caller
  * reads them at once. Anything that is not flat (errors, nested objects) still goes through
  * winston, after the batch pending so far, so lines keep their order.
  */

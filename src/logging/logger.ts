@@ -6,6 +6,7 @@ import type { Writable } from 'node:stream';
 import winston from 'winston';
 import { FastLineWriter, isFlat } from './fast-line';
 import { createMasker, createScrubber, type MaskRules } from './mask';
+import { lineStream, writeLines } from './stdout';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFields = Record<string, unknown>;
@@ -45,13 +46,20 @@ export interface LoggerOptions {
   batchLines?: boolean;
 }
 
+/** The fast path's stdout: whole lines that never tear (stdout.ts). */
+const stdoutLines = {
+  write(text: string): boolean {
+    writeLines(1, text);
+    return true;
+  },
+};
+
 export function createLogger(options: LoggerOptions): Logger {
-  const transport = options.stream
-    ? new winston.transports.Stream({ stream: options.stream })
-    : new winston.transports.Console();
+  // To stdout: whole lines in writes that never tear between workers (stdout.ts), on both paths.
+  const transport = new winston.transports.Stream({ stream: options.stream ?? lineStream(1) });
   const mask = createMasker(options.mask);
   const fast = new FastLineWriter(
-    options.stream ?? process.stdout,
+    options.stream ?? stdoutLines,
     createScrubber(options.mask?.apiKeyPrefixes, options.mask?.queryParams),
     { service: 'authgate' },
     options.batchLines ?? options.stream === undefined,
