@@ -1,7 +1,8 @@
 /**
  * API-key authenticator: in-process LRU → Redis → auth service, keyed by an HMAC of the key
  * (the raw key never reaches Redis, logs or metrics). Positive answers are cached for
- * cacheTtlSec (never past the key's expires_at), negative ones for negativeCacheTtlSec.
+ * cacheTtlSec (never past the key's expires_at), negative ones for negativeCacheTtlSec, in a
+ * cache of their own (negativeCacheSize), so random bad keys never push valid ones out.
  * Concurrent lookups of one key share one call. Revocation deletes the Redis entry and
  * publishes the key id, and every instance drops it from its LRU.
  */
@@ -67,7 +68,10 @@ export class ApiKeyAuthenticator implements Authenticator {
   readonly service: ApiKeyService;
   private readonly hashSecret: Buffer;
   private readonly idOf: (apiKey: string) => string;
+  /** Valid verdicts. */
   private readonly memory: LRUCache<string, CacheEntry>;
+  /** Invalid verdicts, apart: a flood of bad keys evicts only bad keys. */
+  private readonly negative: LRUCache<string, CacheEntry>;
   private readonly inflight = new Map<string, Promise<KeyVerdict>>();
   /** Local revocation generations (bumped by revoke() and by pub/sub revocations). */
   private readonly generations: LRUCache<string, number>;
@@ -82,6 +86,9 @@ export class ApiKeyAuthenticator implements Authenticator {
     this.observer = options.observer ?? NOOP_OBSERVER;
     const max = Math.max(1, config.cacheSize);
     this.memory = new LRUCache<string, CacheEntry>({ max });
+    this.negative = new LRUCache<string, CacheEntry>({
+      max: Math.max(1, config.negativeCacheSize),
+    });
     this.generations = new LRUCache<string, number>({ max });
     this.now = options.now ?? Date.now;
     this.service = new ApiKeyService(config, this.observer, options.logger, options.clock);
@@ -159,7 +166,7 @@ export class ApiKeyAuthenticator implements Authenticator {
       });
     }
     const id = this.idOf(apiKey);
-    const hit = this.memory.get(id);
+    const hit = this.memory.get(id) ?? this.negative.get(id);
     if (hit && hit.until > this.now()) {
       this.observer.apiKeyCache('memory', hit.verdict.valid ? 'hit' : 'negative_hit');
       return this.toPrincipal(hit.verdict);
@@ -201,7 +208,8 @@ export class ApiKeyAuthenticator implements Authenticator {
 
   private remember(id: string, verdict: KeyVerdict): void {
     const ttl = this.ttlMs(verdict);
-    if (ttl > 0) this.memory.set(id, { verdict, until: this.now() + ttl });
+    if (ttl > 0)
+      (verdict.valid ? this.memory : this.negative).set(id, { verdict, until: this.now() + ttl });
   }
 
   /** Drops every cached verdict the auth service gave with this `key_id` (api-key revoke KEY_ID). */
@@ -213,6 +221,7 @@ export class ApiKeyAuthenticator implements Authenticator {
   /** Drops a key id from this instance and bumps its generation, so no lookup in flight caches it. */
   private forget(id: string): void {
     this.memory.delete(id);
+    this.negative.delete(id);
     this.generations.set(id, (this.generations.get(id) ?? 0) + 1);
   }
 

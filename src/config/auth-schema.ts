@@ -124,7 +124,12 @@ const apiKeysSchema = z.strictObject({
     .describe('Extra attempts on timeouts and 5xx, with backoff and jitter.'),
   cacheSize: int(1, 10_000_000)
     .default(100_000)
-    .describe('In-process cache entries (verdicts, and as many revocation generations).'),
+    .describe('In-process cache entries for valid keys (and as many revocation generations).'),
+  negativeCacheSize: int(1, 10_000_000)
+    .default(10_000)
+    .describe(
+      'In-process cache entries for invalid keys, kept apart so a stream of bad keys never pushes valid ones out.',
+    ),
   circuitBreaker: z
     .strictObject({
       failureThreshold: int(1, 1000)

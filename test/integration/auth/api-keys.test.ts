@@ -331,3 +331,51 @@ describe('Redis down mid-traffic', () => {
     }
   });
 });
+
+describe('invalid-key verdicts have their own cache', () => {
+  let service: AuthService;
+  let upstream: TestUpstream;
+  let proxy: TestProxy;
+  beforeAll(async () => {
+    service = await startAuthService();
+    upstream = await startUpstream();
+    proxy = await startProxy({
+      auth: {
+        failedAuthGuard: { maxFailures: 0 },
+        apiKeys: apiKeyConfig(service, { cacheSize: 4, negativeCacheSize: 8, probeIntervalSec: 0 }),
+      },
+      routes: [route(upstream.url, { auth: 'required' })],
+    });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await upstream.close();
+    await service.close();
+  });
+  const status = async (key: string) =>
+    (await request(proxy.url).get('/k').set('X-API-Key', key)).status;
+
+  it('a flood of bad keys never pushes a valid key out of the cache', async () => {
+    const valid = newKey();
+    service.keys.set(valid, { user_id: 'steady', scopes: [] });
+    expect(await status(valid)).toBe(200);
+    const asked = service.calls;
+    for (let i = 0; i < 40; i++) expect(await status(newKey())).toBe(401);
+    expect(service.calls).toBe(asked + 40);
+    // still answered from the cache: the service is not asked again
+    expect(await status(valid)).toBe(200);
+    expect(service.calls).toBe(asked + 40);
+  });
+
+  it('bad keys are cached too, within their own bound', async () => {
+    const bad = newKey();
+    expect(await status(bad)).toBe(401);
+    const asked = service.calls;
+    expect(await status(bad)).toBe(401);
+    expect(service.calls).toBe(asked);
+    for (let i = 0; i < 8; i++) await status(newKey()); // its cache holds 8: the first bad key goes
+    const before = service.calls;
+    expect(await status(bad)).toBe(401);
+    expect(service.calls).toBe(before + 1);
+  });
+});
