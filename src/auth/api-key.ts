@@ -180,6 +180,17 @@ export class ApiKeyAuthenticator implements Authenticator {
     return pending.then((verdict) => this.toPrincipal(verdict));
   }
 
+  verified(scope: RequestScope): Principal | undefined {
+    const apiKey = scope.credentials?.apiKey;
+    if (apiKey === undefined || !this.config.prefixes.some((p) => apiKey.startsWith(p)))
+      return undefined;
+    const hit = this.memory.get(this.idOf(apiKey));
+    if (!hit || hit.until <= this.now() || !hit.verdict.valid) return undefined;
+    const { expiresAt } = hit.verdict;
+    if (expiresAt !== undefined && expiresAt * 1000 <= this.now()) return undefined;
+    return this.toPrincipal(hit.verdict);
+  }
+
   private toPrincipal(verdict: KeyVerdict): Principal {
     if (
       !verdict.valid ||

@@ -17,6 +17,12 @@ export type AuthResult = Principal | typeof NOT_RESPONSIBLE;
 export interface Authenticator {
   readonly method: Principal['authMethod'];
   authenticate(req: IncomingMessage, scope: RequestScope): Promise<AuthResult> | AuthResult;
+  /**
+   * The principal this request's credential was already verified as (cached and still valid),
+   * found without I/O or a signature check; undefined otherwise. An address the failed-auth guard
+   * blocks still gets through with a credential that verifies.
+   */
+  verified?(scope: RequestScope): Principal | undefined;
 }
 
 /* Registration of an authenticator module (the list is auth/registry.ts). */

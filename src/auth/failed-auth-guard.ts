@@ -107,9 +107,13 @@ export class FailedAuthGuard {
     }
   }
 
-  /** Counts one failed authentication of `address` (locally, and in Redis when it is up). */
-  async recordFailure(clientAddress: string): Promise<void> {
-    if (!this.enabled) return;
+  /**
+   * Counts one failed authentication of `address` (locally, and in Redis when it is up).
+   * Resolves true when this failure is the one that blocks the address (logged once, by the
+   * caller).
+   */
+  async recordFailure(clientAddress: string): Promise<boolean> {
+    if (!this.enabled) return false;
     const address = failureKey(clientAddress, this.prefixLength);
     const now = this.now();
     const window = this.windowOf(now);
@@ -118,9 +122,11 @@ export class FailedAuthGuard {
       entry = { window, count: 0 };
       this.counts.set(address, entry);
     }
+    const wasBlocked = entry.count >= this.config.maxFailures;
     entry.count++;
+    const blocks = (): boolean => !wasBlocked && entry.count >= this.config.maxFailures;
     const redis = this.redis;
-    if (!redis?.isUp()) return;
+    if (!redis?.isUp()) return blocks();
     try {
       const key = `${redis.prefix}authfail:${hash('sha256', address, 'base64url').slice(0, 22)}:${window}`;
       const res = await redis.client
@@ -135,5 +141,6 @@ export class FailedAuthGuard {
     } catch {
       // Redis down: the local count still guards this instance.
     }
+    return blocks();
   }
 }

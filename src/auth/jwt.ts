@@ -169,18 +169,26 @@ export class JwtAuthenticator implements Authenticator {
     const token = scope.credentials?.bearer;
     if (token === undefined) return NOT_RESPONSIBLE;
     const cacheKey = this.cache ? hash('sha256', token, 'base64') : '';
-    if (this.cache) {
-      const cached = this.cache.get(cacheKey);
-      if (cached) {
-        const { principal } = cached;
-        // A key the issuer withdrew takes the tokens it verified with it.
-        const keyLive = !cached.jwks || cached.jwks.hasKey(cached.keyId ?? '');
-        if (keyLive && principal.expiresAt !== undefined && principal.expiresAt > this.now())
-          return principal;
-        this.cache.delete(cacheKey);
-      }
-    }
-    return this.verify(token, cacheKey);
+    return this.fromCache(cacheKey) ?? this.verify(token, cacheKey);
+  }
+
+  verified(scope: RequestScope): Principal | undefined {
+    const token = scope.credentials?.bearer;
+    if (token === undefined || !this.cache) return undefined;
+    return this.fromCache(hash('sha256', token, 'base64'));
+  }
+
+  /** A cached principal still valid: before its `exp`, its key still published. */
+  private fromCache(cacheKey: string): Principal | undefined {
+    const cached = this.cache?.get(cacheKey);
+    if (!cached) return undefined;
+    const { principal } = cached;
+    // A key the issuer withdrew takes the tokens it verified with it.
+    const keyLive = !cached.jwks || cached.jwks.hasKey(cached.keyId ?? '');
+    if (keyLive && principal.expiresAt !== undefined && principal.expiresAt > this.now())
+      return principal;
+    this.cache!.delete(cacheKey);
+    return undefined;
   }
 
   private async verify(token: string, cacheKey: string): Promise<Principal> {

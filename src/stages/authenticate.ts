@@ -17,7 +17,7 @@ import { AuthgateError, toAuthgateError } from '../errors';
 import { headerValues } from '../headers/hop-by-hop';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics';
-import type { RequestScope } from '../request-scope';
+import type { Principal, RequestScope } from '../request-scope';
 import {
   METHOD_NOT_GRANTED,
   pathTenant,
@@ -166,11 +166,30 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
     });
   }
 
+  /**
+   * The failed-auth guard stops further failing attempts from a blocked address before any
+   * signature check or auth-service call — but a credential that already verified (cached) still
+   * gets through: one buggy client behind an ingress must not lock out the whole address.
+   */
+  function guard(scope: RequestScope): Principal | undefined {
+    try {
+      failedAuthGuard.check(scope.clientIp);
+      return undefined;
+    } catch (blocked) {
+      for (const authenticator of authenticators) {
+        const principal = authenticator.verified?.(scope);
+        if (principal) return principal;
+      }
+      throw blocked;
+    }
+  }
+
   return async function authenticateAndAuthorize(req, scope, route) {
     const presented = scope.presented;
     try {
-      if (presented) failedAuthGuard.check(scope.clientIp);
-      await authenticate(req, scope, route);
+      const known = presented ? guard(scope) : undefined;
+      if (known && route.config.auth !== 'none' && !scope.preflight) scope.principal = known;
+      else await authenticate(req, scope, route);
       const required = route.scopesFor(scope.method, routePath(route, scope.path ?? '/'));
       if (scope.principal) {
         scope.addHeaders = authorize({
@@ -193,7 +212,13 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
     } catch (err) {
       recordDecision(scope, route, err);
       if (presented && err instanceof AuthgateError && err.status === 401) {
-        await failedAuthGuard.recordFailure(scope.clientIp);
+        if (await failedAuthGuard.recordFailure(scope.clientIp)) {
+          logger.warn('address blocked after failed authentications', {
+            request_id: scope.requestId,
+            client_ip: scope.clientIp,
+            route: route.name,
+          });
+        }
       }
       if (err instanceof AuthgateError && err.reason === 'failed_auth_guard') {
         metrics?.rateLimited.labels(route.name, 'failed_auth').inc();

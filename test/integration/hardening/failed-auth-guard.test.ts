@@ -54,7 +54,7 @@ describe('the failed-authentication guard', () => {
     none: () => request(p.url).get('/x').set('X-Forwarded-For', ip),
   });
 
-  it('past the limit: 429 with Retry-After, no auth-service call, even for a good key', async () => {
+  it('past the limit: 429 with Retry-After, no auth-service call, even for a good key not verified before', async () => {
     const c = from(a, '203.0.113.1');
     for (let i = 0; i < 3; i++) expect((await c.key(`hok_bad_${i}`)).status).toBe(401);
     const calls = service.calls;
@@ -92,5 +92,31 @@ describe('the failed-authentication guard', () => {
     const first = await from(b, ip).key('hok_x_b');
     expect([401, 429]).toContain(first.status);
     expect((await from(b, ip).key('hok_good')).status).toBe(429);
+  });
+
+  it('a credential that already verified still gets through a blocked address; one warning', async () => {
+    const ip = '203.0.113.6';
+    const c = from(a, ip);
+    service.keys.set('hok_steady', { user_id: 'steady' });
+    const token = sign(SECRET, { iss: 'g', sub: 'steady-jwt' });
+    expect((await c.key('hok_steady')).status).toBe(200);
+    expect((await c.token(token)).status).toBe(200);
+    for (let i = 0; i < 5; i++)
+      expect([401, 429]).toContain((await c.key(`hok_buggy_${i}`)).status);
+    const calls = service.calls;
+    // the verified ones: served from the cache, the address block notwithstanding
+    expect((await c.key('hok_steady')).status).toBe(200);
+    expect((await c.token(token)).status).toBe(200);
+    // anything not verified before is still refused before any check
+    expect((await c.key('hok_never_seen')).status).toBe(429);
+    expect((await c.token(sign(SECRET, { iss: 'g', sub: 'new-jwt' }))).status).toBe(429);
+    expect(service.calls).toBe(calls);
+    const warnings = a.logs
+      .entries()
+      .filter(
+        (e) => e.message === 'address blocked after failed authentications' && e.client_ip === ip,
+      );
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ level: 'warn', route: expect.any(String) });
   });
 });

@@ -568,3 +568,51 @@ describe('authenticate → authorise stage: what counts against an address, and 
     ).toEqual(['anonymous', 'anonymous']);
   });
 });
+
+describe('a blocked address and a credential that already verified', () => {
+  /** "known" verified before (cached); "fresh" would verify but was never seen; "bad" fails. */
+  const cachedOnly: Authenticator = {
+    method: 'jwt',
+    authenticate: (_req, scope) => {
+      const t = scope.credentials?.bearer;
+      if (t === undefined) return NOT_RESPONSIBLE;
+      if (t === 'known' || t === 'fresh') return alice;
+      throw new AuthgateError('TOKEN_INVALID', { reason: 'bad_signature' });
+    },
+    verified: (scope) => (scope.credentials?.bearer === 'known' ? alice : undefined),
+  };
+  it('only the verified credential passes; the block is logged once', async () => {
+    const logs = new LogCapture();
+    const logger = createLogger({ level: 'info', stream: logs });
+    const hygiene = createHygieneStage(config, new NetworkList([]), logger);
+    const stage = createAuthStage({
+      authenticators: [cachedOnly],
+      failedAuthGuard: new FailedAuthGuard({ maxFailures: 2, windowSec: 60 }, undefined),
+      logger,
+    });
+    const run = async (token: string) => {
+      const req = fakeRequest('/req', ['Authorization', `Bearer ${token}`]);
+      const scope = scopeOf(req);
+      hygiene(req, scope);
+      try {
+        await stage(req, scope, routes.match('/req'));
+        return `allow ${scope.principal?.userId}`;
+      } catch (err) {
+        return isAuthgateError(err) ? `${err.status} ${err.reason}` : String(err);
+      }
+    };
+    const outcomes = [];
+    for (const t of ['bad', 'bad', 'bad', 'known', 'fresh', 'bad']) outcomes.push(await run(t));
+    expect(outcomes).toEqual([
+      '401 bad_signature',
+      '401 bad_signature',
+      '429 failed_auth_guard',
+      'allow alice',
+      '429 failed_auth_guard',
+      '429 failed_auth_guard',
+    ]);
+    expect(
+      logs.entries().filter((l) => l.message === 'address blocked after failed authentications'),
+    ).toEqual([expect.objectContaining({ level: 'warn', route: 'req' })]);
+  });
+});
