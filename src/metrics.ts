@@ -113,6 +113,8 @@ export class Metrics implements AuthObserver {
   readonly authServiceUpGauge = new Gauge({
     name: 'authgate_auth_service_up',
     help: '1 when the API-key service answered the last lookup (circuit closed).',
+    // With `--workers N` the primary serves the aggregate: up only when every worker is.
+    aggregator: 'min',
     registers: [this.registry],
   });
   readonly authServiceRequests = new Counter({
@@ -137,6 +139,8 @@ export class Metrics implements AuthObserver {
     name: 'authgate_jwks_up',
     help: "1 when the issuer's JWKS endpoint answered the latest fetch (refreshed every jwksMaxAgeSec), else 0.",
     labelNames: ['issuer'] as const,
+    // With `--workers N` the primary serves the aggregate: up only when every worker is.
+    aggregator: 'min',
     registers: [this.registry],
   });
   readonly rateLimited = new Counter({
@@ -148,12 +152,15 @@ export class Metrics implements AuthObserver {
   readonly redisUpGauge = new Gauge({
     name: 'authgate_redis_up',
     help: '1 while the Redis connection is ready (absent Redis: 0).',
+    // With `--workers N` the primary serves the aggregate: up only when every worker is.
+    aggregator: 'min',
     registers: [this.registry],
   });
   readonly buildInfo = new Gauge({
     name: 'authgate_build_info',
     help: 'authgate version and Node.js version.',
     labelNames: ['version', 'node_version'] as const,
+    aggregator: 'first',
     registers: [this.registry],
   });
 

@@ -91,6 +91,19 @@ describe('cluster mode: serve --workers 2', () => {
       expect(total(await (await fetch(cluster.metricsUrl())).text())).toBe(40);
   });
 
+  it('"up" gauges and build_info are not summed over the workers', async () => {
+    const text = await (await fetch(cluster.metricsUrl())).text();
+    const value = (name: string) =>
+      [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) =>
+        Number(m[1]),
+      );
+    // two workers, each 1 (no API keys: the service is never down) — the aggregate is 1, not 2
+    expect(value('authgate_auth_service_up')).toEqual([1]);
+    // no Redis configured: each worker 0
+    expect(value('authgate_redis_up')).toEqual([0]);
+    expect(value('authgate_build_info')).toEqual([1]);
+  });
+
   it('a worker that dies is replaced and logged; requests keep being served', async () => {
     const pids = lines()
       .filter((l) => l.message === 'listening')
