@@ -144,8 +144,12 @@ const apiKeysSchema = z.strictObject({
   hashSecret: z
     .string()
     .optional()
+    // Empty is absent (an unset `${VAR:-}`); otherwise a key as long as the HMAC's output.
+    .refine((v) => v === undefined || v === '' || Buffer.byteLength(v) >= 32, {
+      message: 'must be at least 32 bytes long (value not shown)',
+    })
     .describe(
-      'Key for the HMAC that names cache entries; random per process when absent (set it when several instances share Redis).',
+      'Key for the HMAC that names cache entries (>= 32 bytes); random per process when absent or empty (set it when several instances share Redis).',
     ),
 });
 

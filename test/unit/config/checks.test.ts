@@ -358,3 +358,41 @@ describe('configWarnings: authgate lending its credential to anonymous callers',
     expect(warnings).toHaveLength(count);
   });
 });
+
+describe('auth.apiKeys.hashSecret', () => {
+  const parse = (hashSecret: string | undefined) => {
+    try {
+      parseConfig(
+        {
+          auth: {
+            apiKeys: {
+              prefixes: ['hok_'],
+              validateUrl: 'http://127.0.0.1:9/v',
+              ...(hashSecret === undefined ? {} : { hashSecret }),
+            },
+          },
+          routes: [{ name: 'a', prefix: '/', upstream: 'http://u' }],
+        },
+        {},
+      );
+      return 'ok';
+    } catch (e) {
+      return String((e as Error).message);
+    }
+  };
+  it.each<[string, string | undefined, boolean]>([
+    ['absent: a random key per process', undefined, true],
+    ['empty (an unset ${VAR:-}): the same', '', true],
+    ['32 bytes', 'k'.repeat(32), true],
+    ['31 bytes', 'k'.repeat(31), false],
+    ['16 characters of 2 bytes each', 'é'.repeat(16), true],
+    ['short', 'secret', false],
+  ])('%s', (_name, value, ok) => {
+    const out = parse(value);
+    if (ok) expect(out).toBe('ok');
+    else {
+      expect(out).toMatch(/hashSecret.*at least 32 bytes/s);
+      expect(out).not.toContain(value!);
+    }
+  });
+});
