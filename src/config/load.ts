@@ -1,6 +1,6 @@
 /**
  * Loads the YAML config: parse, interpolate `${VAR}` / `${VAR:-default}` in every string
- * (after parsing, so a variable can never inject YAML structure), apply the LOG_LEVEL, PORT
+ * (after parsing, so a variable can never inject YAML structure), apply the LOG_LEVEL, PORT, METRICS_PORT
  * and REDIS_URL overrides, validate with the schema collecting every problem, then freeze.
  */
 import { readFileSync } from 'node:fs';
@@ -81,10 +81,11 @@ function section(raw: Record<string, unknown>, key: string): Record<string, unkn
   return created;
 }
 
-/** LOG_LEVEL, PORT and REDIS_URL win over the file (docs/design.md#configuration). */
+/** LOG_LEVEL, PORT, METRICS_PORT and REDIS_URL win over the file (docs/design.md#configuration). */
 export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   if (env.LOG_LEVEL) section(raw, 'logging').level = env.LOG_LEVEL;
   if (env.PORT) section(raw, 'server').port = env.PORT;
+  if (env.METRICS_PORT) section(raw, 'metrics').port = env.METRICS_PORT;
   if (env.REDIS_URL !== undefined) section(raw, 'redis').url = env.REDIS_URL;
   // An empty redis.url (e.g. `${REDIS_URL:-}`) means "no Redis".
   const redis = raw.redis as Record<string, unknown> | undefined;

@@ -83,7 +83,7 @@ export function configReference(): string {
     '',
     'YAML, loaded from `--config`, else `$AUTHGATE_CONFIG`, else `config/authgate.yaml`.',
     '`${VAR}` and `${VAR:-default}` are replaced from the environment in every string;',
-    '`LOG_LEVEL`, `PORT` and `REDIS_URL` override their keys. Unknown keys are errors.',
+    '`LOG_LEVEL`, `PORT`, `METRICS_PORT` and `REDIS_URL` override their keys. Unknown keys are errors.',
     '',
     '| key | type | default | description |',
     '|---|---|---|---|',

@@ -396,3 +396,26 @@ describe('auth.apiKeys.hashSecret', () => {
     }
   });
 });
+
+describe('environment overrides', () => {
+  const raw = () => ({
+    server: { port: 8080 },
+    metrics: { port: 9090 },
+    routes: [{ name: 'a', prefix: '/', upstream: 'http://u', auth: 'none' }],
+  });
+  it.each<[string, NodeJS.ProcessEnv, number, number]>([
+    ['none', {}, 8080, 9090],
+    ['PORT', { PORT: '8181' }, 8181, 9090],
+    ['METRICS_PORT', { METRICS_PORT: '9191' }, 8080, 9191],
+    ['METRICS_PORT=0: metrics on the main listener', { METRICS_PORT: '0' }, 8080, 0],
+    ['both', { PORT: '1', METRICS_PORT: '2' }, 1, 2],
+    ['empty values change nothing', { PORT: '', METRICS_PORT: '' }, 8080, 9090],
+  ])('%s', (_name, env, port, metricsPort) => {
+    const config = parseConfig(raw(), env);
+    expect([config.server.port, config.metrics.port]).toEqual([port, metricsPort]);
+  });
+
+  it('a METRICS_PORT that is not a port is a config error', () => {
+    expect(() => parseConfig(raw(), { METRICS_PORT: 'nine' })).toThrow(/metrics\.port/);
+  });
+});
