@@ -185,22 +185,16 @@ export class ApiKeyAuthenticator implements Authenticator {
     if (apiKey === undefined || !this.config.prefixes.some((p) => apiKey.startsWith(p)))
       return undefined;
     const hit = this.memory.get(this.idOf(apiKey));
-    if (!hit || hit.until <= this.now() || !hit.verdict.valid) return undefined;
-    const { expiresAt } = hit.verdict;
-    if (expiresAt !== undefined && expiresAt * 1000 <= this.now()) return undefined;
-    return this.toPrincipal(hit.verdict);
+    return hit && hit.until > this.now() ? this.principalOf(hit.verdict) : undefined;
   }
 
-  private toPrincipal(verdict: KeyVerdict): Principal {
+  /** The principal of a verdict that is valid and not expired; undefined otherwise. */
+  private principalOf(verdict: KeyVerdict): Principal | undefined {
     if (
       !verdict.valid ||
       (verdict.expiresAt !== undefined && verdict.expiresAt * 1000 <= this.now())
-    ) {
-      throw new AuthgateError('API_KEY_INVALID', {
-        bearerError: 'invalid_token',
-        reason: 'invalid_key',
-      });
-    }
+    )
+      return undefined;
     return {
       userId: verdict.userId,
       tenantIds: verdict.tenantIds,
@@ -208,6 +202,15 @@ export class ApiKeyAuthenticator implements Authenticator {
       authMethod: 'api_key',
       expiresAt: verdict.expiresAt,
     };
+  }
+
+  private toPrincipal(verdict: KeyVerdict): Principal {
+    const principal = this.principalOf(verdict);
+    if (principal) return principal;
+    throw new AuthgateError('API_KEY_INVALID', {
+      bearerError: 'invalid_token',
+      reason: 'invalid_key',
+    });
   }
 
   private ttlMs(verdict: KeyVerdict): number {

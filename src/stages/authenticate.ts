@@ -107,10 +107,16 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
     req: IncomingMessage,
     scope: RequestScope,
     route: CompiledRoute,
+    verified: Principal | undefined,
   ): Promise<void> {
     if (route.config.auth === 'none') return;
     if (scope.preflight) return;
     if (scope.credentials?.malformed !== undefined) throw malformedCredentialError();
+    // Already verified (the failed-auth guard looked it up): no authenticator is asked again.
+    if (verified) {
+      scope.principal = verified;
+      return;
+    }
     for (const authenticator of authenticators) {
       const result = await authenticator.authenticate(req, scope);
       if (result !== NOT_RESPONSIBLE) {
@@ -187,9 +193,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
   return async function authenticateAndAuthorize(req, scope, route) {
     const presented = scope.presented;
     try {
-      const known = presented ? guard(scope) : undefined;
-      if (known && route.config.auth !== 'none' && !scope.preflight) scope.principal = known;
-      else await authenticate(req, scope, route);
+      await authenticate(req, scope, route, presented ? guard(scope) : undefined);
       const required = route.scopesFor(scope.method, routePath(route, scope.path ?? '/'));
       if (scope.principal) {
         scope.addHeaders = authorize({
