@@ -7,13 +7,23 @@
  * - e2e: the real peers — the pinned MLflow server, client and UI (Chromium), the container
  *   registry with skopeo; only this tier installs MLflow.
  */
-const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+  // openid-client and what it builds on are ES modules only: compiled to CommonJS for jest
+  // (Node itself loads them with require(esm)).
+  '/node_modules/(openid-client|oauth4webapi|jose)/.+\\.js$': [
+    'ts-jest',
+    { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2023', isolatedModules: true } },
+  ],
+};
+const transformIgnorePatterns = ['/node_modules/(?!(openid-client|oauth4webapi|jose)/)'];
 const tier = (name, extra = {}) => ({
   displayName: name,
   testEnvironment: 'node',
   rootDir: __dirname,
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
   transform,
+  transformIgnorePatterns,
   ...extra,
 });
 

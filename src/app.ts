@@ -16,6 +16,7 @@ import type { Authenticator } from './auth/authenticator';
 import { FailedAuthGuard } from './auth/failed-auth-guard';
 import { configHeaderGuard } from './auth/registry';
 import type { AuthObserver } from './auth/observer';
+import type { BrowserSignIn } from './auth/oidc/sign-in';
 import { systemClock, type Clock } from './clock';
 import type { Config } from './config/schema';
 import { sendError, sendErrorOnSocket } from './error-response';
@@ -73,6 +74,8 @@ export interface AppDependencies {
   memoryGuard?: StreamMemoryGuard;
   /** Where the `env` upstream-credential provider reads (process.env when absent). */
   env?: NodeJS.ProcessEnv;
+  /** Browser sign-in (`auth.oidc`): its callback and logout paths, and sign-in redirects. */
+  signIn?: BrowserSignIn;
 }
 
 export interface App {
@@ -171,9 +174,13 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       deps.failedAuthGuard ?? new FailedAuthGuard(config.auth.failedAuthGuard, undefined),
     logger,
     metrics,
+    signIn: deps.signIn,
   });
   const rateLimit = createRateLimitStage(deps.rateLimiter ?? new RateLimiter(), metrics);
-  const upstreamHeaders = createUpstreamHeaders(hygiene.guard);
+  const upstreamHeaders = createUpstreamHeaders(
+    hygiene.guard,
+    deps.signIn ? config.auth.oidc?.session.cookieName : undefined,
+  );
   const asAuthgate = createUpstreamCredentialStage(config, routes.routes, {
     clock: deps.clock ?? systemClock,
     logger,
@@ -292,6 +299,18 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     });
   }
 
+  /** Browser sign-in's own paths: the provider's callback, and sign-out. */
+  async function signInPath(
+    req: IncomingMessage,
+    scope: RequestScope,
+    which: 'callback' | 'logout',
+  ): Promise<never> {
+    hygiene(req, scope);
+    throw which === 'callback'
+      ? await deps.signIn!.callback(req, scope)
+      : await deps.signIn!.logout(scope);
+  }
+
   /**
    * The one error path of HTTP requests and upgrades: the thrown value becomes a typed error,
    * counted once; the caller only writes it to its response or socket.
@@ -356,8 +375,15 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         const status = res.headersSent ? res.statusCode : CLIENT_CLOSED;
         finished(scope, status, 'request', scope.aborted || !res.writableFinished);
       });
-      run(req, res, scope).catch((thrown: unknown) => {
-        const err = failure(scope, thrown);
+      const signInAt = deps.signIn?.own(req.url ?? '/');
+      const work = signInAt ? signInPath(req, scope, signInAt) : run(req, res, scope);
+      work.catch((thrown: unknown) => {
+        // A browser sent on (to sign in, or back after it) is an answer, not a failure.
+        const err =
+          thrown instanceof AuthgateError && thrown.redirect !== undefined
+            ? thrown
+            : failure(scope, thrown);
+        if (err.redirect) scope.errorReason = err.reason;
         if (scope.aborted || res.destroyed) return;
         try {
           scope.bytesOut += sendError(req, res, err, {
@@ -430,6 +456,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
 
     claims(url) {
       if (healthTarget(url, paths) !== undefined) return true;
+      if (deps.signIn?.own(url) !== undefined) return true;
       try {
         routes.match(normalizeRequestTarget(url).path);
         return true;

@@ -47,9 +47,13 @@ export function sendError(
     res.destroy();
     return 0;
   }
-  const body = JSON.stringify(errorBody(err, options.requestId, options.style));
-  const headers: Record<string, string | number> = {
-    'Content-Type': 'application/json',
+  if (err.redirect) return sendRedirect(req, res, err, options);
+  const page = err.page && acceptsHtml(req);
+  const body = page
+    ? errorPage(err, options.requestId)
+    : JSON.stringify(errorBody(err, options.requestId, options.style));
+  const headers: Record<string, string | number | string[]> = {
+    'Content-Type': page ? 'text/html; charset=utf-8' : 'application/json',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
     'X-Request-ID': options.requestId,
@@ -57,12 +61,63 @@ export function sendError(
   };
   const challenge = wwwAuthenticate(err);
   if (challenge) headers['WWW-Authenticate'] = challenge;
+  if (err.cookies.length > 0) headers['Set-Cookie'] = [...err.cookies];
   // A body we did not read would otherwise be drained to keep the connection alive.
   if (options.close || (requestHasBody(req) && !req.complete)) headers.Connection = 'close';
   // Always the standard reason phrase: never one a failed earlier writeHead left behind.
   res.writeHead(err.status, STATUS_CODES[err.status] ?? 'Error', headers);
   res.end(req.method === 'HEAD' ? undefined : body);
   return req.method === 'HEAD' ? 0 : Buffer.byteLength(body);
+}
+
+function acceptsHtml(req: IncomingMessage): boolean {
+  return /\btext\/html\b/i.test(req.headers.accept ?? '');
+}
+
+const HTML_ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** The short page a browser gets for a failed sign-in: the typed error, human-readable. */
+function errorPage(err: AuthgateError, requestId: string): string {
+  const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] as string);
+  return (
+    '<!doctype html><html><head><meta charset="utf-8"><title>' +
+    esc(err.title) +
+    '</title></head><body><h1>' +
+    esc(err.title) +
+    '</h1><p>' +
+    esc(err.message) +
+    '</p><p><code>' +
+    esc(err.code) +
+    '</code> · request <code>' +
+    esc(requestId) +
+    '</code></p><p><a href="/">Start again</a></p></body></html>'
+  );
+}
+
+/** A browser navigation sent elsewhere (to sign in, or back after it). */
+function sendRedirect(
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: AuthgateError,
+  options: ErrorResponseOptions,
+): number {
+  const headers: Record<string, string | string[]> = {
+    Location: err.redirect!.location,
+    'Cache-Control': 'no-store',
+    'X-Request-ID': options.requestId,
+    'Content-Length': '0',
+  };
+  if (err.cookies.length > 0) headers['Set-Cookie'] = [...err.cookies];
+  if (options.close || (requestHasBody(req) && !req.complete)) headers.Connection = 'close';
+  res.writeHead(302, STATUS_CODES[302], headers);
+  res.end();
+  return 0;
 }
 
 /** The same typed error on a raw socket (refused upgrades, malformed requests), then close. */

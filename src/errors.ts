@@ -10,6 +10,10 @@ export const ERROR_CATALOG = {
   TOKEN_EXPIRED: { status: 401, message: 'The bearer token has expired.' },
   TOKEN_NOT_YET_VALID: { status: 401, message: 'The bearer token is not valid yet.' },
   API_KEY_INVALID: { status: 401, message: 'The API key is invalid, expired or revoked.' },
+  LOGIN_FAILED: {
+    status: 401,
+    message: 'Sign-in failed; start again from the page you wanted.',
+  },
   UPSTREAM_UNAUTHENTICATED: {
     status: 401,
     message: 'The upstream service rejected the credentials.',
@@ -19,6 +23,10 @@ export const ERROR_CATALOG = {
   IDENTITY_MISMATCH: {
     status: 403,
     message: 'X-User-ID does not match the authenticated principal.',
+  },
+  CSRF_REJECTED: {
+    status: 403,
+    message: 'A state-changing request with the session cookie must come from this site.',
   },
   UPSTREAM_FORBIDDEN: { status: 403, message: 'The upstream service denied access.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this path.' },
@@ -76,6 +84,15 @@ export interface AuthgateErrorOptions {
    */
   details?: Readonly<Record<string, unknown>>;
   cause?: unknown;
+  /**
+   * Browser sign-in: answered as a 302 to `location` instead of the typed error (a browser
+   * navigation sent to sign in), with authgate's cookies to set or clear.
+   */
+  redirect?: { location: string };
+  /** Set-Cookie values sent with the answer (authgate's own cookies only). */
+  cookies?: readonly string[];
+  /** A browser (Accept: text/html) gets a short HTML page instead of the JSON body. */
+  page?: boolean;
 }
 
 export class AuthgateError extends Error {
@@ -87,6 +104,9 @@ export class AuthgateError extends Error {
   readonly reason: string;
   readonly upstream: AuthgateErrorOptions['upstream'];
   details: Readonly<Record<string, unknown>> | undefined;
+  readonly redirect: AuthgateErrorOptions['redirect'];
+  readonly cookies: readonly string[];
+  readonly page: boolean;
 
   constructor(code: ErrorCode, options: AuthgateErrorOptions = {}) {
     super(options.message ?? ERROR_CATALOG[code].message, { cause: options.cause });
@@ -99,6 +119,9 @@ export class AuthgateError extends Error {
     this.reason = options.reason ?? code.toLowerCase();
     this.upstream = options.upstream;
     this.details = options.details;
+    this.redirect = options.redirect;
+    this.cookies = options.cookies ?? [];
+    this.page = options.page ?? false;
   }
 
   get title(): string {

@@ -156,6 +156,34 @@ export class Metrics implements AuthObserver {
     aggregator: 'min',
     registers: [this.registry],
   });
+  readonly logins = new Counter({
+    name: 'authgate_logins_total',
+    help: 'Browser sign-ins completed at the callback, by result (success, failed, error: the provider or the session store unavailable).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly sessionRefreshes = new Counter({
+    name: 'authgate_session_refreshes_total',
+    help: "Refreshes of a browser session's access token, by result (failed ends the session).",
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  private sessionsSource?: () => Promise<number>;
+  readonly sessionsActiveGauge: Gauge = new Gauge({
+    name: 'authgate_sessions_active',
+    help: 'Browser sessions not yet expired (in Redis: every instance counts the same sessions).',
+    // Shared sessions are counted once, not once per worker.
+    aggregator: 'max',
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      if (!this.sessionsSource) return;
+      try {
+        this.sessionsActiveGauge.set(await this.sessionsSource());
+      } catch {
+        // The store is unreachable: the last count stays (authgate_redis_up says why).
+      }
+    },
+  });
   readonly buildInfo = new Gauge({
     name: 'authgate_build_info',
     help: 'authgate version and Node.js version.',
@@ -228,6 +256,15 @@ export class Metrics implements AuthObserver {
   }
   redisUp(up: boolean): void {
     this.redisUpGauge.set(up ? 1 : 0);
+  }
+  login(result: 'success' | 'failed' | 'error'): void {
+    this.logins.labels(result).inc();
+  }
+  sessionRefresh(result: 'success' | 'failed' | 'error'): void {
+    this.sessionRefreshes.labels(result).inc();
+  }
+  sessionsActive(source: () => Promise<number>): void {
+    this.sessionsSource = source;
   }
 
   /** Serves the scrape; with a bearer token configured, anything else is 401. */

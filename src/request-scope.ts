@@ -15,7 +15,7 @@ export interface Principal {
   userId: string;
   tenantIds: readonly string[];
   scopes: readonly string[];
-  authMethod: 'jwt' | 'api_key' | 'alb_oidc';
+  authMethod: 'jwt' | 'api_key' | 'alb_oidc' | 'session';
   /** epoch seconds, when known */
   expiresAt?: number;
   /** issuer name for JWTs */
@@ -61,6 +61,11 @@ export interface RequestScope {
    * tenant rate limits and logs; never an unverified value.
    */
   tenantId?: string;
+  /**
+   * A browser session's access token: the upstream gets it as `Authorization: Bearer` (set by
+   * the session authenticator; never logged).
+   */
+  upstreamBearer?: string;
   /** Headers the authorisation stage wants added to the upstream request (e.g. X-User-ID). */
   addHeaders: RawHeaders;
   /** Headers added to the client response (e.g. the RateLimit fields). */

@@ -49,6 +49,7 @@ export async function buildRuntime(
       deps.failedAuthGuard ??
       new FailedAuthGuard(config.auth.failedAuthGuard, auth?.redis, clock && (() => clock.now())),
     authenticators: deps.authenticators ?? auth?.authenticators,
+    signIn: deps.signIn ?? auth?.signIn,
   });
   return {
     app,

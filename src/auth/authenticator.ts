@@ -10,6 +10,7 @@ import type { Logger } from '../logging/logger';
 import type { RedisHandle } from '../redis';
 import type { Principal, RequestScope } from '../request-scope';
 import type { AuthObserver } from './observer';
+import type { BrowserSignIn } from './oidc/sign-in';
 
 export const NOT_RESPONSIBLE = Symbol('not-responsible');
 export type AuthResult = Principal | typeof NOT_RESPONSIBLE;
@@ -37,6 +38,8 @@ export interface AuthenticatorDeps {
 /** A built authenticator with its lifecycle (each step optional). */
 export interface BuiltAuthenticator {
   readonly authenticator: Authenticator;
+  /** Browser sign-in's own paths and redirects (the OIDC session authenticator only). */
+  readonly signIn?: BrowserSignIn;
   /** Background work (subscriptions, probes); no I/O in construction. */
   start?(): void;
   /** Fetches what the first request would otherwise wait for (keys); never throws. */

@@ -23,6 +23,12 @@ export interface Credentials {
   malformed?: 'malformed_bearer' | 'wrong_scheme';
   /** The load balancer's signed identity (`x-amzn-oidc-data`), when ALB OIDC is configured. */
   alb?: true;
+  /**
+   * authgate's own session cookie, when browser sign-in is configured. Not counted as a
+   * presented credential: a browser sends it on every request, and an ended session is no
+   * failed authentication (it is answered like no credential: sign in again).
+   */
+  session?: string;
 }
 
 /**
@@ -42,6 +48,8 @@ export interface CredentialRules {
   apiKeyPrefixes: readonly string[];
   /** ALB OIDC is configured: `x-amzn-oidc-data` is a credential. */
   albOidc?: boolean;
+  /** Browser sign-in is configured: this cookie names a session. */
+  sessionCookie?: string;
 }
 
 /** RFC 6750 §2.1: `Bearer` 1*SP b64token, optional trailing whitespace. */
@@ -113,6 +121,18 @@ function ambiguous(): AuthgateError {
   });
 }
 
+/** The value of cookie `name` in one Cookie header, or undefined. */
+function cookieValue(header: string, name: string): string | undefined {
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) {
+      const value = part.slice(eq + 1).trim();
+      return value === '' ? undefined : value;
+    }
+  }
+  return undefined;
+}
+
 export function extractCredentials(raw: RawHeaders, rules: CredentialRules): Credentials {
   const found: Credentials = {};
   let headerKey: string | undefined;
@@ -140,6 +160,8 @@ export function extractCredentials(raw: RawHeaders, rules: CredentialRules): Cre
       headerKey = raw[i + 1] as string;
     } else if (rules.albOidc === true && lower === 'x-amzn-oidc-data') {
       found.alb = true;
+    } else if (rules.sessionCookie !== undefined && lower === 'cookie' && found.session === undefined) {
+      found.session = cookieValue(raw[i + 1] as string, rules.sessionCookie);
     }
   }
   if (apiKeyHeaders > 1) {

@@ -10,6 +10,7 @@ import { ApiKeyAuthenticator } from './api-key';
 import { JwtAuthenticator } from './jwt';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
 import type { Authenticator, BuiltAuthenticator } from './authenticator';
+import type { BrowserSignIn } from './oidc/sign-in';
 import { AUTHENTICATOR_MODULES } from './registry';
 
 export interface AuthLayer {
@@ -17,6 +18,8 @@ export interface AuthLayer {
   jwt?: JwtAuthenticator;
   apiKeys?: ApiKeyAuthenticator;
   redis?: RedisHandle;
+  /** Browser sign-in, when `auth.oidc` is configured. */
+  signIn?: BrowserSignIn;
   /** Fetches JWKS, connects Redis; never throws (failures are retried on use). */
   warmUp(): Promise<void>;
   close(): Promise<void>;
@@ -45,6 +48,7 @@ export function createAuthLayer(config: Readonly<Config>, options: AuthLayerOpti
     jwt: authenticators.find((a): a is JwtAuthenticator => a instanceof JwtAuthenticator),
     apiKeys: authenticators.find((a): a is ApiKeyAuthenticator => a instanceof ApiKeyAuthenticator),
     redis,
+    signIn: built.find((b) => b.signIn !== undefined)?.signIn,
     async warmUp() {
       for (const b of built) b.start?.();
       await Promise.all(built.map((b) => b.warmUp?.()));

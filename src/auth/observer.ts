@@ -12,6 +12,11 @@ export interface AuthObserver {
   authServiceRequest(result: 'valid' | 'invalid' | 'error' | 'timeout' | 'circuit_open'): void;
   authServiceUp(up: boolean): void;
   redisUp(up: boolean): void;
+  /** A browser sign-in completed at the callback (or failed there). */
+  login(result: 'success' | 'failed' | 'error'): void;
+  sessionRefresh(result: 'success' | 'failed' | 'error'): void;
+  /** Where `authgate_sessions_active` is read from at scrape time. */
+  sessionsActive(source: () => Promise<number>): void;
 }
 
 export const NOOP_OBSERVER: AuthObserver = {
@@ -22,4 +27,7 @@ export const NOOP_OBSERVER: AuthObserver = {
   authServiceRequest: () => undefined,
   authServiceUp: () => undefined,
   redisUp: () => undefined,
+  login: () => undefined,
+  sessionRefresh: () => undefined,
+  sessionsActive: () => undefined,
 };

@@ -12,14 +12,19 @@ import { albOidcModule } from './alb-oidc';
 import { apiKeyModule } from './api-key';
 import type { AuthenticatorModule } from './authenticator';
 import { jwtModule } from './jwt';
+import { oidcSessionModule } from './oidc/sign-in';
 
 export type { AuthenticatorDeps, AuthenticatorModule, BuiltAuthenticator } from './authenticator';
 
-/** The ALB's identity first: a browser behind ALB OIDC carries nothing else. */
+/**
+ * The ALB's identity first: a browser behind ALB OIDC carries nothing else. authgate's own
+ * session last: its cookie is ambient, so any credential the caller sends decides first.
+ */
 export const AUTHENTICATOR_MODULES: readonly AuthenticatorModule[] = [
   albOidcModule,
   jwtModule,
   apiKeyModule,
+  oidcSessionModule,
 ];
 
 /** Every header some authenticator decides on (for the header guard and the log masker). */

@@ -1,6 +1,6 @@
 /** `auth` of the config (docs/design.md#configuration): JWT issuers, API keys, the ALB's OIDC data, the failed-auth guard. */
 import { z } from 'zod';
-import { httpUrl, int } from './fields';
+import { bool, httpUrl, int, urlPath } from './fields';
 
 export const ALGORITHMS = [
   'HS256',
@@ -153,6 +153,147 @@ const apiKeysSchema = z.strictObject({
     ),
 });
 
+const COOKIE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+function isLoopbackUrl(value: string): boolean {
+  try {
+    const host = new URL(value).hostname;
+    return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+  } catch {
+    return false;
+  }
+}
+
+const oidcSchema = z
+  .strictObject({
+    issuer: httpUrl.describe(
+      'The OpenID Provider; discovery at {issuer}/.well-known/openid-configuration. Plain http only for a loopback issuer (development, tests).',
+    ),
+    clientId: z.string().min(1).describe("authgate's client id at the provider."),
+    clientSecret: z
+      .string()
+      .min(1)
+      .describe(
+        'The client secret (use ${VAR}); it also keys the encryption of sessions at rest, so every instance needs the same one.',
+      ),
+    scopes: z
+      .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/))
+      .default(['openid', 'profile', 'email', 'offline_access'])
+      .refine((s) => s.includes('openid'), { message: 'must include "openid"' })
+      .describe('Scopes asked for at sign-in; offline_access asks for a refresh token.'),
+    publicUrl: httpUrl
+      .refine((v) => new URL(v).pathname === '/', { message: 'must be an origin, without a path' })
+      .describe(
+        "authgate's external origin as browsers see it (https://mlflow.example.com): the redirect_uri is publicUrl + callbackPath, and the origin state-changing requests must come from.",
+      ),
+    callbackPath: urlPath
+      .default('/oauth2/callback')
+      .describe('Where the provider sends the browser back (register publicUrl + this).'),
+    logoutPath: urlPath
+      .default('/oauth2/logout')
+      .describe(
+        'Ends the session (GET or POST), then signs out at the provider when it offers RP-initiated logout (register publicUrl + "/" as a post-logout redirect).',
+      ),
+    timeoutMs: int(1, 60_000)
+      .default(5000)
+      .describe('Timeout of each call to the provider (discovery, token, userinfo).'),
+    session: z
+      .strictObject({
+        cookieName: z
+          .string()
+          .regex(COOKIE_NAME)
+          .default('authgate_session')
+          .describe(
+            "The session cookie: an opaque random id only (HttpOnly, SameSite=Lax); the pre-sign-in cookies are named <cookieName>_login_<n>. authgate's cookies never reach an upstream.",
+          ),
+        cookieSecure: bool()
+          .default(true)
+          .describe('The Secure attribute; false only for plain-http development.'),
+        idleTimeoutSec: int(60, 30 * 86_400)
+          .default(28_800)
+          .describe('A session not used for this long ends.'),
+        absoluteTimeoutSec: int(60, 365 * 86_400)
+          .default(86_400)
+          .describe('A session ends this long after sign-in, however much it is used.'),
+        refreshBeforeSec: int(0, 3600)
+          .default(60)
+          .describe(
+            "The session's access token is refreshed this long before it expires (once per session across instances).",
+          ),
+      })
+      .prefault({})
+      .describe(
+        'Sessions live in Redis when redis is configured (every instance sees them, a restart keeps them; tokens encrypted at rest), else in process.',
+      ),
+    claims: z
+      .strictObject({
+        userId: z
+          .string()
+          .min(1)
+          .default('sub')
+          .describe('Claim holding the user id (a name, or a dotted path).'),
+        tenants: z
+          .string()
+          .min(1)
+          .default('tenant_ids')
+          .describe('Claim holding the tenant ids (list or string); a name or a dotted path.'),
+        scopes: z
+          .string()
+          .min(1)
+          .default('scope')
+          .describe(
+            'Claim holding scopes (list or space-separated string); a name or a dotted path such as `realm_access.roles`.',
+          ),
+      })
+      .prefault({})
+      .describe(
+        'Where the principal is read from: the ID token, and userinfo where the provider has one.',
+      ),
+    groupScopes: z
+      .strictObject({
+        claim: z
+          .string()
+          .min(1)
+          .default('groups')
+          .describe('Claim holding the groups (a name or a dotted path).'),
+        map: z
+          .record(z.string().min(1), z.array(z.string().min(1)))
+          .default({})
+          .describe('Group name -> the scopes its members get.'),
+      })
+      .optional()
+      .describe('Scopes from provider groups, e.g. {claim: groups, map: {mlflow-editors: [mlflow:read, mlflow:edit]}}.'),
+  })
+  .superRefine((oidc, ctx) => {
+    if (oidc.issuer.startsWith('http:') && !isLoopbackUrl(oidc.issuer)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: 'must be https (plain http only for a loopback issuer)',
+      });
+    }
+    if (oidc.publicUrl.startsWith('http:') && oidc.session.cookieSecure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['session', 'cookieSecure'],
+        message:
+          'is true but publicUrl is plain http: browsers would never send the session cookie back (set it false for development)',
+      });
+    }
+    if (oidc.session.idleTimeoutSec > oidc.session.absoluteTimeoutSec) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['session', 'idleTimeoutSec'],
+        message: 'must not exceed absoluteTimeoutSec',
+      });
+    }
+    if (oidc.callbackPath === oidc.logoutPath) {
+      ctx.addIssue({ code: 'custom', path: ['logoutPath'], message: 'must differ from callbackPath' });
+    }
+  });
+
+export type OidcConfig = z.infer<typeof oidcSchema>;
+
 export const authSchema = z
   .strictObject({
     jwt: z
@@ -225,6 +366,11 @@ export const authSchema = z
       .optional()
       .describe(
         "Verify the ALB's x-amzn-oidc-data (docs/design.md#alb-integration); first in the authenticator order.",
+      ),
+    oidc: oidcSchema
+      .optional()
+      .describe(
+        'Browser sign-in (docs/browser-sign-in.md): authgate is the OIDC relying party of routes with login: browser; sessions are kept server-side.',
       ),
     failedAuthGuard: z
       .strictObject({

@@ -64,7 +64,8 @@ export const routeProblems: Check = (config) => {
     auth === undefined ||
     auth.jwt.issuers.length > 0 ||
     auth.apiKeys !== undefined ||
-    auth.albOidc !== undefined;
+    auth.albOidc !== undefined ||
+    auth.oidc !== undefined;
   config.routes.forEach((route, i) => {
     if (route.name !== undefined) {
       const first = names.get(route.name);
@@ -85,7 +86,13 @@ export const routeProblems: Check = (config) => {
     if ('auth' in route && route.auth !== 'none' && !hasAuthenticator) {
       problems.push({
         path: ['routes', i, 'auth'],
-        message: `is "${route.auth}" but auth.jwt.issuers, auth.apiKeys and auth.albOidc configure no authenticator`,
+        message: `is "${route.auth}" but auth.jwt.issuers, auth.apiKeys, auth.albOidc and auth.oidc configure no authenticator`,
+      });
+    }
+    if ('login' in route && route.login === 'browser' && auth !== undefined && !auth.oidc) {
+      problems.push({
+        path: ['routes', i, 'login'],
+        message: 'is "browser" but auth.oidc is not configured: there is nowhere to sign in',
       });
     }
   });

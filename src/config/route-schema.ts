@@ -45,6 +45,12 @@ export const routeSchema = z.strictObject({
       'required: 401 without valid credentials; optional: checked when present; none: not checked.',
     ),
   scopes: scopesSchema,
+  login: z
+    .enum(['none', 'browser'])
+    .default('none')
+    .describe(
+      'browser: a browser navigation without a credential or session is sent to sign in at auth.oidc (302); every other request still gets the typed 401.',
+    ),
   tenantHeader: z
     .string()
     .regex(/^[A-Za-z0-9-]+$/)

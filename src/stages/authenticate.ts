@@ -13,6 +13,8 @@ import { NOT_RESPONSIBLE, type Authenticator } from '../auth/authenticator';
 import { authorize, methodNotGrantedError } from '../auth/authorize';
 import { malformedCredentialError } from '../auth/credentials';
 import type { FailedAuthGuard } from '../auth/failed-auth-guard';
+import { isBrowserNavigation } from '../auth/oidc/browser';
+import type { BrowserSignIn } from '../auth/oidc/sign-in';
 import { AuthgateError, toAuthgateError } from '../errors';
 import { headerValues } from '../headers/hop-by-hop';
 import type { Logger } from '../logging/logger';
@@ -31,6 +33,8 @@ export interface AuthStageOptions {
   failedAuthGuard: FailedAuthGuard;
   logger: Logger;
   metrics?: Metrics;
+  /** Browser sign-in: navigations on `login: browser` routes are sent to the provider. */
+  signIn?: BrowserSignIn;
 }
 
 export type AuthStage = (
@@ -89,6 +93,7 @@ function authMethodOf(scope: RequestScope): string {
   if (scope.credentials?.apiKey !== undefined) return 'api_key';
   if (scope.credentials?.bearer !== undefined) return 'jwt';
   if (scope.credentials?.alb === true) return 'alb_oidc';
+  if (scope.credentials?.session !== undefined) return 'session';
   return 'none';
 }
 
@@ -101,7 +106,7 @@ function authMethodOf(scope: RequestScope): string {
  *   await authenticateAndAuthorize(req, scope, route);
  */
 export function createAuthStage(options: AuthStageOptions): AuthStage {
-  const { authenticators, failedAuthGuard, logger, metrics } = options;
+  const { authenticators, failedAuthGuard, logger, metrics, signIn } = options;
 
   async function authenticate(
     req: IncomingMessage,
@@ -125,7 +130,16 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
       }
     }
     if (route.config.auth === 'required' && !internalServiceCall(scope, route)) {
-      throw new AuthgateError('AUTH_REQUIRED', { reason: 'no_credentials' });
+      // A person in a browser is sent to sign in; API clients and XHR get the typed 401.
+      if (
+        signIn !== undefined &&
+        route.config.login === 'browser' &&
+        isBrowserNavigation(scope.method, scope.rawHeaders)
+      )
+        throw await signIn.loginRedirect(req, scope);
+      throw new AuthgateError('AUTH_REQUIRED', {
+        reason: scope.credentials?.session !== undefined ? 'session_ended' : 'no_credentials',
+      });
     }
   }
 

@@ -38,6 +38,7 @@ export function createHygieneStage(
     apiKeyHeader: apiKeys?.header.toLowerCase(),
     apiKeyPrefixes: apiKeys?.prefixes ?? [],
     albOidc: config.auth.albOidc !== undefined,
+    sessionCookie: config.auth.oidc?.session.cookieName,
   };
   const internalNetworks = new NetworkList(config.server.internalNetworks);
 

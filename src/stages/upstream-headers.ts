@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { FORWARDED_HEADERS, appendForwardedHeaders } from '../headers/forwarded';
 import type { HeaderGuard } from '../headers/guarded';
 import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
+import { withoutOwnCookies } from '../auth/oidc/browser';
 import type { RequestScope } from '../request-scope';
 import type { CompiledRoute } from '../routes/route-table';
 
@@ -23,7 +24,12 @@ export type UpstreamHeaders = (
   upgrade: boolean,
 ) => RawHeaders;
 
-export function createUpstreamHeaders(guard: HeaderGuard): UpstreamHeaders {
+/**
+ * `sessionCookie`: with browser sign-in, authgate's cookies are removed from the forwarded
+ * `Cookie` header (the session id never reaches an upstream), and a request authenticated by a
+ * session goes up with the session's access token as its only `Authorization`.
+ */
+export function createUpstreamHeaders(guard: HeaderGuard, sessionCookie?: string): UpstreamHeaders {
   return (req, scope, route, upgrade) => {
     const raw = scope.rawHeaders;
     const headers = stripHopByHop(raw, {
@@ -39,6 +45,11 @@ export function createUpstreamHeaders(guard: HeaderGuard): UpstreamHeaders {
       localPort: req.socket.localPort ?? 0,
       host: req.headers.host,
     });
+    if (sessionCookie !== undefined) withoutSessionCookies(headers, sessionCookie);
+    if (scope.upstreamBearer !== undefined) {
+      removeHeader(headers, 'authorization');
+      headers.push('Authorization', `Bearer ${scope.upstreamBearer}`);
+    }
     let hostAt = -1;
     for (let i = 0; i < headers.length; i += 2) {
       if ((headers[i] as string).toLowerCase() === 'host') {
@@ -54,4 +65,19 @@ export function createUpstreamHeaders(guard: HeaderGuard): UpstreamHeaders {
     headers.push(...scope.addHeaders);
     return headers;
   };
+}
+
+function removeHeader(headers: string[], lowerName: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if ((headers[i] as string).toLowerCase() === lowerName) headers.splice(i, 2);
+  }
+}
+
+function withoutSessionCookies(headers: string[], cookieName: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if ((headers[i] as string).toLowerCase() !== 'cookie') continue;
+    const kept = withoutOwnCookies(headers[i + 1] as string, cookieName);
+    if (kept === undefined) headers.splice(i, 2);
+    else headers[i + 1] = kept;
+  }
 }
