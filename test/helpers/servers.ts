@@ -135,6 +135,7 @@ export async function startProxy(
   rawConfig: Record<string, unknown>,
   deps: Partial<AppDependencies> = {},
   env: NodeJS.ProcessEnv = {},
+  port = 0,
 ): Promise<TestProxy> {
   // Tests close their proxies at once; drain tests set drainDelayMs themselves.
   const server = { drainDelayMs: 0, ...(rawConfig.server as Record<string, unknown> | undefined) };
@@ -147,7 +148,7 @@ export async function startProxy(
   const running = await startServer(
     config,
     { logger, ...deps },
-    { port: 0, host: '127.0.0.1', metricsPort: 0 },
+    { port, host: '127.0.0.1', metricsPort: 0 },
   );
   return {
     url: `http://127.0.0.1:${running.port}`,
