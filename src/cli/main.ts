@@ -4,6 +4,7 @@ import { apiKeyCommand } from './api-key';
 import { checkConfigCommand } from './check-config';
 import { diagnoseCommand } from './diagnose';
 import { serveCommand } from './serve';
+import { sessionCommand } from './session';
 import { tokenCommand } from './token';
 import { smokeTestCommand } from './smoke-test';
 import { authgateVersion } from '../server';
@@ -16,6 +17,7 @@ const USAGE = `usage:
   authgate token mint [options]        (development only)
   authgate api-key create|list|revoke KEY_ID [--config FILE]   (admin API; $AUTHGATE_ADMIN_TOKEN)
   authgate api-key revoke [--config FILE]   (a raw key on stdin: drops its cached verdicts)
+  authgate session list|revoke --user SUB [--config FILE]   (browser sessions, on every instance)
   authgate smoke-test --url URL [--token-env VAR | --api-key-env VAR] [--expect STATUS]
   authgate --version
 
@@ -80,6 +82,8 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
       return tokenCommand(rest);
     case 'smoke-test':
       return smokeTestCommand(rest);
+    case 'session':
+      return sessionCommand(rest);
     case 'api-key': {
       // --config is shared; the subcommand parses the rest (create has flags of its own).
       const { config, args } = takeConfigFlag(rest);

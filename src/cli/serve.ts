@@ -1,3 +1,4 @@
+import { redisConfigured } from '../redis';
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { formatPath } from '../config/load';
@@ -33,6 +34,13 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
   const logger = createLoggerFromConfig(config);
   if (options.workers > 1 && cluster.isPrimary) {
     await demo?.close();
+    if (config.auth.oidc && !redisConfigured(config.redis)) {
+      // A session made in one worker would be unknown to the others: sign-in would loop.
+      console.error(
+        `authgate: ${file}: --workers ${options.workers} with auth.oidc needs redis (sessions are shared through it); without redis run one worker`,
+      );
+      return 1;
+    }
     return runPrimary(config, options.workers, logger);
   }
   for (const w of configWarnings(config))

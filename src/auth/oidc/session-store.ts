@@ -175,7 +175,7 @@ export class RedisSessionStore implements SessionStore {
   readonly kind = 'redis';
 
   constructor(
-    private readonly redis: RedisHandle,
+    private readonly redis: Pick<RedisHandle, 'client' | 'prefix'>,
     private readonly sealer: Sealer,
     private readonly timeouts: SessionTimeouts,
     private readonly clock: Clock,

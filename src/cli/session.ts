@@ -1,0 +1,93 @@
+/**
+ * `authgate session list --user SUB` / `authgate session revoke --user SUB` (docs/browser-sign-in.md):
+ * a user's browser sessions, shown (never their ids: a handle derived from each) and ended on
+ * every instance at once — sessions live in Redis, which every instance reads on each request.
+ */
+import { parseArgs } from 'node:util';
+import { createSealer } from '../auth/oidc/seal';
+import { RedisSessionStore } from '../auth/oidc/session-store';
+import { systemClock } from '../clock';
+import { createRedisClient, redisConfigured } from '../redis';
+import { loadCliConfig } from './config-loader';
+
+const USAGE = `usage:
+  authgate session list --user SUB [--config FILE] [--json]
+  authgate session revoke --user SUB [--config FILE]`;
+
+function fail(message: string): number {
+  console.error(`authgate: ${message}`);
+  return 1;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export async function sessionCommand(argv: readonly string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'list' && sub !== 'revoke') {
+    console.error(USAGE);
+    return 2;
+  }
+  let values: { user?: string; config?: string; json?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...rest],
+      options: {
+        user: { type: 'string' },
+        config: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (err) {
+    console.error(`authgate: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.user === undefined || values.user === '') {
+    console.error(`authgate: --user is required\n${USAGE}`);
+    return 2;
+  }
+  const loaded = loadCliConfig(values.config);
+  if (!loaded) return 1;
+  const { config } = loaded;
+  const oidc = config.auth.oidc;
+  if (!oidc) return fail('auth.oidc is not configured: there are no browser sessions');
+  if (!redisConfigured(config.redis)) {
+    return fail(
+      'sessions are kept in each authgate process (no redis configured): restart it to end them, or configure redis to manage them from here',
+    );
+  }
+  const client = createRedisClient(config.redis, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+  } catch (err) {
+    client.disconnect();
+    return fail(`Redis is unreachable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    const store = new RedisSessionStore(
+      { client, prefix: config.redis.keyPrefix },
+      createSealer(oidc.clientSecret, 'session'),
+      oidc.session,
+      systemClock,
+    );
+    if (sub === 'list') {
+      const sessions = await store.list(values.user);
+      if (values.json) {
+        console.log(JSON.stringify(sessions));
+      } else if (sessions.length === 0) {
+        console.log(`no sessions for ${values.user}`);
+      } else {
+        console.log('session       created               last seen             expires');
+        for (const s of sessions)
+          console.log(`${s.handle}  ${iso(s.createdAt)}  ${iso(s.lastSeenAt)}  ${iso(s.expiresAt)}`);
+      }
+      return 0;
+    }
+    const n = await store.revokeUser(values.user);
+    console.log(`ended ${n} session(s) of ${values.user} on every instance`);
+    return 0;
+  } finally {
+    client.disconnect();
+  }
+}
