@@ -160,7 +160,11 @@ export function extractCredentials(raw: RawHeaders, rules: CredentialRules): Cre
       headerKey = raw[i + 1] as string;
     } else if (rules.albOidc === true && lower === 'x-amzn-oidc-data') {
       found.alb = true;
-    } else if (rules.sessionCookie !== undefined && lower === 'cookie' && found.session === undefined) {
+    } else if (
+      rules.sessionCookie !== undefined &&
+      lower === 'cookie' &&
+      found.session === undefined
+    ) {
       found.session = cookieValue(raw[i + 1] as string, rules.sessionCookie);
     }
   }

@@ -80,7 +80,9 @@ export async function sessionCommand(argv: readonly string[]): Promise<number> {
       } else {
         console.log('session       created               last seen             expires');
         for (const s of sessions)
-          console.log(`${s.handle}  ${iso(s.createdAt)}  ${iso(s.lastSeenAt)}  ${iso(s.expiresAt)}`);
+          console.log(
+            `${s.handle}  ${iso(s.createdAt)}  ${iso(s.lastSeenAt)}  ${iso(s.expiresAt)}`,
+          );
       }
       return 0;
     }

@@ -262,7 +262,9 @@ const oidcSchema = z
           .describe('Group name -> the scopes its members get.'),
       })
       .optional()
-      .describe('Scopes from provider groups, e.g. {claim: groups, map: {mlflow-editors: [mlflow:read, mlflow:edit]}}.'),
+      .describe(
+        'Scopes from provider groups, e.g. {claim: groups, map: {mlflow-editors: [mlflow:read, mlflow:edit]}}.',
+      ),
   })
   .superRefine((oidc, ctx) => {
     if (oidc.issuer.startsWith('http:') && !isLoopbackUrl(oidc.issuer)) {
@@ -288,7 +290,11 @@ const oidcSchema = z
       });
     }
     if (oidc.callbackPath === oidc.logoutPath) {
-      ctx.addIssue({ code: 'custom', path: ['logoutPath'], message: 'must differ from callbackPath' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['logoutPath'],
+        message: 'must differ from callbackPath',
+      });
     }
   });
 

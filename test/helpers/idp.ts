@@ -59,7 +59,10 @@ export async function startIdp(options: IdpOptions): Promise<Idp> {
   const child: ChildProcess = spawn(
     process.execPath,
     [join(__dirname, '..', 'idp', 'oidc-provider.mjs')],
-    { env: { PATH: process.env.PATH, IDP_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'inherit'] },
+    {
+      env: { PATH: process.env.PATH, IDP_CONFIG: JSON.stringify(config) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
   );
   const first = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
@@ -104,7 +107,12 @@ export class HttpBrowser {
 
   cookieHeader(path: string): string | undefined {
     const sent = this.cookies
-      .filter((c) => path === c.path || path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`) || c.path === '/')
+      .filter(
+        (c) =>
+          path === c.path ||
+          path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`) ||
+          c.path === '/',
+      )
       .map((c) => `${c.name}=${c.value}`);
     return sent.length === 0 ? undefined : sent.join('; ');
   }
@@ -142,7 +150,8 @@ export class HttpBrowser {
       'Sec-Fetch-Mode': 'navigate',
       ...options.headers,
     };
-    if (options.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(options.body));
+    if (options.body !== undefined)
+      headers['Content-Length'] = String(Buffer.byteLength(options.body));
     const cookie = this.cookieHeader(u.pathname);
     if (cookie !== undefined) headers.Cookie = cookie;
     const res = await rawRequest(u.origin, {

@@ -8,6 +8,7 @@
  * `revoke?account=ID` (ends every grant of an account, as an administrator would).
  */
 import { createServer } from 'node:http';
+import process from 'node:process';
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(process.env.IDP_CONFIG ?? '{}');
@@ -58,7 +59,8 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['authgate-test-idp-cookie-key'] },
   // No consent screen: a grant with what the client asked for.
   async loadExistingGrant(ctx) {
-    const id = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    const id =
+      ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
     if (id) {
       const found = await ctx.oidc.provider.Grant.find(id);
       if (found) return found;

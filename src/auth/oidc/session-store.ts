@@ -67,10 +67,7 @@ export function sessionHash(id: string): string {
 
 /** When the record stops being valid (idle or absolute), epoch ms. */
 export function sessionExpiry(record: SessionRecord, timeouts: SessionTimeouts): number {
-  return Math.min(
-    record.lastSeenAt + timeouts.idleTimeoutSec * 1000,
-    record.absoluteExpiresAt,
-  );
+  return Math.min(record.lastSeenAt + timeouts.idleTimeoutSec * 1000, record.absoluteExpiresAt);
 }
 
 function summary(hash: string, record: SessionRecord, timeouts: SessionTimeouts): SessionSummary {
@@ -209,7 +206,10 @@ export class RedisSessionStore implements SessionStore {
     const hash = sessionHash(id);
     const expiresAt = sessionExpiry(record, this.timeouts);
     const ttlMs = Math.max(1, expiresAt - this.clock.now());
-    const absoluteTtlSec = Math.max(1, Math.ceil((record.absoluteExpiresAt - this.clock.now()) / 1000));
+    const absoluteTtlSec = Math.max(
+      1,
+      Math.ceil((record.absoluteExpiresAt - this.clock.now()) / 1000),
+    );
     // Separate commands: on a Redis Cluster the three keys live in different slots.
     await this.redis.client.set(this.key(hash), this.sealer.seal(record, hash), 'PX', ttlMs);
     await this.redis.client

@@ -14,7 +14,7 @@
  * Codes, tokens and cookies never reach a log line: audit lines carry the user and a reason.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { systemClock, type Clock } from '../../clock';
 import type { Config } from '../../config/schema';
 import type { OidcConfig } from '../../config/auth-schema';
@@ -38,7 +38,12 @@ import {
   safeReturnTarget,
   setCookie,
 } from './browser';
-import { ProviderRefused, ProviderUnavailable, RelyingParty, type GrantResult } from './relying-party';
+import {
+  ProviderRefused,
+  ProviderUnavailable,
+  RelyingParty,
+  type GrantResult,
+} from './relying-party';
 import { createSealer, type Sealer } from './seal';
 import {
   MemorySessionStore,
@@ -246,14 +251,18 @@ export class BrowserSignIn {
     if (state === null || state === '' || state.length > 512) throw loginFailed('state_missing');
     const name = loginCookieName(this.config.session.cookieName, state);
     const sealed = readCookie(scope.rawHeaders, name);
-    const pending = sealed === undefined ? undefined : this.loginSealer.open<PendingLogin>(sealed, name);
+    const pending =
+      sealed === undefined ? undefined : this.loginSealer.open<PendingLogin>(sealed, name);
     if (!pending) throw loginFailed('state_unknown');
     const clear = [clearCookie(name, this.config.callbackPath, this.secure)];
     if (!sameString(pending.state, state)) throw loginFailed('state_mismatch', clear);
     if (pending.expiresAt <= this.clock.now()) throw loginFailed('login_expired', clear);
     const error = params.get('error');
     if (error !== null) {
-      throw loginFailed(/^[a-z_]{1,40}$/.test(error) ? `provider_${error}` : 'provider_error', clear);
+      throw loginFailed(
+        /^[a-z_]{1,40}$/.test(error) ? `provider_${error}` : 'provider_error',
+        clear,
+      );
     }
     let grant: GrantResult;
     try {
@@ -315,7 +324,11 @@ export class BrowserSignIn {
     }
     if (record) {
       scope.principal = this.principalOf(record);
-      this.audit('sign-out', scope, { decision: 'allow', reason: 'logout', user_id: record.userId });
+      this.audit('sign-out', scope, {
+        decision: 'allow',
+        reason: 'logout',
+        user_id: record.userId,
+      });
     }
     const atProvider = record ? await this.relyingParty.endSessionUrl(record.idToken) : undefined;
     return new AuthgateError('AUTH_REQUIRED', {
@@ -340,7 +353,11 @@ export class BrowserSignIn {
    * instances (the store's lock); refresh tokens rotate. Undefined when the session ended (the
    * provider refused the refresh: revoked grant, reused token).
    */
-  async fresh(id: string, record: SessionRecord, scope: RequestScope): Promise<SessionRecord | undefined> {
+  async fresh(
+    id: string,
+    record: SessionRecord,
+    scope: RequestScope,
+  ): Promise<SessionRecord | undefined> {
     if (!this.needsRefresh(record)) return record;
     if (record.refreshToken === undefined) {
       // Nothing to refresh with: the session lasts as long as its access token.
@@ -489,14 +506,15 @@ export const oidcSessionModule: AuthenticatorModule = {
       authenticator: signIn.authenticator,
       signIn,
       // Discovery before the first sign-in; a provider that is down is retried on use.
-      warmUp: () => signIn.relyingParty.discovered().then(
-        () => undefined,
-        () => {
-          deps.logger.warn('sign-in provider discovery failed; retried on first sign-in', {
-            issuer: config.auth.oidc!.issuer,
-          });
-        },
-      ),
+      warmUp: () =>
+        signIn.relyingParty.discovered().then(
+          () => undefined,
+          () => {
+            deps.logger.warn('sign-in provider discovery failed; retried on first sign-in', {
+              issuer: config.auth.oidc!.issuer,
+            });
+          },
+        ),
     };
   },
 };

@@ -67,7 +67,8 @@ describe('signing in to the MLflow UI through authgate (OIDC, Chromium)', () => 
     const page = await context.newPage();
     const statuses: Array<[number, string]> = [];
     page.on('response', (res) => statuses.push([res.status(), res.url()]));
-    const shot = (name: string) => page.screenshot({ path: join(tmpdir(), `authgate-sign-in-${name}.png`) });
+    const shot = (name: string) =>
+      page.screenshot({ path: join(tmpdir(), `authgate-sign-in-${name}.png`) });
 
     const started = Date.now();
     await page.goto(`${publicUrl}/#/experiments`);
@@ -107,9 +108,13 @@ describe('signing in to the MLflow UI through authgate (OIDC, Chromium)', () => 
     const access = proxy.logs.entries().filter((e) => e.type === 'access' && e.user_id === 'alice');
     expect(access.length).toBeGreaterThan(5);
     expect(access.every((e) => e.auth_method === 'session')).toBe(true);
-    const created = access.find((e) => e.method === 'POST' && String(e.path).endsWith('/experiments/create'));
+    const created = access.find(
+      (e) => e.method === 'POST' && String(e.path).endsWith('/experiments/create'),
+    );
     expect(created).toMatchObject({ status: 200 });
-    expect(statuses.filter(([s, url]) => url.startsWith(publicUrl) && (s === 401 || s === 403))).toEqual([]);
+    expect(
+      statuses.filter(([s, url]) => url.startsWith(publicUrl) && (s === 401 || s === 403)),
+    ).toEqual([]);
 
     // Sign out: the session ends at authgate and at the provider.
     await page.goto(`${publicUrl}/oauth2/logout`);
@@ -117,8 +122,12 @@ describe('signing in to the MLflow UI through authgate (OIDC, Chromium)', () => 
     await shot('4-provider-sign-out');
     const confirm = page.locator('button[autofocus], button[type=submit]').first();
     if (await confirm.count()) await confirm.click();
-    await page.waitForURL((u) => u.origin === publicUrl || u.origin === idp.issuer, { timeout: 30_000 });
-    expect((await context.cookies(publicUrl)).some((c) => c.name === 'authgate_session')).toBe(false);
+    await page.waitForURL((u) => u.origin === publicUrl || u.origin === idp.issuer, {
+      timeout: 30_000,
+    });
+    expect((await context.cookies(publicUrl)).some((c) => c.name === 'authgate_session')).toBe(
+      false,
+    );
     // The next navigation needs a sign-in again.
     await page.goto(`${publicUrl}/#/experiments`);
     expect(new URL(page.url()).origin).toBe(idp.issuer);

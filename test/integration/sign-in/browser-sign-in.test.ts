@@ -124,7 +124,9 @@ describe('browser sign-in with a real OpenID Provider', () => {
     expect(to.searchParams.get('redirect_uri')).toBe(`${publicUrl}/oauth2/callback`);
     expect(to.searchParams.get('client_id')).toBe(IDP_CLIENT.clientId);
     const [cookie] = setCookies(res);
-    expect(cookie).toMatch(/^authgate_session_login_[0-9a-f]{12}=[\w-]+; Path=\/oauth2\/callback; Max-Age=600; HttpOnly; SameSite=Lax$/);
+    expect(cookie).toMatch(
+      /^authgate_session_login_[0-9a-f]{12}=[\w-]+; Path=\/oauth2\/callback; Max-Age=600; HttpOnly; SameSite=Lax$/,
+    );
     expect(res.headers['cache-control']).toBe('no-store');
     expect(upstream.seen).toHaveLength(0);
   });
@@ -167,9 +169,13 @@ describe('browser sign-in with a real OpenID Provider', () => {
     expect(back.status).toBe(302);
     expect(back.headers.location).toBe('/experiments/7?tab=runs');
     const session = setCookies(back).find((c) => c.startsWith('authgate_session='));
-    expect(session).toMatch(/^authgate_session=[\w-]{43}; Path=\/; Max-Age=86400; HttpOnly; SameSite=Lax$/);
+    expect(session).toMatch(
+      /^authgate_session=[\w-]{43}; Path=\/; Max-Age=86400; HttpOnly; SameSite=Lax$/,
+    );
     // The pre-sign-in cookie is cleared, and is never a session.
-    expect(setCookies(back).some((c) => /^authgate_session_login_\w+=; .*Max-Age=0/.test(c))).toBe(true);
+    expect(setCookies(back).some((c) => /^authgate_session_login_\w+=; .*Max-Age=0/.test(c))).toBe(
+      true,
+    );
 
     browser.cookies.push({ name: 'theme', value: 'dark', path: '/' });
     const before = upstream.seen.length;
@@ -226,18 +232,24 @@ describe('browser sign-in with a real OpenID Provider', () => {
       ['Origin null', { Origin: 'null' }],
       ['another Referer', { Referer: 'https://evil.example/form' }],
       ['a same-host Referer on another port', { Referer: 'http://127.0.0.1:1/x' }],
-    ])('with %s is refused with 403 CSRF_REJECTED and never reaches the upstream', async (_w, headers) => {
-      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
-        const before = upstream.seen.length;
-        const res = await alice.request(`${publicUrl}/runs/1`, {
-          method,
-          headers: { Accept: 'application/json', 'Sec-Fetch-Mode': 'cors', ...headers },
-          body: '{}',
-        });
-        expect([res.status, res.body.toString()]).toEqual([403, expect.stringContaining('"CSRF_REJECTED"')]);
-        expect(upstream.seen.length).toBe(before);
-      }
-    });
+    ])(
+      'with %s is refused with 403 CSRF_REJECTED and never reaches the upstream',
+      async (_w, headers) => {
+        for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+          const before = upstream.seen.length;
+          const res = await alice.request(`${publicUrl}/runs/1`, {
+            method,
+            headers: { Accept: 'application/json', 'Sec-Fetch-Mode': 'cors', ...headers },
+            body: '{}',
+          });
+          expect([res.status, res.body.toString()]).toEqual([
+            403,
+            expect.stringContaining('"CSRF_REJECTED"'),
+          ]);
+          expect(upstream.seen.length).toBe(before);
+        }
+      },
+    );
 
     test.each([
       ['its own Origin', { Origin: '' }],
@@ -259,14 +271,20 @@ describe('browser sign-in with a real OpenID Provider', () => {
     async function started(): Promise<{ browser: HttpBrowser; callback: string }> {
       const browser = new HttpBrowser();
       const first = await browser.request(`${publicUrl}/`);
-      return { browser, callback: await browser.atProvider(first.headers.location as string, 'alice') };
+      return {
+        browser,
+        callback: await browser.atProvider(first.headers.location as string, 'alice'),
+      };
     }
 
     function refusedWithoutSession(res: RawResponse, reason?: RegExp): void {
       expect(res.status).toBe(401);
       expect(setCookies(res).some((c) => c.startsWith('authgate_session='))).toBe(false);
       if (reason) {
-        const line = proxy.logs.entries().reverse().find((e) => e.message === 'sign-in');
+        const line = proxy.logs
+          .entries()
+          .reverse()
+          .find((e) => e.message === 'sign-in');
         expect(String(line?.reason)).toMatch(reason);
       }
     }
@@ -303,8 +321,6 @@ describe('browser sign-in with a real OpenID Provider', () => {
     test('a code replayed is refused and makes no second session', async () => {
       const { browser, callback } = await started();
       expect((await browser.request(callback)).status).toBe(302);
-      const replayer = new HttpBrowser();
-      replayer.cookies = browser.cookies.filter((c) => c.name.startsWith('authgate_session_login_'));
       // The browser's own replay: its pre-sign-in cookie is gone.
       refusedWithoutSession(await browser.request(callback), /^state_unknown$/);
     });
@@ -326,27 +342,33 @@ describe('browser sign-in with a real OpenID Provider', () => {
       refusedWithoutSession(await browser.request(url.href), /^provider_access_denied$/);
     });
 
-    test.each(['//evil.example/x', '/\\evil.example', '/%5Cevil.example/../', 'https://evil.example/'])(
-      'a crafted return target %s lands on / of authgate',
-      async (target) => {
-        const browser = new HttpBrowser();
-        const first = await rawRequest(publicUrl, {
-          path: target,
-          headers: ['Host', new URL(publicUrl).host, 'Accept', 'text/html'],
-        });
-        if (first.status !== 302) {
-          // Refused outright (400): nothing to return to.
-          expect(first.status).toBe(400);
-          return;
-        }
-        const loginCookie = setCookies(first)[0]!.split(';')[0]!.split('=');
-        browser.cookies.push({ name: loginCookie[0]!, value: loginCookie[1]!, path: '/oauth2/callback' });
-        const callback = await browser.atProvider(first.headers.location as string, 'alice');
-        const back = await browser.request(callback);
-        expect(back.status).toBe(302);
-        expect(back.headers.location).toBe('/');
-      },
-    );
+    test.each([
+      '//evil.example/x',
+      '/\\evil.example',
+      '/%5Cevil.example/../',
+      'https://evil.example/',
+    ])('a crafted return target %s lands on / of authgate', async (target) => {
+      const browser = new HttpBrowser();
+      const first = await rawRequest(publicUrl, {
+        path: target,
+        headers: ['Host', new URL(publicUrl).host, 'Accept', 'text/html'],
+      });
+      if (first.status !== 302) {
+        // Refused outright (400): nothing to return to.
+        expect(first.status).toBe(400);
+        return;
+      }
+      const loginCookie = setCookies(first)[0]!.split(';')[0]!.split('=');
+      browser.cookies.push({
+        name: loginCookie[0]!,
+        value: loginCookie[1]!,
+        path: '/oauth2/callback',
+      });
+      const callback = await browser.atProvider(first.headers.location as string, 'alice');
+      const back = await browser.request(callback);
+      expect(back.status).toBe(302);
+      expect(back.headers.location).toBe('/');
+    });
   });
 
   test('logout ends the session and signs out at the provider', async () => {
@@ -358,7 +380,10 @@ describe('browser sign-in with a real OpenID Provider', () => {
     expect(to.searchParams.get('post_logout_redirect_uri')).toBe(`${publicUrl}/`);
     expect(to.searchParams.get('id_token_hint')).toMatch(/^ey/);
     expect(browser.cookie('authgate_session')).toBeUndefined();
-    const line = proxy.logs.entries().reverse().find((e) => e.message === 'sign-out');
+    const line = proxy.logs
+      .entries()
+      .reverse()
+      .find((e) => e.message === 'sign-out');
     expect(line).toMatchObject({ type: 'audit', user_id: 'alice' });
   });
 
@@ -368,11 +393,22 @@ describe('browser sign-in with a real OpenID Provider', () => {
     await browser.request(`${publicUrl}/oauth2/logout`);
     const res = await rawRequest(publicUrl, {
       path: '/experiments',
-      headers: ['Host', 'authgate.test', 'Cookie', `authgate_session=${copy}`, 'Accept', 'application/json'],
+      headers: [
+        'Host',
+        'authgate.test',
+        'Cookie',
+        `authgate_session=${copy}`,
+        'Accept',
+        'application/json',
+      ],
     });
     expect(res.status).toBe(401);
-    expect(proxy.logs.entries().reverse().find((e) => e.type === 'audit' && e.decision === 'deny'))
-      .toMatchObject({ reason: 'session_ended', auth_method: 'session' });
+    expect(
+      proxy.logs
+        .entries()
+        .reverse()
+        .find((e) => e.type === 'audit' && e.decision === 'deny'),
+    ).toMatchObject({ reason: 'session_ended', auth_method: 'session' });
   });
 
   test('the access token is refreshed before it expires, once for concurrent requests; refresh tokens rotate', async () => {
@@ -392,7 +428,9 @@ describe('browser sign-in with a real OpenID Provider', () => {
     const after = await idp.events();
     expect(after.refresh - before.refresh).toBe(1);
     expect(after.revoked).toBe(before.revoked);
-    const tokens = new Set(upstream.seen.slice(first + 1).map((s) => header(s, 'authorization')[0]));
+    const tokens = new Set(
+      upstream.seen.slice(first + 1).map((s) => header(s, 'authorization')[0]),
+    );
     expect(tokens.size).toBe(1);
     expect(tokens.has(oldToken)).toBe(false);
     // A second refresh uses the rotated refresh token: the provider accepts it (no reuse).
@@ -408,19 +446,30 @@ describe('browser sign-in with a real OpenID Provider', () => {
     expect((await browser.request(`${publicUrl}/x`)).status).toBe(200);
     await idp.revoke('bob');
     await clock.advance(250_000);
-    const xhr = await browser.request(`${publicUrl}/x`, { headers: { Accept: 'application/json', 'Sec-Fetch-Mode': 'cors' } });
+    const xhr = await browser.request(`${publicUrl}/x`, {
+      headers: { Accept: 'application/json', 'Sec-Fetch-Mode': 'cors' },
+    });
     expect(xhr.status).toBe(401);
     const nav = await browser.request(`${publicUrl}/x`);
     expect(nav.status).toBe(302);
     expect(new URL(nav.headers.location as string).origin).toBe(idp.issuer);
-    const line = proxy.logs.entries().reverse().find((e) => e.message === 'session refresh');
-    expect(line).toMatchObject({ decision: 'deny', reason: 'provider_invalid_grant', user_id: 'bob' });
+    const line = proxy.logs
+      .entries()
+      .reverse()
+      .find((e) => e.message === 'session refresh');
+    expect(line).toMatchObject({
+      decision: 'deny',
+      reason: 'provider_invalid_grant',
+      user_id: 'bob',
+    });
   });
 
   test('idle and absolute timeouts end a session', async () => {
     const idle = await signedIn('alice');
     await clock.advance(28_800_000 + 1000);
-    expect((await idle.request(`${publicUrl}/x`, { headers: { Accept: 'application/json' } })).status).toBe(401);
+    expect(
+      (await idle.request(`${publicUrl}/x`, { headers: { Accept: 'application/json' } })).status,
+    ).toBe(401);
   });
 
   test('metrics count sign-ins and active sessions', async () => {

@@ -134,7 +134,7 @@ describe('browser sessions shared through Redis', () => {
     expect(after.revoked).toBe(before.revoked);
   });
 
-  test('authgate session list / revoke show and end a user\'s sessions on every instance', async () => {
+  test("authgate session list / revoke show and end a user's sessions on every instance", async () => {
     const browser = new HttpBrowser();
     await browser.signIn(`${publicUrl}/`, 'alice');
     const file = writeConfig(config);

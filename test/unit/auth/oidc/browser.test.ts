@@ -14,14 +14,34 @@ const ORIGIN = 'https://mlflow.example.com';
 
 describe('isBrowserNavigation', () => {
   test.each<[string, string, string[], boolean]>([
-    ['a top-level page load', 'GET', ['Accept', 'text/html,application/xhtml+xml', 'Sec-Fetch-Mode', 'navigate'], true],
+    [
+      'a top-level page load',
+      'GET',
+      ['Accept', 'text/html,application/xhtml+xml', 'Sec-Fetch-Mode', 'navigate'],
+      true,
+    ],
     ['an old browser without Fetch metadata', 'GET', ['Accept', 'text/html'], true],
     ['HEAD', 'HEAD', ['Accept', 'text/html'], true],
-    ['Accept in another case, with a quality', 'GET', ['accept', 'TEXT/HTML;q=0.9, */*;q=0.1'], true],
+    [
+      'Accept in another case, with a quality',
+      'GET',
+      ['accept', 'TEXT/HTML;q=0.9, */*;q=0.1'],
+      true,
+    ],
     ['text/html refused with q=0', 'GET', ['Accept', 'text/html;q=0, application/json'], false],
     ['an XHR', 'GET', ['Accept', 'text/html', 'Sec-Fetch-Mode', 'cors'], false],
-    ['a fetch() same-origin', 'GET', ['Accept', 'text/html', 'Sec-Fetch-Mode', 'same-origin'], false],
-    ['X-Requested-With', 'GET', ['Accept', 'text/html', 'X-Requested-With', 'XMLHttpRequest'], false],
+    [
+      'a fetch() same-origin',
+      'GET',
+      ['Accept', 'text/html', 'Sec-Fetch-Mode', 'same-origin'],
+      false,
+    ],
+    [
+      'X-Requested-With',
+      'GET',
+      ['Accept', 'text/html', 'X-Requested-With', 'XMLHttpRequest'],
+      false,
+    ],
     ['an API client', 'GET', ['Accept', 'application/json'], false],
     ['*/* only (curl)', 'GET', ['Accept', '*/*'], false],
     ['no Accept', 'GET', [], false],
@@ -68,9 +88,13 @@ describe('safeReturnTarget', () => {
           fc.string().map((s) => `/${s}`),
           fc.string().map((s) => `//${s}`),
           fc.string().map((s) => `/\\${s}`),
-          fc.constantFrom('/', '\\', '.', '..', ':', '%2f', '@', '#', '?').chain((c) =>
-            fc.array(fc.constantFrom(c, '/', '\\', 'evil.example', '.', 'a')).map((p) => `/${p.join('')}`),
-          ),
+          fc
+            .constantFrom('/', '\\', '.', '..', ':', '%2f', '@', '#', '?')
+            .chain((c) =>
+              fc
+                .array(fc.constantFrom(c, '/', '\\', 'evil.example', '.', 'a'))
+                .map((p) => `/${p.join('')}`),
+            ),
         ),
         (target) => {
           const out = safeReturnTarget(target, ORIGIN);
@@ -94,7 +118,11 @@ describe('fromOrigin (the CSRF check)', () => {
     ['a Referer of a subdomain', ['Referer', 'https://x.mlflow.example.com/'], false],
     ['a Referer on another port', ['Referer', 'https://mlflow.example.com:8443/'], false],
     ['an unparsable Referer', ['Referer', 'not a url'], false],
-    ['Origin wins over Referer', ['Origin', 'https://evil.example', 'Referer', `${ORIGIN}/`], false],
+    [
+      'Origin wins over Referer',
+      ['Origin', 'https://evil.example', 'Referer', `${ORIGIN}/`],
+      false,
+    ],
     ['neither', [], false],
   ])('%s → %s', (_what, raw, expected) => {
     expect(fromOrigin(raw, ORIGIN)).toBe(expected);
@@ -127,17 +155,27 @@ describe("authgate's cookies", () => {
 
   test('stripping never leaves one of them and keeps every other pair', () => {
     const name = fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/);
-    const own = fc.oneof(fc.constant('authgate_session'), fc.stringMatching(/^[0-9a-f]{12}$/).map((h) => `authgate_session_login_${h}`));
+    const own = fc.oneof(
+      fc.constant('authgate_session'),
+      fc.stringMatching(/^[0-9a-f]{12}$/).map((h) => `authgate_session_login_${h}`),
+    );
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.oneof(name, own), fc.stringMatching(/^[\w.-]{0,10}$/))), (pairs) => {
-        const header = pairs.map(([n, v]) => `${n}=${v}`).join('; ');
-        const out = withoutOwnCookies(header, 'authgate_session') ?? '';
-        const left = cookiePairs(['Cookie', out]);
-        expect(left.some(([n]) => n === 'authgate_session' || n.startsWith('authgate_session_login_'))).toBe(false);
-        expect(left).toEqual(
-          pairs.filter(([n]) => n !== 'authgate_session' && !n.startsWith('authgate_session_login_')),
-        );
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.oneof(name, own), fc.stringMatching(/^[\w.-]{0,10}$/))),
+        (pairs) => {
+          const header = pairs.map(([n, v]) => `${n}=${v}`).join('; ');
+          const out = withoutOwnCookies(header, 'authgate_session') ?? '';
+          const left = cookiePairs(['Cookie', out]);
+          expect(
+            left.some(([n]) => n === 'authgate_session' || n.startsWith('authgate_session_login_')),
+          ).toBe(false);
+          expect(left).toEqual(
+            pairs.filter(
+              ([n]) => n !== 'authgate_session' && !n.startsWith('authgate_session_login_'),
+            ),
+          );
+        },
+      ),
     );
   });
 

@@ -38,14 +38,33 @@ describe('sealing', () => {
 describe('identityFromClaims', () => {
   const config = {
     claims: { userId: 'sub', tenants: 'tenant_ids', scopes: 'realm_access.roles' },
-    groupScopes: { claim: 'groups', map: { editors: ['mlflow:read', 'mlflow:edit'], admins: ['mlflow:manage'] } },
+    groupScopes: {
+      claim: 'groups',
+      map: { editors: ['mlflow:read', 'mlflow:edit'], admins: ['mlflow:manage'] },
+    },
   };
 
   test.each<[string, Record<string, unknown>, unknown]>([
-    ['scopes from a nested claim and groups', { sub: 'alice', tenant_ids: ['acme'], realm_access: { roles: ['r1'] }, groups: ['editors'] }, { userId: 'alice', tenantIds: ['acme'], scopes: ['r1', 'mlflow:read', 'mlflow:edit'] }],
-    ['a space-separated string', { sub: 'bob', tenant_ids: 'acme beta', realm_access: { roles: 'a b' } }, { userId: 'bob', tenantIds: ['acme', 'beta'], scopes: ['a', 'b'] }],
-    ['unknown groups add nothing', { sub: 'c', groups: ['nobody', '__proto__', 'constructor'] }, { userId: 'c', tenantIds: [], scopes: [] }],
-    ['scopes are not repeated', { sub: 'd', groups: ['editors', 'editors'], realm_access: { roles: ['mlflow:read'] } }, { userId: 'd', tenantIds: [], scopes: ['mlflow:read', 'mlflow:edit'] }],
+    [
+      'scopes from a nested claim and groups',
+      { sub: 'alice', tenant_ids: ['acme'], realm_access: { roles: ['r1'] }, groups: ['editors'] },
+      { userId: 'alice', tenantIds: ['acme'], scopes: ['r1', 'mlflow:read', 'mlflow:edit'] },
+    ],
+    [
+      'a space-separated string',
+      { sub: 'bob', tenant_ids: 'acme beta', realm_access: { roles: 'a b' } },
+      { userId: 'bob', tenantIds: ['acme', 'beta'], scopes: ['a', 'b'] },
+    ],
+    [
+      'unknown groups add nothing',
+      { sub: 'c', groups: ['nobody', '__proto__', 'constructor'] },
+      { userId: 'c', tenantIds: [], scopes: [] },
+    ],
+    [
+      'scopes are not repeated',
+      { sub: 'd', groups: ['editors', 'editors'], realm_access: { roles: ['mlflow:read'] } },
+      { userId: 'd', tenantIds: [], scopes: ['mlflow:read', 'mlflow:edit'] },
+    ],
     ['no user id', { tenant_ids: ['acme'] }, undefined],
     ['an empty user id', { sub: '' }, undefined],
     ['a user id that is not a string', { sub: 42 }, undefined],
@@ -55,8 +74,12 @@ describe('identityFromClaims', () => {
 });
 
 test('each state has its own pre-sign-in cookie name', () => {
-  expect(loginCookieName('authgate_session', 'state-a')).toMatch(/^authgate_session_login_[0-9a-f]{12}$/);
-  expect(loginCookieName('authgate_session', 'state-a')).not.toBe(loginCookieName('authgate_session', 'state-b'));
+  expect(loginCookieName('authgate_session', 'state-a')).toMatch(
+    /^authgate_session_login_[0-9a-f]{12}$/,
+  );
+  expect(loginCookieName('authgate_session', 'state-a')).not.toBe(
+    loginCookieName('authgate_session', 'state-b'),
+  );
 });
 
 describe('the in-process session store', () => {
@@ -122,7 +145,10 @@ describe('the in-process session store', () => {
   test('one holder of a session lock at a time; the others wait and get nothing', async () => {
     const store = new MemorySessionStore(timeouts, new ManualClock());
     let release!: () => void;
-    const first = store.exclusive('id', () => new Promise<string>((r) => (release = () => r('mine'))));
+    const first = store.exclusive(
+      'id',
+      () => new Promise<string>((r) => (release = () => r('mine'))),
+    );
     const second = store.exclusive('id', async () => 'second ran');
     release();
     expect(await first).toBe('mine');
