@@ -61,9 +61,13 @@ export async function startIdp(options: IdpOptions): Promise<Idp> {
     [join(__dirname, '..', 'idp', 'oidc-provider.mjs')],
     {
       env: { PATH: process.env.PATH, IDP_CONFIG: JSON.stringify(config) },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  // The provider's own start-up warnings (development keys and adapter) are expected here.
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    if (!line.startsWith('oidc-provider WARNING')) process.stderr.write(`${line}\n`);
+  });
   const first = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.once('line', resolve);
