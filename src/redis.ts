@@ -156,3 +156,47 @@ export async function evalScript(
     return client.eval(script, keys.length, ...keys, ...args);
   }
 }
+
+/**
+ * Subscribes to a channel on the handle's subscriber connection (no I/O before it is called). A
+ * failed subscription is logged once at warn and retried every second (each retry at debug)
+ * until it holds; ioredis re-subscribes by itself after reconnects. Returns the unsubscribe.
+ */
+export function subscribeWithRetry(
+  redis: Pick<RedisHandle, 'subscriber'>,
+  channel: string,
+  onMessage: (message: string) => void,
+  logger: Logger,
+  what: string,
+): () => void {
+  const listener = (ch: string, message: string): void => {
+    if (ch === channel) onMessage(message);
+  };
+  redis.subscriber.on('message', listener);
+  let failures = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const subscribe = (): void => {
+    redis.subscriber.subscribe(channel).then(
+      () => {
+        if (failures > 0) logger.info(`${what} channel subscribed`, { failures });
+        failures = 0;
+      },
+      (err: NodeJS.ErrnoException) => {
+        if (stopped) return;
+        const code = err.code ?? err.name;
+        // Once at warn; every retry after that at debug, so the log says it is still trying.
+        if (failures++ === 0) logger.warn(`${what} channel subscribe failed; retrying`, { code });
+        else logger.debug(`${what} channel subscribe retry failed`, { code, failures });
+        timer = setTimeout(subscribe, 1000);
+        timer.unref();
+      },
+    );
+  };
+  subscribe();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    redis.subscriber.off('message', listener);
+  };
+}

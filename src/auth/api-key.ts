@@ -13,7 +13,7 @@ import { LRUCache } from 'lru-cache';
 import type { ApiKeysConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
 import type { Logger } from '../logging/logger';
-import { evalScript, type RedisHandle } from '../redis';
+import { evalScript, subscribeWithRetry, type RedisHandle } from '../redis';
 import type { Principal, RequestScope } from '../request-scope';
 import { ApiKeyService, parseVerdict, verdictToJson, type KeyVerdict } from './api-key-service';
 import {
@@ -110,44 +110,16 @@ export class ApiKeyAuthenticator implements Authenticator {
   start(): void {
     const redis = this.options.redis;
     if (!redis || this.stopSubscribing) return;
-    const channel = `${redis.prefix}${REVOCATION_CHANNEL}`;
-    const onMessage = (ch: string, id: string): void => {
-      if (ch !== channel) return;
-      if (id.startsWith(KEY_ID_MESSAGE)) this.forgetKeyId(id.slice(KEY_ID_MESSAGE.length));
-      else this.forget(id);
-    };
-    redis.subscriber.on('message', onMessage);
-    let failures = 0;
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const subscribe = (): void => {
-      redis.subscriber.subscribe(channel).then(
-        () => {
-          if (failures > 0) this.options.logger.info('revocation channel subscribed', { failures });
-          failures = 0;
-        },
-        (err: NodeJS.ErrnoException) => {
-          if (stopped) return;
-          const code = err.code ?? err.name;
-          // Once at warn; every retry after that at debug, so the log says it is still trying.
-          if (failures++ === 0)
-            this.options.logger.warn('revocation channel subscribe failed; retrying', { code });
-          else
-            this.options.logger.debug('revocation channel subscribe retry failed', {
-              code,
-              failures,
-            });
-          timer = setTimeout(subscribe, 1000);
-          timer.unref();
-        },
-      );
-    };
-    subscribe();
-    this.stopSubscribing = () => {
-      stopped = true;
-      clearTimeout(timer);
-      redis.subscriber.off('message', onMessage);
-    };
+    this.stopSubscribing = subscribeWithRetry(
+      redis,
+      `${redis.prefix}${REVOCATION_CHANNEL}`,
+      (id) => {
+        if (id.startsWith(KEY_ID_MESSAGE)) this.forgetKeyId(id.slice(KEY_ID_MESSAGE.length));
+        else this.forget(id);
+      },
+      this.options.logger,
+      'revocation',
+    );
   }
 
   stop(): void {

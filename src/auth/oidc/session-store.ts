@@ -6,8 +6,10 @@
  * are enforced on every read, on the one clock.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../clock';
-import { evalScript, type RedisHandle } from '../../redis';
+import type { Logger } from '../../logging/logger';
+import { evalScript, subscribeWithRetry, type RedisHandle } from '../../redis';
 import type { Sealer } from './seal';
 
 export interface SessionRecord {
@@ -41,7 +43,14 @@ export interface SessionTimeouts {
 
 export interface SessionStore {
   readonly kind: 'redis' | 'memory';
+  /** The authoritative record (in Redis: read from Redis). */
   get(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * The record for authenticating a request: in Redis, served for up to a few seconds from this
+   * instance's memory; ending a session anywhere evicts it everywhere at once (pub/sub), and
+   * the few seconds bound how long a lost eviction message can matter.
+   */
+  lookup(id: string): Promise<SessionRecord | undefined>;
   put(id: string, record: SessionRecord): Promise<void>;
   delete(id: string): Promise<SessionRecord | undefined>;
   list(userId: string): Promise<SessionSummary[]>;
@@ -55,6 +64,8 @@ export interface SessionStore {
    * (the caller re-reads the session the holder updated).
    */
   exclusive<T>(id: string, fn: () => Promise<T>): Promise<T | undefined>;
+  start?(logger: Logger): void;
+  stop?(): void;
 }
 
 export function newSessionId(): string {
@@ -109,6 +120,10 @@ export class MemorySessionStore implements SessionStore {
   async get(id: string): Promise<SessionRecord | undefined> {
     const record = this.live(sessionHash(id));
     return record && { ...record };
+  }
+
+  lookup(id: string): Promise<SessionRecord | undefined> {
+    return this.get(id);
   }
 
   async put(id: string, record: SessionRecord): Promise<void> {
@@ -168,15 +183,57 @@ export class MemorySessionStore implements SessionStore {
 /** Deletes the lock only when it is still ours (it may have expired and been taken since). */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+/** How long an instance serves a session from memory between Redis reads. */
+export const SESSION_CACHE_MS = 5000;
+const EVICT_CHANNEL = 'session-evict';
+
 export class RedisSessionStore implements SessionStore {
   readonly kind = 'redis';
+  private readonly cache: LRUCache<string, SessionRecord>;
+  private unsubscribe?: () => void;
 
   constructor(
-    private readonly redis: Pick<RedisHandle, 'client' | 'prefix'>,
+    private readonly redis: Pick<RedisHandle, 'client' | 'prefix'> &
+      Partial<Pick<RedisHandle, 'subscriber'>>,
     private readonly sealer: Sealer,
     private readonly timeouts: SessionTimeouts,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.cache = new LRUCache({ max: 10_000, ttl: SESSION_CACHE_MS, perf: clock });
+  }
+
+  /** Listens for sessions ended on other instances (no I/O before this is called). */
+  start(logger: Logger): void {
+    if (!this.redis.subscriber || this.unsubscribe) return;
+    this.unsubscribe = subscribeWithRetry(
+      { subscriber: this.redis.subscriber },
+      `${this.redis.prefix}${EVICT_CHANNEL}`,
+      (hash) => this.cache.delete(hash),
+      logger,
+      'session eviction',
+    );
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private async evict(hashes: readonly string[]): Promise<void> {
+    for (const hash of hashes) {
+      this.cache.delete(hash);
+      await this.redis.client.publish(`${this.redis.prefix}${EVICT_CHANNEL}`, hash);
+    }
+  }
+
+  async lookup(id: string): Promise<SessionRecord | undefined> {
+    const hash = sessionHash(id);
+    const cached = this.cache.get(hash);
+    if (cached && sessionExpiry(cached, this.timeouts) > this.clock.now()) return { ...cached };
+    const record = await this.read(hash);
+    if (record) this.cache.set(hash, record);
+    return record && { ...record };
+  }
 
   private key(hash: string): string {
     return `${this.redis.prefix}session:${hash}`;
@@ -218,6 +275,8 @@ export class RedisSessionStore implements SessionStore {
       .expire(this.userKey(record.userId), absoluteTtlSec, 'GT')
       .exec();
     await this.redis.client.zadd(this.allKey, expiresAt, hash);
+    // Every instance drops what it remembers of it (new tokens after a refresh).
+    await this.evict([hash]);
   }
 
   async delete(id: string): Promise<SessionRecord | undefined> {
@@ -226,6 +285,7 @@ export class RedisSessionStore implements SessionStore {
     await this.redis.client.del(this.key(hash));
     await this.redis.client.zrem(this.allKey, hash);
     if (record) await this.redis.client.srem(this.userKey(record.userId), hash);
+    await this.evict([hash]);
     return record;
   }
 
@@ -248,6 +308,7 @@ export class RedisSessionStore implements SessionStore {
       await this.redis.client.zrem(this.allKey, hash);
     }
     await this.redis.client.del(this.userKey(userId));
+    await this.evict(hashes);
     return n;
   }
 

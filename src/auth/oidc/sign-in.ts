@@ -469,7 +469,7 @@ export class SessionAuthenticator implements Authenticator {
     if (id === undefined || scope.presented) return NOT_RESPONSIBLE;
     let record: SessionRecord | undefined;
     try {
-      record = await this.signIn.store.get(id);
+      record = await this.signIn.store.lookup(id);
     } catch {
       throw storeUnavailable();
     }
@@ -505,6 +505,8 @@ export const oidcSessionModule: AuthenticatorModule = {
     return {
       authenticator: signIn.authenticator,
       signIn,
+      start: () => signIn.store.start?.(deps.logger),
+      close: () => signIn.store.stop?.(),
       // Discovery before the first sign-in; a provider that is down is retried on use.
       warmUp: () =>
         signIn.relyingParty.discovered().then(

@@ -9,6 +9,7 @@ import { HttpBrowser, IDP_CLIENT, startIdp, type Idp } from '../../helpers/idp';
 import { ManualClock } from '../../helpers/manual-clock';
 import { runCli, writeConfig } from '../../helpers/process';
 import { REDIS_URL, uniquePrefix } from '../../helpers/redis';
+import { waitFor } from '../../helpers/wait';
 import {
   freePort,
   pairs,
@@ -137,6 +138,9 @@ describe('browser sessions shared through Redis', () => {
   test("authgate session list / revoke show and end a user's sessions on every instance", async () => {
     const browser = new HttpBrowser();
     await browser.signIn(`${publicUrl}/`, 'alice');
+    // Both instances have the session in memory (they read Redis at most every few seconds).
+    for (const url of [publicUrl, urlB])
+      expect((await browser.request(`${url}/x`, { headers: xhr })).status).toBe(200);
     const file = writeConfig(config);
     const listed = await runCli(['session', 'list', '--user', 'alice', '--json', '--config', file]);
     expect(listed.code).toBe(0);
@@ -155,6 +159,22 @@ describe('browser sessions shared through Redis', () => {
     expect(nav.status).toBe(302);
     const after = await runCli(['session', 'list', '--user', 'alice', '--config', file]);
     expect(after.stdout).toContain('no sessions for alice');
+  });
+
+  test('signing out on one instance ends the session on the other at once', async () => {
+    const browser = new HttpBrowser();
+    await browser.signIn(`${publicUrl}/`, 'alice');
+    const cookie = browser.cookie('authgate_session')!;
+    expect((await browser.request(`${urlB}/x`, { headers: xhr })).status).toBe(200);
+    await browser.request(`${publicUrl}/oauth2/logout`);
+    const copy = new HttpBrowser();
+    copy.cookies.push({ name: 'authgate_session', value: cookie, path: '/' });
+    // The cache's few seconds run on the test's clock, which stands still: only the eviction
+    // message can end it on B.
+    await waitFor(
+      'the other instance to drop the session',
+      async () => (await copy.request(`${urlB}/x`, { headers: xhr })).status === 401,
+    );
   });
 
   test('session commands without Redis say where the sessions are', async () => {
