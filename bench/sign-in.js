@@ -75,7 +75,14 @@ function request(url, jar, options = {}) {
   if (options.body) headers['Content-Length'] = Buffer.byteLength(options.body);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: u.hostname, port: u.port, path: u.pathname + u.search, method: options.method ?? 'GET', headers, agent: false },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method: options.method ?? 'GET',
+        headers,
+        agent: false,
+      },
       (res) => {
         let body = '';
         res.on('data', (c) => (body += c));
@@ -142,9 +149,12 @@ function wrk(url, header) {
 }
 
 function redisCommands() {
-  const info = execFileSync('redis-cli', ['-u', REDIS_URL, 'info', 'commandstats'], { encoding: 'utf8' });
+  const info = execFileSync('redis-cli', ['-u', REDIS_URL, 'info', 'commandstats'], {
+    encoding: 'utf8',
+  });
   let calls = 0;
-  for (const m of info.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) if (m[1] !== 'info') calls += Number(m[2]);
+  for (const m of info.matchAll(/cmdstat_(\w+):calls=(\d+)/g))
+    if (m[1] !== 'info') calls += Number(m[2]);
   return calls;
 }
 
@@ -167,7 +177,16 @@ async function scenario(name, withRedis, upstreamUrl, issuer, publicPort) {
         groupScopes: { map: { all: ['read'] } },
       },
     },
-    routes: [{ name: 'ui', prefix: '/', upstream: upstreamUrl, auth: 'required', login: 'browser', scopes: ['read'] }],
+    routes: [
+      {
+        name: 'ui',
+        prefix: '/',
+        upstream: upstreamUrl,
+        auth: 'required',
+        login: 'browser',
+        scopes: ['read'],
+      },
+    ],
   };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authgate-bench-'));
   const file = path.join(dir, 'authgate.yaml');
@@ -182,12 +201,20 @@ async function scenario(name, withRedis, upstreamUrl, issuer, publicPort) {
     session = await signIn(publicUrl, 'alice');
     times.push(performance.now() - t0);
   }
-  const token = jwt.sign({ iss: 'bench', sub: 'bot', scope: 'read', exp: Math.floor(Date.now() / 1000) + 3600 }, JWT_SECRET);
+  const token = jwt.sign(
+    { iss: 'bench', sub: 'bot', scope: 'read', exp: Math.floor(Date.now() / 1000) + 3600 },
+    JWT_SECRET,
+  );
   let lookups;
   if (withRedis) {
     const before = redisCommands();
     const n = 1000;
-    for (let i = 0; i < n; i++) await request(`${publicUrl}/x`, { authgate_session: session }, { headers: { Accept: 'application/json' } });
+    for (let i = 0; i < n; i++)
+      await request(
+        `${publicUrl}/x`,
+        { authgate_session: session },
+        { headers: { Accept: 'application/json' } },
+      );
     lookups = (redisCommands() - before) / n;
   }
   const rounds = { session: [], bearer: [] };
@@ -199,7 +226,10 @@ async function scenario(name, withRedis, upstreamUrl, issuer, publicPort) {
   await new Promise((r) => proxy.once('exit', r));
   return {
     name,
-    signInMs: { median: Math.round(median(times) * 10) / 10, min: Math.round(Math.min(...times) * 10) / 10 },
+    signInMs: {
+      median: Math.round(median(times) * 10) / 10,
+      min: Math.round(Math.min(...times) * 10) / 10,
+    },
     redisCommandsPerRequest: lookups,
     rps: { session: Math.round(median(rounds.session)), bearer: Math.round(median(rounds.bearer)) },
     ratio: Math.round((median(rounds.session) / median(rounds.bearer)) * 100) / 100,
@@ -231,14 +261,26 @@ async function main() {
     await scenario('sessions in process', false, upstreamUrl, issuer, ports[0]),
     await scenario('sessions in Redis', true, upstreamUrl, issuer, ports[1]),
   ];
-  const out = { date: new Date().toISOString(), node: process.version, connections: CONNECTIONS, seconds: DURATION, repeats: REPEATS, results };
+  const out = {
+    date: new Date().toISOString(),
+    node: process.version,
+    connections: CONNECTIONS,
+    seconds: DURATION,
+    repeats: REPEATS,
+    results,
+  };
   fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
-  fs.writeFileSync(path.join(__dirname, 'results', `sign-in-${out.date.slice(0, 10)}.json`), JSON.stringify(out, null, 2));
+  fs.writeFileSync(
+    path.join(__dirname, 'results', `sign-in-${out.date.slice(0, 10)}.json`),
+    JSON.stringify(out, null, 2),
+  );
   for (const r of results) {
     console.log(
       `${r.name}: sign-in ${r.signInMs.median} ms (min ${r.signInMs.min}); ` +
         `${r.rps.session} req/s with a session vs ${r.rps.bearer} with a bearer token (${r.ratio}x)` +
-        (r.redisCommandsPerRequest === undefined ? '' : `; ${r.redisCommandsPerRequest} Redis commands per request`),
+        (r.redisCommandsPerRequest === undefined
+          ? ''
+          : `; ${r.redisCommandsPerRequest} Redis commands per request`),
     );
   }
 }
