@@ -8,6 +8,7 @@ import { createSealer } from '../auth/oidc/seal';
 import { RedisSessionStore } from '../auth/oidc/session-store';
 import { systemClock } from '../clock';
 import { createRedisClient, redisConfigured } from '../redis';
+import { createLoggerFromConfig } from '../logging/logger';
 import { loadCliConfig } from './config-loader';
 
 const USAGE = `usage:
@@ -87,6 +88,14 @@ export async function sessionCommand(argv: readonly string[]): Promise<number> {
       return 0;
     }
     const n = await store.revokeUser(values.user);
+    createLoggerFromConfig(config).info('session revoke', {
+      type: 'audit',
+      auth_method: 'session',
+      decision: 'allow',
+      reason: 'revoked',
+      user_id: values.user,
+      sessions: n,
+    });
     console.log(`ended ${n} session(s) of ${values.user} on every instance`);
     return 0;
   } finally {

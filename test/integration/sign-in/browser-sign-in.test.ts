@@ -193,6 +193,46 @@ describe('browser sign-in with a real OpenID Provider', () => {
     expect(JSON.stringify(seen.rawHeaders)).not.toContain(browser.cookie('authgate_session'));
   });
 
+  test('session fixation: a session id planted before sign-in is never the one signed in', async () => {
+    const browser = new HttpBrowser();
+    const planted = 'planted-by-the-attacker-0123456789abcdefghijklm';
+    browser.cookies.push({ name: 'authgate_session', value: planted, path: '/' });
+    const first = await browser.request(`${publicUrl}/`);
+    // The stale cookie is cleared on the way to the provider.
+    expect(setCookies(first)).toContain(
+      'authgate_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax',
+    );
+    const loginCookie = browser.cookies.find((c) => c.name.startsWith('authgate_session_login_'))!;
+    browser.cookies.push({ name: 'authgate_session', value: planted, path: '/' });
+    const back = await browser.request(
+      await browser.atProvider(first.headers.location as string, 'alice'),
+    );
+    expect(back.status).toBe(302);
+    const issued = browser.cookie('authgate_session')!;
+    expect(issued).not.toBe(planted);
+    const xhr = { Accept: 'application/json', 'Sec-Fetch-Mode': 'cors' };
+    for (const value of [planted, loginCookie.value]) {
+      // Neither the planted id nor the pre-sign-in cookie is a session.
+      const other = new HttpBrowser();
+      other.cookies.push({ name: 'authgate_session', value, path: '/' });
+      expect((await other.request(`${publicUrl}/x`, { headers: xhr })).status).toBe(401);
+    }
+  });
+
+  test("the session's tenants are checked like a token's", async () => {
+    const alice = await signedIn('alice');
+    const xhr = { Accept: 'application/json', 'Sec-Fetch-Mode': 'cors' };
+    expect(
+      (await alice.request(`${publicUrl}/t`, { headers: { ...xhr, 'X-Tenant-ID': 'acme' } }))
+        .status,
+    ).toBe(200);
+    const other = await alice.request(`${publicUrl}/t`, {
+      headers: { ...xhr, 'X-Tenant-ID': 'beta' },
+    });
+    expect(other.status).toBe(403);
+    expect(json(other).error_code).toBe('TENANT_FORBIDDEN');
+  });
+
   test('the access token, the code and the session id never reach a log line', async () => {
     const browser = new HttpBrowser();
     const before = upstream.seen.length;
@@ -276,6 +316,15 @@ describe('browser sign-in with a real OpenID Provider', () => {
         callback: await browser.atProvider(first.headers.location as string, 'alice'),
       };
     }
+
+    let upstreamBefore = 0;
+    beforeEach(() => {
+      upstreamBefore = upstream.seen.length;
+    });
+    afterEach(() => {
+      // The callback is authgate's own: nothing of it ever reaches the upstream.
+      expect(upstream.seen.length).toBe(upstreamBefore);
+    });
 
     function refusedWithoutSession(res: RawResponse, reason?: RegExp): void {
       expect(res.status).toBe(401);

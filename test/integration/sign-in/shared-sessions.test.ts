@@ -152,6 +152,13 @@ describe('browser sessions shared through Redis', () => {
     const revoked = await runCli(['session', 'revoke', '--user', 'alice', '--config', file]);
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toMatch(/ended [1-9]\d* session\(s\) of alice/);
+    const audit = revoked.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(audit).toEqual([
+      expect.objectContaining({ type: 'audit', message: 'session revoke', user_id: 'alice' }),
+    ]);
     for (const url of [publicUrl, urlB]) {
       expect((await browser.request(`${url}/x`, { headers: xhr })).status).toBe(401);
     }
