@@ -90,6 +90,38 @@ async function checkJwks(issuer: string, uri: string, toleranceSec: number): Pro
   }
 }
 
+/**
+ * The sign-in provider: its discovery document names this issuer and the endpoints sign-in
+ * needs, it supports PKCE S256, and its JWKS answers (the ID tokens' keys).
+ */
+async function checkOidcProvider(oidc: NonNullable<Config['auth']['oidc']>): Promise<Check> {
+  const name = 'oidc provider';
+  const url = `${oidc.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  try {
+    const res = await outbound(url, { timeoutMs: TIMEOUT_MS });
+    if (!res.ok) return { name, ok: false, detail: `discovery answered HTTP ${res.status}` };
+    const doc = (await res.json()) as Record<string, unknown>;
+    if (doc.issuer !== oidc.issuer)
+      return { name, ok: false, detail: 'contract: the discovery document names another issuer' };
+    const missing = ['authorization_endpoint', 'token_endpoint', 'jwks_uri'].filter(
+      (k) => typeof doc[k] !== 'string',
+    );
+    if (missing.length > 0)
+      return { name, ok: false, detail: `contract: discovery lacks ${missing.join(', ')}` };
+    const methods = doc.code_challenge_methods_supported;
+    if (Array.isArray(methods) && !methods.includes('S256'))
+      return { name, ok: false, detail: 'contract: PKCE S256 is not supported' };
+    const keys = await outbound(doc.jwks_uri as string, { timeoutMs: TIMEOUT_MS });
+    if (!keys.ok) return { name, ok: false, detail: `jwks_uri answered HTTP ${keys.status}` };
+    await keys.body?.cancel();
+    const logout =
+      typeof doc.end_session_endpoint === 'string' ? 'RP-initiated logout' : 'no logout endpoint';
+    return { name, ok: true, detail: `discovery and keys answer; ${logout}` };
+  } catch (err) {
+    return { name, ok: false, detail: failure(err) };
+  }
+}
+
 async function checkApiKeyService(config: NonNullable<Config['auth']['apiKeys']>): Promise<Check> {
   const name = 'api-key service';
   try {
@@ -205,6 +237,7 @@ export async function diagnoseCommand(
       checks.push(checkJwks(issuer.issuer, issuer.jwksUri, config.auth.jwt.clockToleranceSec));
   }
   if (config.auth.apiKeys) checks.push(checkApiKeyService(config.auth.apiKeys));
+  if (config.auth.oidc) checks.push(checkOidcProvider(config.auth.oidc));
   const seen = new Set<string>();
   for (const route of config.routes) {
     if (seen.has(route.upstream)) continue;

@@ -184,6 +184,28 @@ describe('browser sessions shared through Redis', () => {
     );
   });
 
+  test('diagnose checks the sign-in provider', async () => {
+    const ok = await runCli(['diagnose', '--json', '--config', writeConfig(config)]);
+    const checks = JSON.parse(ok.stdout) as {
+      checks: Array<{ name: string; ok: boolean; detail: string }>;
+    };
+    expect(checks.checks.find((c) => c.name === 'oidc provider')).toEqual({
+      name: 'oidc provider',
+      ok: true,
+      detail: 'discovery and keys answer; RP-initiated logout',
+    });
+    const auth = config.auth as { oidc: Record<string, unknown> };
+    const issuer = `http://127.0.0.1:${await freePort()}`;
+    const dead = { ...config, auth: { oidc: { ...auth.oidc, issuer } } };
+    const down = await runCli(['diagnose', '--json', '--config', writeConfig(dead)]);
+    expect(down.code).not.toBe(0);
+    const failed = JSON.parse(down.stdout) as typeof checks;
+    expect(failed.checks.find((c) => c.name === 'oidc provider')).toMatchObject({
+      ok: false,
+      detail: 'no answer (ECONNREFUSED)',
+    });
+  });
+
   test('session commands without Redis say where the sessions are', async () => {
     const file = writeConfig({ ...config, redis: {} });
     const res = await runCli(['session', 'list', '--user', 'alice', '--config', file]);
