@@ -17,6 +17,7 @@ import { systemClock } from '../clock';
 import { NOOP_LOGGER } from '../logging/logger';
 import { RouteUpstreamAuth } from '../upstream-credentials/route-upstream-auth';
 import { outbound } from '../outbound';
+import { trimTrailingSlashes } from '../paths/normalize-path';
 
 interface Check {
   name: string;
@@ -96,7 +97,7 @@ async function checkJwks(issuer: string, uri: string, toleranceSec: number): Pro
  */
 async function checkOidcProvider(oidc: NonNullable<Config['auth']['oidc']>): Promise<Check> {
   const name = 'oidc provider';
-  const url = `${oidc.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  const url = `${trimTrailingSlashes(oidc.issuer)}/.well-known/openid-configuration`;
   try {
     const res = await outbound(url, { timeoutMs: TIMEOUT_MS });
     if (!res.ok) return { name, ok: false, detail: `discovery answered HTTP ${res.status}` };
