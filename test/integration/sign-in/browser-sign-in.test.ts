@@ -383,6 +383,21 @@ describe('browser sign-in with a real OpenID Provider', () => {
       refusedWithoutSession(await thief.request(callback), /^provider_invalid_grant$/);
     });
 
+    test.each<[string, (u: URL) => void]>([
+      ['an empty code', (u) => u.searchParams.set('code', '')],
+      ['two codes', (u) => u.searchParams.append('code', 'second')],
+      ['another issuer in iss', (u) => u.searchParams.set('iss', 'https://evil.example')],
+      ['a forged code', (u) => u.searchParams.set('code', 'forged-code-0123456789')],
+    ])('a callback with %s is LOGIN_FAILED, and the process stays up', async (_w, craft) => {
+      const { browser, callback } = await started();
+      const url = new URL(callback);
+      craft(url);
+      const res = await browser.request(url.href, { headers: { Accept: 'application/json' } });
+      refusedWithoutSession(res);
+      expect(json(res).error_code).toBe('LOGIN_FAILED');
+      expect((await fetch(`${publicUrl}/healthz`)).status).toBe(200);
+    });
+
     test('an error from the provider is LOGIN_FAILED with its reason', async () => {
       const { browser, callback } = await started();
       const url = new URL(callback);
@@ -528,5 +543,45 @@ describe('browser sign-in with a real OpenID Provider', () => {
     expect(text).toMatch(/authgate_logins_total\{result="success"\} [1-9]\d*/);
     expect(text).toMatch(/authgate_logins_total\{result="failed"\} [1-9]\d*/);
     expect(text).toMatch(/authgate_sessions_active [1-9]\d*/);
+  });
+});
+
+describe('browser sign-in while the provider is down', () => {
+  let upstream: TestUpstream;
+  let proxy: TestProxy;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    proxy = await startProxy({
+      auth: {
+        oidc: {
+          issuer: `http://127.0.0.1:${await freePort()}`,
+          clientId: IDP_CLIENT.clientId,
+          clientSecret: IDP_CLIENT.clientSecret,
+          publicUrl: 'http://127.0.0.1:8080',
+          session: { cookieSecure: false },
+        },
+      },
+      routes: [
+        { name: 'ui', prefix: '/', upstream: upstream.url, auth: 'required', login: 'browser' },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await upstream?.close();
+  });
+
+  test('authgate starts anyway; a navigation gets the typed 503, and a warn line says why', async () => {
+    expect(proxy.logs.text()).toContain(
+      'sign-in provider discovery failed; retried on first sign-in',
+    );
+    const res = await new HttpBrowser().request(`${proxy.url}/`);
+    expect(res.status).toBe(503);
+    expect(json(res)).toMatchObject({ error_code: 'AUTH_SERVICE_UNAVAILABLE' });
+    expect(proxy.logs.entries().some((e) => e.message === 'sign-in provider unavailable')).toBe(
+      true,
+    );
+    expect(upstream.seen).toHaveLength(0);
   });
 });
