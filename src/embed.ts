@@ -44,6 +44,11 @@ export interface AuthenticateOptions {
   tenantHeader?: string;
   /** The label of this check in metrics and audit lines (default "embedded"). */
   name?: string;
+  /**
+   * `browser`: a browser navigation without a credential or session is sent to sign in at
+   * `auth.oidc` (docs/browser-sign-in.md); mount `gate.express()` for the callback and logout.
+   */
+  login?: 'none' | 'browser';
 }
 
 export interface Authgate {
@@ -108,6 +113,7 @@ function embeddedRoute(options: AuthenticateOptions): CompiledRoute {
     auth: options.optional ? 'optional' : 'required',
     scopes: [...(options.scopes ?? [])],
     tenantHeader: options.tenantHeader ?? 'X-Tenant-ID',
+    login: options.login ?? 'none',
   }) as RouteConfig;
   return compileRoute(route);
 }
