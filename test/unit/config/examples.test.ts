@@ -12,6 +12,7 @@ describe('config/examples', () => {
         JWT_SECRET: 'x'.repeat(32),
         AUTHGATE_HASH_SECRET: 'h'.repeat(32),
         REDIS_URL: 'redis://redis:6379',
+        OIDC_CLIENT_SECRET: 'client-secret',
       });
       expect(config.routes.length).toBeGreaterThan(0);
     },
