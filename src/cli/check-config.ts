@@ -10,7 +10,8 @@ export function checkConfigCommand(configFlag: string | undefined): number {
   const { file, config } = loaded;
   console.log(
     `${file}: OK — ${config.routes.length} route(s), ${config.auth.jwt.issuers.length} JWT issuer(s), ` +
-      `API keys ${config.auth.apiKeys ? 'on' : 'off'}, Redis ${redisConfigured(config.redis) ? `on (${describeRedis(config.redis)})` : 'off (in-process stores)'}`,
+      `API keys ${config.auth.apiKeys ? 'on' : 'off'}, ` +
+      `browser sign-in ${config.auth.oidc ? `on (${config.auth.oidc.issuer})` : 'off'}, Redis ${redisConfigured(config.redis) ? `on (${describeRedis(config.redis)})` : 'off (in-process stores)'}`,
   );
   for (const w of configWarnings(config))
     console.log(`  warning: ${formatPath(w.path)}: ${w.message}`);

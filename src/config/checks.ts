@@ -4,6 +4,7 @@
  * parsed on its own: a check sees the sections (and routes) that are valid, and skips what it
  * needs from one that is not. Each problem is a path and a reason, never a value.
  */
+import { redisConfigured } from '../redis';
 import { NetworkList } from '../headers/forwarded';
 import { trimTrailingSlashes } from '../paths/normalize-path';
 import { configSchema, type Config, type RouteConfig } from './schema';
@@ -144,6 +145,13 @@ export function configProblems(config: Readonly<CheckInput>): CrossProblem[] {
  */
 export function configWarnings(config: Readonly<Config>): CrossProblem[] {
   const warnings: CrossProblem[] = [];
+  if (config.auth.oidc && !redisConfigured(config.redis)) {
+    warnings.push({
+      path: ['auth', 'oidc'],
+      message:
+        'sessions are kept in this process (no redis): one instance only, and a restart signs everyone out',
+    });
+  }
   config.routes.forEach((route, i) => {
     if (route.preset === undefined && !Array.isArray(route.scopes) && !('*' in route.scopes)) {
       const listed = Object.keys(route.scopes).join(', ') || 'none';

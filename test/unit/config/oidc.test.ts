@@ -1,4 +1,5 @@
 import { ConfigError, parseConfig } from '../../../src/config/load';
+import { configWarnings } from '../../../src/config/checks';
 
 const base = {
   issuer: 'https://idp.example.com',
@@ -95,5 +96,25 @@ describe('auth.oidc and routes[].login', () => {
         session: { cookieSecure: false },
       }),
     ).toEqual([]);
+  });
+});
+
+describe('warnings', () => {
+  const config = (redis: Record<string, unknown>) =>
+    parseConfig({
+      redis,
+      auth: { oidc: base },
+      routes: [{ name: 'ui', prefix: '/', upstream: 'http://127.0.0.1:1', login: 'browser' }],
+    });
+
+  test('sessions in process are one instance only', () => {
+    expect(configWarnings(config({}))).toEqual([
+      {
+        path: ['auth', 'oidc'],
+        message:
+          'sessions are kept in this process (no redis): one instance only, and a restart signs everyone out',
+      },
+    ]);
+    expect(configWarnings(config({ url: 'redis://127.0.0.1:6379' }))).toEqual([]);
   });
 });
