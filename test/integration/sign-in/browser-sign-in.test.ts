@@ -7,6 +7,7 @@
  */
 import { HttpBrowser, IDP_CLIENT, startIdp, type Idp } from '../../helpers/idp';
 import { ManualClock } from '../../helpers/manual-clock';
+import { startAuthService, type AuthService } from '../../helpers/auth-service';
 import { sign } from '../../helpers/jwks';
 import {
   freePort,
@@ -41,8 +42,10 @@ describe('browser sign-in with a real OpenID Provider', () => {
   let idp: Idp;
   let upstream: TestUpstream;
   let proxy: TestProxy;
+  let service: AuthService;
   let publicUrl: string;
   const clock = new ManualClock();
+  const API_KEY = 'hok_live_browser-route-key-0123456789';
 
   beforeAll(async () => {
     const port = await freePort();
@@ -56,11 +59,18 @@ describe('browser sign-in with a real OpenID Provider', () => {
       },
     });
     upstream = await startUpstream();
+    service = await startAuthService();
+    service.keys.set(API_KEY, { user_id: 'ci-key', scopes: ['mlflow:read'] });
     proxy = await startProxy(
       {
         metrics: { port: 0 },
         auth: {
           failedAuthGuard: { maxFailures: 0 },
+          apiKeys: {
+            prefixes: ['hok_live_'],
+            validateUrl: service.url,
+            hashSecret: 'browser-sign-in-hash-secret-0123456789abcdef',
+          },
           jwt: { issuers: [{ issuer: 'api', algorithms: ['HS256'], secret: JWT_SECRET }] },
           oidc: {
             issuer: idp.issuer,
@@ -101,6 +111,7 @@ describe('browser sign-in with a real OpenID Provider', () => {
   afterAll(async () => {
     await proxy?.close();
     await upstream?.close();
+    await service?.close();
     await idp?.stop();
   });
 
@@ -161,6 +172,32 @@ describe('browser sign-in with a real OpenID Provider', () => {
       headers: ['Host', 'authgate.test', 'Authorization', `Bearer ${token}`, 'Accept', 'text/html'],
     });
     expect(res.status).toBe(200);
+  });
+
+  test('an API key keeps working on the browser route, beside a session cookie too', async () => {
+    const before = upstream.seen.length;
+    const res = await rawRequest(publicUrl, {
+      path: '/experiments',
+      headers: [
+        'Host',
+        'authgate.test',
+        'Authorization',
+        `Bearer ${API_KEY}`,
+        'Accept',
+        'text/html',
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(header(upstream.seen[before]!, 'x-user-id')).toEqual(['ci-key']);
+    // A signed-in browser that sends a key: the key decides, and goes up untouched.
+    const alice = await signedIn('alice');
+    const mixed = await alice.request(`${publicUrl}/experiments`, {
+      headers: { Authorization: `Bearer ${API_KEY}` },
+    });
+    expect(mixed.status).toBe(200);
+    const seen = upstream.seen.at(-1)!;
+    expect(header(seen, 'x-user-id')).toEqual(['ci-key']);
+    expect(header(seen, 'authorization')).toEqual([`Bearer ${API_KEY}`]);
   });
 
   test('signing in returns to the page first asked for; the session authenticates like a bearer token', async () => {
