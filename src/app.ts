@@ -51,6 +51,8 @@ import { createHygieneStage } from './stages/hygiene';
 import { createRateLimitStage } from './stages/rate-limit';
 import { createUpstreamHeaders } from './stages/upstream-headers';
 import { createUpstreamCredentialStage, type SendOptions } from './stages/upstream-credential';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, traceparentOf, withSpan, type Tracing } from './tracing/tracing';
 
 /** One stage of the chain: reads and writes the request's scope, or throws a typed error. */
 type Stage = (req: IncomingMessage, scope: RequestScope) => void | Promise<void>;
@@ -76,6 +78,8 @@ export interface AppDependencies {
   env?: NodeJS.ProcessEnv;
   /** Browser sign-in (`auth.oidc`): its callback and logout paths, and sign-in redirects. */
   signIn?: BrowserSignIn;
+  /** OpenTelemetry tracing (`tracing.otlpEndpoint`), when configured. */
+  tracing?: Tracing;
 }
 
 export interface App {
@@ -215,10 +219,38 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     },
     function authenticate(req, scope) {
       const route = scope.route!;
-      if (route.config.auth !== 'none') return authenticateAndAuthorize(req, scope, route);
+      if (route.config.auth === 'none') return;
+      if (!scope.trace) return authenticateAndAuthorize(req, scope, route);
+      return tracedAuthentication(req, scope, route);
     },
     (_req, scope) => rateLimit(scope, scope.route!),
   ];
+
+  /** The auth stage in its own span: a denial is its outcome, not a span error. */
+  async function tracedAuthentication(
+    req: IncomingMessage,
+    scope: RequestScope,
+    route: CompiledRoute,
+  ): Promise<void> {
+    const refused = await withSpan('authenticate', SpanKind.INTERNAL, {}, async (span) => {
+      let thrown: unknown;
+      try {
+        await authenticateAndAuthorize(req, scope, route);
+      } catch (err) {
+        thrown = err;
+      }
+      const err = thrown === undefined ? undefined : toAuthgateError(thrown);
+      span?.setAttributes({
+        'authgate.auth_method': scope.principal?.authMethod ?? 'none',
+        'authgate.decision': scope.decision ?? 'allow',
+        ...(err ? { 'authgate.error_code': err.code, 'authgate.reason': err.reason } : {}),
+      });
+      if (err && err.status >= 500)
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: err.code });
+      return thrown === undefined ? undefined : { thrown };
+    });
+    if (refused) throw refused.thrown;
+  }
 
   async function admit(req: IncomingMessage, scope: RequestScope): Promise<CompiledRoute> {
     for (const stage of admission) {
@@ -274,6 +306,43 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     headers: RawHeaders,
     withBody: boolean,
     options: SendOptions = {},
+  ): Promise<void> {
+    if (!scope.trace) return sendNow(req, res, scope, route, headers, withBody, options);
+    // The upstream request in a CLIENT span; with `propagate: participate` it is the upstream's
+    // parent, else the caller's traceparent goes up untouched.
+    return withSpan(
+      'upstream',
+      SpanKind.CLIENT,
+      {
+        'http.request.method': scope.method,
+        'server.address': route.upstream.hostname,
+        'authgate.route': route.name,
+      },
+      async (span) => {
+        const sent =
+          span && deps.tracing?.propagate === 'participate'
+            ? withTraceparent(headers, traceparentOf(span))
+            : headers;
+        try {
+          await sendNow(req, res, scope, route, sent, withBody, options);
+        } finally {
+          if (scope.upstreamStatus !== undefined) {
+            span?.setAttribute('http.response.status_code', scope.upstreamStatus);
+            if (scope.upstreamStatus >= 500) span?.setStatus({ code: SpanStatusCode.ERROR });
+          }
+        }
+      },
+    );
+  }
+
+  function sendNow(
+    req: IncomingMessage,
+    res: ServerResponse,
+    scope: RequestScope,
+    route: CompiledRoute,
+    headers: RawHeaders,
+    withBody: boolean,
+    options: SendOptions,
   ): Promise<void> {
     return forward({
       req,
@@ -349,11 +418,63 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       (performance.now() - scope.startedAt) / 1000,
     );
     logAccess(logger, scope, { status, aborted, message: kind });
+    if (scope.trace) endTrace(scope, status);
+  }
+
+  /** The SERVER span ends with the request: what was decided, never a credential. */
+  function endTrace(scope: RequestScope, status: number): void {
+    const span = scope.trace!.span;
+    const route = routeLabel(scope);
+    span.updateName(`${scope.method} ${route}`);
+    span.setAttributes({
+      'http.response.status_code': status,
+      'url.path': scope.path ?? '',
+      'client.address': scope.clientIp,
+      'authgate.route': route,
+      'authgate.request_id': scope.requestId,
+      'authgate.auth_method': scope.principal?.authMethod ?? 'none',
+      ...(scope.decision ? { 'authgate.decision': scope.decision } : {}),
+      ...(scope.errorCode ? { 'authgate.error_code': scope.errorCode } : {}),
+      ...(scope.errorReason ? { 'authgate.reason': scope.errorReason } : {}),
+    });
+    // HTTP semantic conventions: on a SERVER span, 4xx are the client's, 5xx are errors.
+    if (status >= 500 && status !== CLIENT_CLOSED)
+      span.setStatus({ code: SpanStatusCode.ERROR, message: scope.errorCode ?? String(status) });
+    span.end();
   }
 
   function started(): void {
     lifecycle.requestStarted();
     metrics?.requestStarted();
+  }
+
+  /** The answer to a request past the health paths: sign-in paths, or the chain. */
+  function serve(req: IncomingMessage, res: ServerResponse, scope: RequestScope): void {
+    const signInAt = deps.signIn?.own(req.url ?? '/');
+    const work = signInAt ? signInPath(req, scope, signInAt) : run(req, res, scope);
+    work.catch((thrown: unknown) => {
+      // A browser sent on (to sign in, or back after it) is an answer, not a failure.
+      const err =
+        thrown instanceof AuthgateError && thrown.redirect !== undefined
+          ? thrown
+          : failure(scope, thrown);
+      if (err.redirect) scope.errorReason = err.reason;
+      if (scope.aborted || res.destroyed) return;
+      try {
+        scope.bytesOut += sendError(req, res, err, {
+          requestId: scope.requestId,
+          close: lifecycle.past('draining'),
+          style: scope.route?.errorStyle,
+        });
+      } catch (writeFailed) {
+        // Nothing a request does may end the process: this response is cut instead.
+        logger.error('error response failed', {
+          request_id: scope.requestId,
+          error: String(writeFailed),
+        });
+        res.destroy();
+      }
+    });
   }
 
   return {
@@ -371,35 +492,17 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         return;
       }
       started();
+      scope.trace = deps.tracing?.startRequest(scope.rawHeaders, scope.method, {
+        'http.request.method': scope.method,
+        'url.scheme': 'encrypted' in req.socket ? 'https' : 'http',
+        'network.peer.address': scope.peerIp,
+      });
       res.once('close', () => {
         const status = res.headersSent ? res.statusCode : CLIENT_CLOSED;
         finished(scope, status, 'request', scope.aborted || !res.writableFinished);
       });
-      const signInAt = deps.signIn?.own(req.url ?? '/');
-      const work = signInAt ? signInPath(req, scope, signInAt) : run(req, res, scope);
-      work.catch((thrown: unknown) => {
-        // A browser sent on (to sign in, or back after it) is an answer, not a failure.
-        const err =
-          thrown instanceof AuthgateError && thrown.redirect !== undefined
-            ? thrown
-            : failure(scope, thrown);
-        if (err.redirect) scope.errorReason = err.reason;
-        if (scope.aborted || res.destroyed) return;
-        try {
-          scope.bytesOut += sendError(req, res, err, {
-            requestId: scope.requestId,
-            close: lifecycle.past('draining'),
-            style: scope.route?.errorStyle,
-          });
-        } catch (writeFailed) {
-          // Nothing a request does may end the process: this response is cut instead.
-          logger.error('error response failed', {
-            request_id: scope.requestId,
-            error: String(writeFailed),
-          });
-          res.destroy();
-        }
-      });
+      if (scope.trace) deps.tracing!.run(scope.trace, () => serve(req, res, scope));
+      else serve(req, res, scope);
     },
 
     handleUpgrade(req, socket, head) {
@@ -488,4 +591,15 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       pools.destroy();
     },
   };
+}
+
+/** The upstream headers with authgate's own span as the parent (`propagate: participate`). */
+function withTraceparent(headers: RawHeaders, traceparent: string): RawHeaders {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() === 'traceparent') continue;
+    out.push(headers[i] as string, headers[i + 1] as string);
+  }
+  out.push('traceparent', traceparent);
+  return out;
 }

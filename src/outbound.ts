@@ -6,6 +6,8 @@
  * credential or a lookup to wherever the answer points), and userinfo in a URL refused before
  * anything is sent (it would end up in an `Authorization` header nobody configured).
  */
+import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, activeSpan, withSpan } from './tracing/tracing';
 
 export interface OutboundRequest {
   method?: string;
@@ -13,6 +15,8 @@ export interface OutboundRequest {
   body?: string;
   /** The deadline for the whole call, response headers included. */
   timeoutMs: number;
+  /** The name of its span in a traced request (e.g. "jwks fetch"). */
+  span?: string;
 }
 
 /** The call could not be made as asked (a URL with credentials in it). */
@@ -25,11 +29,30 @@ export async function outbound(url: string, request: OutboundRequest): Promise<R
   if (target.username !== '' || target.password !== '') {
     throw new OutboundRefused('credentials in an outbound URL are not sent');
   }
-  return fetch(target, {
-    method: request.method ?? 'GET',
-    headers: request.headers,
-    body: request.body,
-    redirect: 'error',
-    signal: AbortSignal.timeout(request.timeoutMs),
-  });
+  const method = request.method ?? 'GET';
+  const call = (): Promise<Response> =>
+    fetch(target, {
+      method,
+      headers: request.headers,
+      body: request.body,
+      redirect: 'error',
+      signal: AbortSignal.timeout(request.timeoutMs),
+    });
+  if (!activeSpan()) return call();
+  // In a traced request: a CLIENT span, with the URL without its query (never a credential).
+  return withSpan(
+    request.span ?? `HTTP ${method}`,
+    SpanKind.CLIENT,
+    {
+      'http.request.method': method,
+      'url.full': `${target.origin}${target.pathname}`,
+      'server.address': target.hostname,
+    },
+    async (span) => {
+      const res = await call();
+      span?.setAttribute('http.response.status_code', res.status);
+      if (res.status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR });
+      return res;
+    },
+  );
 }

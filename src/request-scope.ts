@@ -10,6 +10,7 @@ import { normalizeIp } from './headers/forwarded';
 import type { RawHeaders } from './headers/hop-by-hop';
 import { decideRequestId } from './headers/request-id';
 import type { CompiledRoute } from './routes/route-table';
+import type { RequestTrace } from './tracing/tracing';
 
 export interface Principal {
   userId: string;
@@ -70,6 +71,10 @@ export interface RequestScope {
   addHeaders: RawHeaders;
   /** Headers added to the client response (e.g. the RateLimit fields). */
   responseHeaders: RawHeaders;
+  /** The auth decision (the auth stage's audit line): allow, deny or error. */
+  decision?: 'allow' | 'deny' | 'error';
+  /** The request's trace, when it is recorded (tracing/tracing.ts). */
+  trace?: RequestTrace;
   errorCode?: ErrorCode;
   errorReason?: string;
   upstreamStatus?: number;

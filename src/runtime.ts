@@ -10,6 +10,7 @@ import { FailedAuthGuard } from './auth/failed-auth-guard';
 import type { Config } from './config/schema';
 import { Metrics } from './metrics';
 import { RateLimiter } from './rate-limit';
+import { Tracing, withTraceFields } from './tracing/tracing';
 import { authgateVersion } from './version';
 
 export interface Runtime {
@@ -18,6 +19,8 @@ export interface Runtime {
   /** The auth layer built from config (absent when authenticators were injected). */
   readonly auth: AuthLayer | undefined;
   readonly rateLimiter: RateLimiter;
+  /** OpenTelemetry tracing, when `tracing.otlpEndpoint` is set. */
+  readonly tracing: Tracing | undefined;
   /** Stops timers, drops Redis connections and upstream pools. */
   close(): Promise<void>;
 }
@@ -27,22 +30,30 @@ export async function buildRuntime(
   deps: AppDependencies,
 ): Promise<Runtime> {
   const metrics = deps.metrics ?? new Metrics(authgateVersion());
+  const tracing =
+    deps.tracing ??
+    (config.tracing.otlpEndpoint
+      ? new Tracing(config.tracing, { version: authgateVersion() })
+      : undefined);
+  // Traced: every line written for a recorded request carries its trace and span ids.
+  const logger = tracing ? withTraceFields(deps.logger) : deps.logger;
   const auth = deps.authenticators
     ? undefined
     : createAuthLayer(config, {
-        logger: deps.logger,
+        logger,
         observer: deps.observer ?? metrics,
         clock: deps.clock,
       });
   await auth?.warmUp();
   const rateLimiter =
-    deps.rateLimiter ??
-    new RateLimiter({ redis: auth?.redis, clock: deps.clock, logger: deps.logger });
+    deps.rateLimiter ?? new RateLimiter({ redis: auth?.redis, clock: deps.clock, logger });
   // Only rate-limited routes need to know how many processes share the limits.
   if (config.routes.some((r) => r.rateLimit !== undefined)) rateLimiter.start();
   const clock = deps.clock;
   const app = createApp(config, {
     ...deps,
+    logger,
+    tracing,
     metrics,
     rateLimiter,
     failedAuthGuard:
@@ -56,10 +67,13 @@ export async function buildRuntime(
     metrics,
     auth,
     rateLimiter,
+    tracing,
     async close() {
       app.close();
       rateLimiter.stop();
       await auth?.close();
+      // The spans still queued are sent before the process goes.
+      await tracing?.shutdown().catch(() => undefined);
     },
   };
 }

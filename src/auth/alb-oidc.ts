@@ -211,7 +211,7 @@ export class AlbOidcAuthenticator implements Authenticator {
     const url = `${trimTrailingSlashes(this.config.keysUrl)}/${kid}`;
     let res: Response;
     try {
-      res = await outbound(url, { timeoutMs: this.config.timeoutMs });
+      res = await outbound(url, { timeoutMs: this.config.timeoutMs, span: 'alb key fetch' });
     } catch (err) {
       this.options.logger.warn('alb key fetch failed', { kid, reason: (err as Error).message });
       throw new AuthgateError('AUTH_SERVICE_UNAVAILABLE', {

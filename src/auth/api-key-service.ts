@@ -204,6 +204,7 @@ export class ApiKeyService {
   /** One call of the validate endpoint (docs/design.md#configuration contract). */
   private post(apiKey: string): Promise<Response> {
     return outbound(this.config.validateUrl, {
+      span: 'auth-service validate',
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ api_key: apiKey }),

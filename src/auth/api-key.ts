@@ -14,6 +14,7 @@ import type { ApiKeysConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { evalScript, subscribeWithRetry, type RedisHandle } from '../redis';
+import { SpanKind, withSpan } from '../tracing/tracing';
 import type { Principal, RequestScope } from '../request-scope';
 import { ApiKeyService, parseVerdict, verdictToJson, type KeyVerdict } from './api-key-service';
 import {
@@ -243,9 +244,12 @@ export class ApiKeyAuthenticator implements Authenticator {
     const redis = this.options.redis;
     if (!redis?.isUp()) return { verdict: undefined, generation: undefined };
     try {
-      const [raw, generation] = await redis.client.mget(
-        redisKeyFor(redis.prefix, id),
-        generationKeyFor(redis.prefix, id),
+      // A lookup after the in-process cache missed: its own span in a traced request.
+      const [raw, generation] = await withSpan(
+        'redis api-key lookup',
+        SpanKind.CLIENT,
+        { 'db.system.name': 'redis', 'db.operation.name': 'MGET' },
+        () => redis.client.mget(redisKeyFor(redis.prefix, id), generationKeyFor(redis.prefix, id)),
       );
       const gen = generation ?? '0';
       if (raw === null || raw === undefined) {

@@ -124,7 +124,11 @@ export class JwksKeySource {
     const { issuer, uri, timeoutMs, logger, observer } = this.options;
     this.lastAttempt = this.clock.now();
     try {
-      const res = await outbound(uri, { headers: { accept: 'application/json' }, timeoutMs });
+      const res = await outbound(uri, {
+        headers: { accept: 'application/json' },
+        timeoutMs,
+        span: 'jwks fetch',
+      });
       if (!res.ok) throw new Error(`JWKS endpoint answered ${res.status}`);
       const text = await res.text();
       if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS document too large');

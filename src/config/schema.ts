@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { authSchema } from './auth-schema';
-import { bool, cidrList, int, urlPath } from './fields';
+import { bool, cidrList, fromString, httpUrl, int, urlPath } from './fields';
 import { routeSchema } from './route-schema';
 
 export { ALGORITHMS, type Algorithm } from './auth-schema';
@@ -78,6 +78,37 @@ export const configSchema = z.strictObject({
       bearerToken: z.string().min(16).optional().describe('Require this bearer token on scrapes.'),
     })
     .prefault({}),
+  tracing: z
+    .strictObject({
+      otlpEndpoint: httpUrl
+        .optional()
+        .describe(
+          'OTLP/HTTP (protobuf) traces endpoint, e.g. http://otel-collector:4318/v1/traces; absent: tracing off, at no cost.',
+        ),
+      serviceName: z.string().min(1).default('authgate').describe('The service.name resource.'),
+      sampleRatio: z
+        .preprocess(fromString, z.number().min(0).max(1))
+        .default(0.1)
+        .describe(
+          'Share of new traces recorded; parent-based: an incoming sampled traceparent (or X-Amzn-Trace-Id Sampled=1) is always followed, an unsampled one never.',
+        ),
+      propagate: z
+        .enum(['passthrough', 'participate'])
+        .default('passthrough')
+        .describe(
+          "passthrough: traceparent reaches the upstream untouched; participate: the upstream's parent is authgate's upstream span.",
+        ),
+      exportDelayMs: int(10, 60_000)
+        .default(2000)
+        .describe('Spans are exported in batches at most this often.'),
+      maxQueueSize: int(1, 1_000_000)
+        .default(2048)
+        .describe(
+          'Spans waiting for export; past it new spans are dropped, never a request slowed.',
+        ),
+    })
+    .prefault({})
+    .describe('OpenTelemetry tracing (docs/tracing.md).'),
   logging: z
     .strictObject({
       level: z

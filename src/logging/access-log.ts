@@ -37,5 +37,7 @@ export function logAccess(logger: Logger, scope: RequestScope, outcome: Outcome)
     auth_method: scope.principal?.authMethod,
     user_id: scope.principal?.userId,
     tenant_id: scope.tenantId,
+    trace_id: scope.trace?.traceId,
+    span_id: scope.trace?.spanId,
   });
 }

@@ -167,6 +167,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
           ? 'internal_without_credential'
           : 'anonymous';
     const authMethod = authMethodOf(scope);
+    scope.decision = result;
     metrics?.authDecision(route.name, authMethod, result, reason);
     logger.info('auth decision', {
       type: 'audit',

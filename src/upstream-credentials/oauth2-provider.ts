@@ -37,6 +37,7 @@ export function oauth2Provider(
     let res: Response;
     try {
       res = await outbound(config.tokenUrl, {
+        span: 'oauth2 token',
         method: 'POST',
         headers: {
           Authorization: `Basic ${basic}`,

@@ -140,6 +140,7 @@ export class TokenExchange {
     let res: Response;
     try {
       res = await outbound(String(target), {
+        span: 'token exchange',
         headers: { Authorization: authorizationValue(credential), Accept: 'application/json' },
         timeoutMs: this.options.timeoutMs,
       });
