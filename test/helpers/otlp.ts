@@ -52,3 +52,26 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     },
   };
 }
+
+/** A trace as an indented tree with each span's offset and duration (for docs/tracing.md). */
+export function renderTrace(spans: ReceivedSpan[]): string {
+  const t0 = Math.min(...spans.map((s) => Number(BigInt(s.startNs) / 1000n)));
+  const ids = new Set(spans.map((s) => s.spanId));
+  const lines: string[] = [];
+  const walk = (span: ReceivedSpan, depth: number): void => {
+    const start = (Number(BigInt(span.startNs) / 1000n) - t0) / 1000;
+    const ms = Number((BigInt(span.endNs) - BigInt(span.startNs)) / 1000n) / 1000;
+    const attrs = Object.entries(span.attributes)
+      .filter(([k]) => k.startsWith('authgate.') || k.includes('status_code') || k === 'url.full')
+      .filter(([k]) => k !== 'authgate.request_id')
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ');
+    const status = span.status === 'STATUS_CODE_ERROR' ? ' ERROR' : '';
+    lines.push(
+      `${'  '.repeat(depth)}${span.name} [${span.kind.replace('SPAN_KIND_', '')}${status}] +${start.toFixed(1)} ms, ${ms.toFixed(1)} ms  ${attrs}`,
+    );
+    for (const child of spans.filter((s) => s.parentSpanId === span.spanId)) walk(child, depth + 1);
+  };
+  for (const root of spans.filter((s) => !ids.has(s.parentSpanId))) walk(root, 0);
+  return lines.join('\n');
+}

@@ -9,7 +9,12 @@
  */
 import { startAuthService, type AuthService } from '../../helpers/auth-service';
 import { rsaKey, sign, startJwksServer, type JwksServer } from '../../helpers/jwks';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp';
+import {
+  renderTrace,
+  startOtlpReceiver,
+  type OtlpReceiver,
+  type ReceivedSpan,
+} from '../../helpers/otlp';
 import { REDIS_URL, uniquePrefix } from '../../helpers/redis';
 import { spawnProxy, type ProxyProcess } from '../../helpers/process';
 import {
@@ -69,10 +74,12 @@ describe('tracing with OpenTelemetry', () => {
       routes: [
         { name: 'api', prefix: '/', upstream: upstream.url, auth: 'required', scopes: ['read'] },
         { name: 'down', prefix: '/down', upstream: `http://127.0.0.1:${downPort}`, auth: 'none' },
+        { name: 'slow', prefix: '/slow', upstream: slow.url, auth: 'required', scopes: ['read'] },
       ],
     };
   }
   let downPort: number;
+  let slow: TestUpstream;
 
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
@@ -81,6 +88,10 @@ describe('tracing with OpenTelemetry', () => {
     service.keys.set(API_KEY, { user_id: 'ci-bot', scopes: ['read'] });
     upstream = await startUpstream();
     downPort = await freePort();
+    // An upstream that takes 300 ms: where a slow request spent its time.
+    slow = await startUpstream((_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'Content-Length': '2' }).end('ok'), 300);
+    });
     [passthrough, participate, unsampled] = await Promise.all([
       spawnProxy(config('passthrough', 1)),
       spawnProxy(config('participate', 1)),
@@ -94,6 +105,7 @@ describe('tracing with OpenTelemetry', () => {
       await p?.exited;
     }
     await upstream?.close();
+    await slow?.close();
     await service?.close();
     await jwks?.close();
     await receiver?.stop();
@@ -327,5 +339,17 @@ describe('tracing with OpenTelemetry', () => {
       'wrong.token.value',
     ])
       expect(dump).not.toContain(secret);
+  });
+
+  test('renderings of a refused and of a slow request (docs/tracing.md)', async () => {
+    const refused = await get(passthrough, '/items', ['Authorization', `Bearer ${API_KEY}x`]);
+    expect(refused.status).toBe(401);
+    const slowRes = await get(passthrough, '/slow/report', ['Authorization', `Bearer ${token()}`]);
+    expect(slowRes.status).toBe(200);
+    const refusedTrace = await traceOf(refused.headers['x-request-id'] as string);
+    const slowTrace = await traceOf(slowRes.headers['x-request-id'] as string);
+    const up = byName(slowTrace, 'upstream');
+    expect(Number(BigInt(up.endNs) - BigInt(up.startNs)) / 1e6).toBeGreaterThanOrEqual(290);
+    console.log(`refused:\n${renderTrace(refusedTrace)}\n\nslow:\n${renderTrace(slowTrace)}`);
   });
 });
