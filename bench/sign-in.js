@@ -3,62 +3,16 @@
 // callback → session), Redis commands per request on a session, and requests per second with a
 // session cookie against a bearer token on the same route (wrk, interleaved rounds, median), with
 // sessions in process and in Redis. authgate runs pinned to CPU 1, the rest on CPU 0.
-const { spawn, execFileSync } = require('node:child_process');
-const fs = require('node:fs');
+const { execFileSync } = require('node:child_process');
 const http = require('node:http');
-const net = require('node:net');
-const os = require('node:os');
-const path = require('node:path');
-const { createInterface } = require('node:readline');
 const jwt = require('jsonwebtoken');
+const lib = require('./lib');
 
-const ROOT = path.join(__dirname, '..');
-const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const SIGN_INS = Number(process.env.BENCH_SIGN_INS ?? 30);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = 'bench-client-secret-0123456789abcdef';
 const JWT_SECRET = 'bench-jwt-secret-0123456789abcdefghij';
-const children = [];
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const taskset = os.cpus().length > 1;
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-function start(cpu, args, env = {}) {
-  const cmd = taskset ? 'taskset' : process.execPath;
-  const argv = taskset ? ['-c', String(cpu), process.execPath, ...args] : args;
-  const child = spawn(cmd, argv, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return child;
-}
-
-function firstLine(child) {
-  return new Promise((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
-}
-
-async function waitOk(url) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`${url} did not come up`);
-}
+const { median } = lib;
 
 /** One HTTP request with a cookie jar (a browser without a screen). */
 function request(url, jar, options = {}) {
@@ -127,27 +81,6 @@ async function signIn(publicUrl, user) {
   return jar.authgate_session;
 }
 
-function wrk(url, header) {
-  const out = execFileSync(
-    taskset ? 'taskset' : 'wrk',
-    [
-      ...(taskset ? ['-c', '0', 'wrk'] : []),
-      '-t1',
-      `-c${CONNECTIONS}`,
-      `-d${DURATION}s`,
-      '-H',
-      header,
-      '-H',
-      'Accept: application/json',
-      url,
-    ],
-    { encoding: 'utf8' },
-  );
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
-  if (/Non-2xx/.test(out)) throw new Error(`non-2xx answers:\n${out}`);
-  return rps;
-}
-
 function redisCommands() {
   const info = execFileSync('redis-cli', ['-u', REDIS_URL, 'info', 'commandstats'], {
     encoding: 'utf8',
@@ -188,11 +121,7 @@ async function scenario(name, withRedis, upstreamUrl, issuer, publicPort) {
       },
     ],
   };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authgate-bench-'));
-  const file = path.join(dir, 'authgate.yaml');
-  fs.writeFileSync(file, JSON.stringify(config));
-  const proxy = start(1, ['dist/cli.js', 'serve', '--config', file]);
-  await waitOk(`${publicUrl}/healthz`);
+  const proxy = await lib.startAuthgate(config, publicPort);
 
   const times = [];
   let session;
@@ -218,12 +147,12 @@ async function scenario(name, withRedis, upstreamUrl, issuer, publicPort) {
     lookups = (redisCommands() - before) / n;
   }
   const rounds = { session: [], bearer: [] };
-  for (let r = 0; r < REPEATS; r++) {
-    rounds.session.push(wrk(`${publicUrl}/x`, `Cookie: authgate_session=${session}`));
-    rounds.bearer.push(wrk(`${publicUrl}/x`, `Authorization: Bearer ${token}`));
+  const json = 'Accept: application/json';
+  for (let r = 0; r < lib.REPEATS; r++) {
+    rounds.session.push(lib.wrk(`${publicUrl}/x`, [`Cookie: authgate_session=${session}`, json]));
+    rounds.bearer.push(lib.wrk(`${publicUrl}/x`, [`Authorization: Bearer ${token}`, json]));
   }
-  proxy.kill('SIGTERM');
-  await new Promise((r) => proxy.once('exit', r));
+  await lib.stop(proxy);
   return {
     name,
     signInMs: {
@@ -237,10 +166,10 @@ async function scenario(name, withRedis, upstreamUrl, issuer, publicPort) {
 }
 
 async function main() {
-  const upstream = start(0, ['bench/upstream.js']);
-  const upstreamUrl = `http://127.0.0.1:${(await firstLine(upstream)).trim()}`;
-  const ports = [await freePort(), await freePort()];
-  const idp = start(0, ['test/idp/oidc-provider.mjs'], {
+  const upstream = lib.start(0, ['bench/upstream.js']);
+  const upstreamUrl = `http://127.0.0.1:${(await lib.firstLine(upstream)).trim()}`;
+  const ports = [await lib.freePort(), await lib.freePort()];
+  const idp = lib.start(0, ['test/idp/oidc-provider.mjs'], {
     IDP_CONFIG: JSON.stringify({
       accounts: { alice: { groups: ['all'] } },
       clients: [
@@ -256,7 +185,7 @@ async function main() {
       ],
     }),
   });
-  const { issuer } = JSON.parse(await firstLine(idp));
+  const { issuer } = JSON.parse(await lib.firstLine(idp));
   const results = [
     await scenario('sessions in process', false, upstreamUrl, issuer, ports[0]),
     await scenario('sessions in Redis', true, upstreamUrl, issuer, ports[1]),
@@ -264,16 +193,12 @@ async function main() {
   const out = {
     date: new Date().toISOString(),
     node: process.version,
-    connections: CONNECTIONS,
-    seconds: DURATION,
-    repeats: REPEATS,
+    connections: lib.CONNECTIONS,
+    seconds: lib.DURATION,
+    repeats: lib.REPEATS,
     results,
   };
-  fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
-  fs.writeFileSync(
-    path.join(__dirname, 'results', `sign-in-${out.date.slice(0, 10)}.json`),
-    JSON.stringify(out, null, 2),
-  );
+  lib.writeResult('sign-in', out);
   for (const r of results) {
     console.log(
       `${r.name}: sign-in ${r.signInMs.median} ms (min ${r.signInMs.min}); ` +
@@ -290,6 +215,4 @@ main()
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(() => {
-    for (const c of children) c.kill('SIGTERM');
-  });
+  .finally(lib.cleanup);
