@@ -13,6 +13,9 @@ import { RateLimiter } from './rate-limit';
 import { Tracing, withTraceFields } from './tracing/tracing';
 import { authgateVersion } from './version';
 
+/** How long a shutdown waits for the last spans to be exported. */
+const TRACE_FLUSH_MS = 2000;
+
 export interface Runtime {
   readonly app: App;
   readonly metrics: Metrics;
@@ -33,7 +36,7 @@ export async function buildRuntime(
   const tracing =
     deps.tracing ??
     (config.tracing.otlpEndpoint
-      ? new Tracing(config.tracing, { version: authgateVersion() })
+      ? new Tracing(config.tracing, { version: authgateVersion(), logger: deps.logger })
       : undefined);
   // Traced: every line written for a recorded request carries its trace and span ids.
   const logger = tracing ? withTraceFields(deps.logger) : deps.logger;
@@ -72,8 +75,16 @@ export async function buildRuntime(
       app.close();
       rateLimiter.stop();
       await auth?.close();
-      // The spans still queued are sent before the process goes.
-      await tracing?.shutdown().catch(() => undefined);
+      // The spans still queued are sent before the process goes — for at most 2 s: a collector
+      // that is down never holds up a shutdown.
+      if (tracing) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          tracing.shutdown().catch(() => undefined),
+          new Promise((resolve) => (timer = setTimeout(resolve, TRACE_FLUSH_MS).unref())),
+        ]);
+        clearTimeout(timer);
+      }
     },
   };
 }

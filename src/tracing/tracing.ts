@@ -26,7 +26,12 @@ import {
   type TextMapGetter,
   type Tracer,
 } from '@opentelemetry/api';
-import { TraceState, W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  ExportResultCode,
+  TraceState,
+  W3CTraceContextPropagator,
+  type ExportResult,
+} from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -34,6 +39,8 @@ import {
   BatchSpanProcessor,
   ParentBasedSampler,
   TracerProvider,
+  type ReadableSpan,
+  type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import type { Config } from '../config/schema';
 import type { RawHeaders } from '../headers/hop-by-hop';
@@ -130,8 +137,46 @@ export function traceparentOf(span: Span): string {
   return `00-${c.traceId}-${c.spanId}-${(c.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? '01' : '00'}`;
 }
 
+/**
+ * The exporter, saying when exports start failing and when they work again (one warn line per
+ * outage, not one per batch); spans of failed batches are dropped.
+ */
+class ReportingExporter implements SpanExporter {
+  private failing = false;
+
+  constructor(
+    private readonly inner: SpanExporter,
+    private readonly logger: Logger,
+    private readonly endpoint: string,
+  ) {}
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.inner.export(spans, (result) => {
+      const failed = result.code !== ExportResultCode.SUCCESS;
+      if (failed && !this.failing)
+        this.logger.warn('tracing export failed; spans are dropped until it works', {
+          endpoint: this.endpoint,
+          reason: result.error?.name ?? 'error',
+        });
+      else if (!failed && this.failing) this.logger.info('tracing export works again', {});
+      this.failing = failed;
+      done(result);
+    });
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
 export interface TracingOptions {
   version: string;
+  /** Where export failures are reported. */
+  logger?: Logger;
   /** Replaces the OTLP exporter (tests of the wiring only). */
   exporterUrl?: string;
   /** Decides `sampleRatio` draws (tests); Math.random otherwise. */
@@ -149,10 +194,9 @@ export class Tracing {
     this.propagate = config.propagate;
     this.ratio = config.sampleRatio;
     this.random = options.random ?? Math.random;
-    const exporter = new OTLPTraceExporter({
-      url: options.exporterUrl ?? config.otlpEndpoint,
-      timeoutMillis: 10_000,
-    });
+    const url = options.exporterUrl ?? config.otlpEndpoint ?? '';
+    const otlp = new OTLPTraceExporter({ url, timeoutMillis: 5000 });
+    const exporter = options.logger ? new ReportingExporter(otlp, options.logger, url) : otlp;
     this.provider = new TracerProvider({
       resource: resourceFromAttributes({
         'service.name': config.serviceName,

@@ -352,4 +352,37 @@ describe('tracing with OpenTelemetry', () => {
     expect(Number(BigInt(up.endNs) - BigInt(up.startNs)) / 1e6).toBeGreaterThanOrEqual(290);
     console.log(`refused:\n${renderTrace(refusedTrace)}\n\nslow:\n${renderTrace(slowTrace)}`);
   });
+
+  test('a collector that is down slows no request and stops nothing', async () => {
+    const dead = await spawnProxy({
+      ...config('passthrough', 1),
+      tracing: {
+        otlpEndpoint: `http://127.0.0.1:${await freePort()}/v1/traces`,
+        sampleRatio: 1,
+        exportDelayMs: 20,
+      },
+    });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          get(dead, `/d${i}`, ['Authorization', `Bearer ${token()}`]),
+        ),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(40).fill(200));
+      expect((await get(dead, '/after', ['Authorization', `Bearer ${token()}`])).status).toBe(200);
+      // One line says so, however many batches fail.
+      await waitFor('the export failure line', () =>
+        logLines(dead).some(
+          (l) => l.message === 'tracing export failed; spans are dropped until it works',
+        ),
+      );
+      await get(dead, '/later', ['Authorization', `Bearer ${token()}`]);
+      expect(
+        logLines(dead).filter((l) => String(l.message).startsWith('tracing export failed')),
+      ).toHaveLength(1);
+    } finally {
+      dead.child.kill('SIGTERM');
+      expect(await dead.exited).toBe(0);
+    }
+  });
 });
