@@ -14,7 +14,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Authenticator } from './auth/authenticator';
 import { FailedAuthGuard } from './auth/failed-auth-guard';
-import { configHeaderGuard } from './auth/registry';
+import { DEFAULT_ASSERTION_HEADER, configHeaderGuard } from './auth/registry';
+import type { IdentityAsserter } from './identity/assertion';
 import type { AuthObserver } from './auth/observer';
 import type { BrowserSignIn } from './auth/oidc/sign-in';
 import { systemClock, type Clock } from './clock';
@@ -80,6 +81,8 @@ export interface AppDependencies {
   signIn?: BrowserSignIn;
   /** OpenTelemetry tracing (`tracing.otlpEndpoint`), when configured. */
   tracing?: Tracing;
+  /** Signs identity assertions (`identityAssertion`), when configured. */
+  asserter?: IdentityAsserter;
 }
 
 export interface App {
@@ -181,10 +184,11 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     signIn: deps.signIn,
   });
   const rateLimit = createRateLimitStage(deps.rateLimiter ?? new RateLimiter(), metrics);
-  const upstreamHeaders = createUpstreamHeaders(
-    hygiene.guard,
-    deps.signIn ? config.auth.oidc?.session.cookieName : undefined,
-  );
+  const upstreamHeaders = createUpstreamHeaders(hygiene.guard, {
+    sessionCookie: deps.signIn ? config.auth.oidc?.session.cookieName : undefined,
+    assertionHeader: config.identityAssertion?.header ?? DEFAULT_ASSERTION_HEADER,
+    asserter: deps.asserter,
+  });
   const asAuthgate = createUpstreamCredentialStage(config, routes.routes, {
     clock: deps.clock ?? systemClock,
     logger,
@@ -491,6 +495,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
         void metrics?.serve(req, res, config.metrics.bearerToken);
         return;
       }
+      if (deps.asserter && isJwksRequest(req, config)) return sendJwks(res, deps.asserter);
       started();
       scope.trace = deps.tracing?.startRequest(scope.rawHeaders, scope.method, {
         'http.request.method': scope.method,
@@ -602,4 +607,24 @@ function withTraceparent(headers: RawHeaders, traceparent: string): RawHeaders {
   }
   out.push('traceparent', traceparent);
   return out;
+}
+
+/** A GET of `identityAssertion.jwksPath` (served like a health path: no auth, no access line). */
+export function isJwksRequest(req: IncomingMessage, config: Readonly<Config>): boolean {
+  const path = config.identityAssertion?.jwksPath;
+  if (path === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return (q === -1 ? url : url.slice(0, q)) === path;
+}
+
+/** The identity assertion's public keys (cacheable for a few minutes). */
+export function sendJwks(res: ServerResponse, asserter: IdentityAsserter): void {
+  const body = asserter.jwks();
+  res.writeHead(200, {
+    'Content-Type': 'application/jwk-set+json',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'max-age=300',
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
 }

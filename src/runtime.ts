@@ -10,6 +10,8 @@ import { FailedAuthGuard } from './auth/failed-auth-guard';
 import type { Config } from './config/schema';
 import { Metrics } from './metrics';
 import { RateLimiter } from './rate-limit';
+import { IdentityAsserter, loadAssertionKey } from './identity/assertion';
+import { systemClock } from './clock';
 import { Tracing, withTraceFields } from './tracing/tracing';
 import { authgateVersion } from './version';
 
@@ -24,6 +26,8 @@ export interface Runtime {
   readonly rateLimiter: RateLimiter;
   /** OpenTelemetry tracing, when `tracing.otlpEndpoint` is set. */
   readonly tracing: Tracing | undefined;
+  /** The identity assertion's signer, when `identityAssertion` is configured. */
+  readonly asserter: IdentityAsserter | undefined;
   /** Stops timers, drops Redis connections and upstream pools. */
   close(): Promise<void>;
 }
@@ -53,10 +57,18 @@ export async function buildRuntime(
   // Only rate-limited routes need to know how many processes share the limits.
   if (config.routes.some((r) => r.rateLimit !== undefined)) rateLimiter.start();
   const clock = deps.clock;
+  const asserter = config.identityAssertion
+    ? new IdentityAsserter(
+        config.identityAssertion,
+        loadAssertionKey(config.identityAssertion),
+        deps.clock ?? systemClock,
+      )
+    : undefined;
   const app = createApp(config, {
     ...deps,
     logger,
     tracing,
+    asserter,
     metrics,
     rateLimiter,
     failedAuthGuard:
@@ -71,6 +83,7 @@ export async function buildRuntime(
     auth,
     rateLimiter,
     tracing,
+    asserter,
     async close() {
       app.close();
       rateLimiter.stop();

@@ -7,7 +7,7 @@ import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Server as NetServer, type AddressInfo } from 'node:net';
-import type { App, AppDependencies } from './app';
+import { isJwksRequest, sendJwks, type App, type AppDependencies } from './app';
 import type { AuthLayer } from './auth';
 import type { Config } from './config/schema';
 import { sendErrorOnSocket, sendNotFound } from './error-response';
@@ -118,6 +118,8 @@ export async function startServer(
       const path = (req.url ?? '/').split('?')[0];
       if (req.method === 'GET' && path === config.metrics.path) {
         void metrics.serve(req, res, config.metrics.bearerToken);
+      } else if (runtime.asserter && isJwksRequest(req, config)) {
+        sendJwks(res, runtime.asserter);
       } else {
         sendNotFound(req, res);
       }

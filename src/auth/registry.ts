@@ -14,6 +14,9 @@ import type { AuthenticatorModule } from './authenticator';
 import { jwtModule } from './jwt';
 import { oidcSessionModule } from './oidc/sign-in';
 
+/** The identity assertion's header when none is configured (guarded all the same). */
+export const DEFAULT_ASSERTION_HEADER = 'X-Authgate-Assertion';
+
 export type { AuthenticatorDeps, AuthenticatorModule, BuiltAuthenticator } from './authenticator';
 
 /**
@@ -43,7 +46,11 @@ export function trustedOnlyPrefixes(): string[] {
 export function configHeaderGuard(config: Readonly<Config>): HeaderGuard {
   return compileHeaderGuard({
     tenantHeaders: config.routes.map((r) => r.tenantHeader),
-    identityHeaders: authenticatorHeaders(config),
+    // The identity assertion is authgate's to send: a client's, in any spelling, never passes.
+    identityHeaders: [
+      ...authenticatorHeaders(config),
+      config.identityAssertion?.header ?? DEFAULT_ASSERTION_HEADER,
+    ],
     trustedOnlyPrefixes: trustedOnlyPrefixes(),
   });
 }

@@ -22,6 +22,8 @@ export interface CheckInput {
   server?: Config['server'];
   metrics?: Config['metrics'];
   auth?: Config['auth'];
+  /** The identityAssertion section as written (configured or not). */
+  identityAssertion?: unknown;
   routes: ReadonlyArray<RouteConfig | Partial<Pick<RouteConfig, 'name' | 'prefix'>>>;
 }
 
@@ -50,6 +52,7 @@ export function checkInputOf(raw: Record<string, unknown>): CheckInput {
     server: section<Config['server']>(shape.server, raw.server),
     metrics: section<Config['metrics']>(shape.metrics, raw.metrics),
     auth: section<Config['auth']>(shape.auth, raw.auth),
+    identityAssertion: raw.identityAssertion,
     routes: routes.map((r) => section<RouteConfig>(route, r) ?? keysOf(r)),
   };
 }
@@ -88,6 +91,16 @@ export const routeProblems: Check = (config) => {
       problems.push({
         path: ['routes', i, 'auth'],
         message: `is "${route.auth}" but auth.jwt.issuers, auth.apiKeys, auth.albOidc and auth.oidc configure no authenticator`,
+      });
+    }
+    if (
+      'identityAssertion' in route &&
+      route.identityAssertion &&
+      config.identityAssertion === undefined
+    ) {
+      problems.push({
+        path: ['routes', i, 'identityAssertion'],
+        message: 'is true but the identityAssertion section is not configured (issuer, key)',
       });
     }
     if ('login' in route && route.login === 'browser' && auth !== undefined && !auth.oidc) {
@@ -145,6 +158,13 @@ export function configProblems(config: Readonly<CheckInput>): CrossProblem[] {
  */
 export function configWarnings(config: Readonly<Config>): CrossProblem[] {
   const warnings: CrossProblem[] = [];
+  if (config.identityAssertion && !config.identityAssertion.keyFile) {
+    warnings.push({
+      path: ['identityAssertion', 'keyFile'],
+      message:
+        'is not set: a key is made at start, so every instance (and every restart) signs with its own and upstreams must refetch the JWKS',
+    });
+  }
   if (config.auth.oidc && !redisConfigured(config.redis)) {
     warnings.push({
       path: ['auth', 'oidc'],

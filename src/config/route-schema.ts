@@ -45,6 +45,11 @@ export const routeSchema = z.strictObject({
       'required: 401 without valid credentials; optional: checked when present; none: not checked.',
     ),
   scopes: scopesSchema,
+  identityAssertion: bool()
+    .default(false)
+    .describe(
+      'true: the upstream gets the identity assertion of the caller (identityAssertion section); anonymous requests get none.',
+    ),
   login: z
     .enum(['none', 'browser'])
     .default('none')

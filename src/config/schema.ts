@@ -78,6 +78,40 @@ export const configSchema = z.strictObject({
       bearerToken: z.string().min(16).optional().describe('Require this bearer token on scrapes.'),
     })
     .prefault({}),
+  identityAssertion: z
+    .strictObject({
+      header: z
+        .string()
+        .regex(/^[A-Za-z0-9-]+$/)
+        .default('X-Authgate-Assertion')
+        .describe(
+          'The header the upstream gets the assertion in (a client-sent one never passes).',
+        ),
+      issuer: z.string().min(1).default('authgate').describe('The `iss` upstreams pin.'),
+      algorithm: z
+        .enum(['ES256', 'EdDSA'])
+        .default('ES256')
+        .describe('ES256 (P-256) or EdDSA (Ed25519).'),
+      keyFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'PEM private key shared by every instance; absent: a key made at start (each instance would differ: serve and check-config warn).',
+        ),
+      ttlSec: int(10, 3600)
+        .default(60)
+        .describe(
+          'Lifetime of an assertion; one per principal and route is re-signed after half of it.',
+        ),
+      jwksPath: urlPath
+        .default('/.well-known/authgate/jwks.json')
+        .describe('Where the public key is served, on the main and the metrics listener.'),
+    })
+    .optional()
+    .describe(
+      'A short-lived JWT authgate signs for upstreams, on routes with identityAssertion: true (docs/identity-assertion.md).',
+    ),
   tracing: z
     .strictObject({
       otlpEndpoint: httpUrl

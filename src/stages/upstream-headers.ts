@@ -9,6 +9,7 @@ import { FORWARDED_HEADERS, appendForwardedHeaders } from '../headers/forwarded'
 import type { HeaderGuard } from '../headers/guarded';
 import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
 import { withoutOwnCookies } from '../auth/oidc/browser';
+import type { IdentityAsserter } from '../identity/assertion';
 import type { RequestScope } from '../request-scope';
 import type { CompiledRoute } from '../routes/route-table';
 
@@ -25,11 +26,25 @@ export type UpstreamHeaders = (
 ) => RawHeaders;
 
 /**
- * `sessionCookie`: with browser sign-in, authgate's cookies are removed from the forwarded
- * `Cookie` header (the session id never reaches an upstream), and a request authenticated by a
- * session goes up with the session's access token as its only `Authorization`.
+ * With browser sign-in, authgate's cookies are removed from the forwarded `Cookie` header (the
+ * session id never reaches an upstream), and a request authenticated by a session goes up with
+ * the session's access token as its only `Authorization`. On a route with `identityAssertion`,
+ * a request with a principal gets authgate's signed assertion; a client-sent one never passes.
  */
-export function createUpstreamHeaders(guard: HeaderGuard, sessionCookie?: string): UpstreamHeaders {
+export interface UpstreamHeaderOptions {
+  /** Browser sign-in's cookie name (authgate's cookies are removed from `Cookie`). */
+  sessionCookie?: string;
+  /** The identity assertion's header (a client's is always removed) and its signer. */
+  assertionHeader: string;
+  asserter?: IdentityAsserter;
+}
+
+export function createUpstreamHeaders(
+  guard: HeaderGuard,
+  options: UpstreamHeaderOptions,
+): UpstreamHeaders {
+  const { sessionCookie, asserter } = options;
+  const assertionHeader = options.assertionHeader.toLowerCase();
   return (req, scope, route, upgrade) => {
     const raw = scope.rawHeaders;
     const headers = stripHopByHop(raw, {
@@ -46,6 +61,10 @@ export function createUpstreamHeaders(guard: HeaderGuard, sessionCookie?: string
       host: req.headers.host,
     });
     if (sessionCookie !== undefined) withoutSessionCookies(headers, sessionCookie);
+    // Never the client's assertion (its underscore spelling is refused by the header guard).
+    removeHeader(headers, assertionHeader);
+    if (asserter && route.config.identityAssertion && scope.principal)
+      headers.push(asserter.header, asserter.assertionFor(scope.principal, route.name));
     if (scope.upstreamBearer !== undefined) {
       removeHeader(headers, 'authorization');
       headers.push('Authorization', `Bearer ${scope.upstreamBearer}`);

@@ -300,7 +300,12 @@ describe('upstream headers stage', () => {
     hygiene(req, scope);
     return {
       scope,
-      headers: createUpstreamHeaders(hygiene.guard)(req, scope, route, false),
+      headers: createUpstreamHeaders(hygiene.guard, { assertionHeader: 'X-Authgate-Assertion' })(
+        req,
+        scope,
+        route,
+        false,
+      ),
     };
   };
   const names = (h: string[]) => h.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
@@ -337,7 +342,7 @@ describe('upstream headers stage', () => {
       ],
     });
     const r = new RouteTable(cfg.routes).match('/');
-    const stage = createUpstreamHeaders(hygiene.guard);
+    const stage = createUpstreamHeaders(hygiene.guard, { assertionHeader: 'X-Authgate-Assertion' });
     for (const raw of [['Host', 'public'], []]) {
       const req = fakeRequest('/x', raw);
       const scope = scopeOf(req);
@@ -372,7 +377,9 @@ describe('upstream headers stage', () => {
     const scope = scopeOf(req);
     hygiene(req, scope);
     scope.addHeaders = ['X-User-ID', 'alice'];
-    const headers = createUpstreamHeaders(hygiene.guard)(req, scope, route, false);
+    const headers = createUpstreamHeaders(hygiene.guard, {
+      assertionHeader: 'X-Authgate-Assertion',
+    })(req, scope, route, false);
     expect(headers.slice(-2)).toEqual(['X-User-ID', 'alice']);
   });
 });
@@ -397,7 +404,12 @@ describe('upstream headers stage: the whole list, exactly', () => {
     hygiene(req, scope);
     return {
       scope,
-      headers: createUpstreamHeaders(hygiene.guard)(req, scope, route, options.upgrade ?? false),
+      headers: createUpstreamHeaders(hygiene.guard, { assertionHeader: 'X-Authgate-Assertion' })(
+        req,
+        scope,
+        route,
+        options.upgrade ?? false,
+      ),
     };
   };
   const fwd = (proto: string, port: string, host = 'public') => [
