@@ -72,12 +72,13 @@ export function loadAssertionKey(config: AssertionConfig): AssertionKey {
     } catch (err) {
       throw new Error(
         `identityAssertion.keyFile cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        { cause: err },
       );
     }
     try {
       privateKey = createPrivateKey(pem);
-    } catch {
-      throw new Error('identityAssertion.keyFile is not a PEM private key');
+    } catch (err) {
+      throw new Error('identityAssertion.keyFile is not a PEM private key', { cause: err });
     }
     const problem = keyProblem(privateKey, config.algorithm);
     if (problem) throw new Error(`identityAssertion.keyFile ${problem}`);
