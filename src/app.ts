@@ -24,7 +24,7 @@ import { sendError, sendErrorOnSocket } from './error-response';
 import { AuthgateError, toAuthgateError } from './errors';
 import { NetworkList } from './headers/forwarded';
 import { hasBody } from './headers/framing';
-import { extendHeaderGuard } from './headers/guarded';
+import { ALB_IDENTITY_HEADERS, extendHeaderGuard } from './headers/guarded';
 import type { RawHeaders } from './headers/hop-by-hop';
 import { Lifecycle } from './lifecycle';
 import { CLIENT_CLOSED, logAccess } from './logging/access-log';
@@ -188,6 +188,11 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     sessionCookie: deps.signIn ? config.auth.oidc?.session.cookieName : undefined,
     assertionHeader: config.identityAssertion?.header ?? DEFAULT_ASSERTION_HEADER,
     asserter: deps.asserter,
+    credentialHeaders: [
+      'authorization',
+      ...(config.auth.apiKeys ? [config.auth.apiKeys.header.toLowerCase()] : []),
+      ...ALB_IDENTITY_HEADERS,
+    ],
   });
   const asAuthgate = createUpstreamCredentialStage(config, routes.routes, {
     clock: deps.clock ?? systemClock,

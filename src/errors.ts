@@ -5,6 +5,10 @@
 
 export const ERROR_CATALOG = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  TENANT_REQUIRED: {
+    status: 400,
+    message: 'This route needs the tenant the request acts for (the tenant header).',
+  },
   AUTH_REQUIRED: { status: 401, message: 'This route requires a bearer token or an API key.' },
   TOKEN_INVALID: { status: 401, message: 'The bearer token is invalid.' },
   TOKEN_EXPIRED: { status: 401, message: 'The bearer token has expired.' },

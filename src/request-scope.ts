@@ -21,6 +21,11 @@ export interface Principal {
   expiresAt?: number;
   /** issuer name for JWTs */
   issuer?: string;
+  /**
+   * The verified claims it came from (a JWT's payload, the ALB's, the sign-in provider's), for
+   * a route's `identityHeaders`; never logged.
+   */
+  claims?: Readonly<Record<string, unknown>>;
 }
 
 export interface RequestScope {

@@ -180,6 +180,7 @@ export class AlbOidcAuthenticator implements Authenticator {
       scopes: [...new Set([...this.config.scopes, ...scopes])],
       authMethod: 'alb_oidc',
       issuer: typeof iss === 'string' ? iss : undefined,
+      claims: payload,
     };
   }
 

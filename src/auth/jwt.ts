@@ -77,6 +77,7 @@ export function principalFromClaims(payload: JwtPayload, issuer: IssuerConfig): 
     authMethod: 'jwt',
     expiresAt: payload.exp,
     issuer: issuer.issuer,
+    claims: payload,
   };
 }
 

@@ -50,6 +50,7 @@ export function configHeaderGuard(config: Readonly<Config>): HeaderGuard {
     identityHeaders: [
       ...authenticatorHeaders(config),
       config.identityAssertion?.header ?? DEFAULT_ASSERTION_HEADER,
+      ...config.routes.flatMap((r) => Object.keys(r.identityHeaders)),
     ],
     trustedOnlyPrefixes: trustedOnlyPrefixes(),
   });

@@ -50,6 +50,27 @@ export const routeSchema = z.strictObject({
     .describe(
       'true: the upstream gets the identity assertion of the caller (identityAssertion section); anonymous requests get none.',
     ),
+  identityHeaders: z
+    .record(z.string().regex(/^[A-Za-z0-9-]+$/), z.string().min(1))
+    .default({})
+    .describe(
+      "Header → claim (a name or dotted path) of the verified principal, e.g. {X-User-Email: email}; guarded like X-User-ID: a client's value is refused (403), its underscore spelling too (400).",
+    ),
+  forwardCredentials: bool()
+    .default(true)
+    .describe(
+      "false: the caller's credential (Authorization, the API-key header, the ALB's headers, a session's token) never reaches the upstream; pair it with identityAssertion.",
+    ),
+  tenantRequired: bool()
+    .default(false)
+    .describe(
+      'true: a request with a principal must name its tenant (header or path, or tenantFromToken), else 400 TENANT_REQUIRED.',
+    ),
+  tenantFromToken: bool()
+    .default(false)
+    .describe(
+      'true: a principal with exactly one tenant that names none gets it set in the tenant header.',
+    ),
   login: z
     .enum(['none', 'browser'])
     .default('none')

@@ -11,6 +11,7 @@
 import type { IncomingMessage } from 'node:http';
 import { NOT_RESPONSIBLE, type Authenticator } from '../auth/authenticator';
 import { authorize, methodNotGrantedError } from '../auth/authorize';
+import { claimAt } from '../auth/claims';
 import { malformedCredentialError } from '../auth/credentials';
 import type { FailedAuthGuard } from '../auth/failed-auth-guard';
 import { isBrowserNavigation } from '../auth/oidc/browser';
@@ -71,7 +72,62 @@ function decideTenant(scope: RequestScope, route: CompiledRoute): string | undef
   for (const named of repositoryParamTenants(route, scope.path ?? '/', scope.search)) {
     if (!principal.tenantIds.includes(named)) throw tenantForbidden('query_tenant_not_granted');
   }
-  return header ?? fromPath ?? principal.tenantIds[0];
+  const named = header ?? fromPath;
+  if (named !== undefined) return named;
+  // A token limited to one tenant acts for it, where the route says so.
+  if (route.config.tenantFromToken && principal.tenantIds.length === 1) {
+    const only = principal.tenantIds[0] as string;
+    scope.addHeaders.push(route.config.tenantHeader, only);
+    return only;
+  }
+  if (route.config.tenantRequired) {
+    throw new AuthgateError('TENANT_REQUIRED', {
+      message: `This route needs the tenant the request acts for (${route.config.tenantHeader}).`,
+      reason: 'tenant_missing',
+    });
+  }
+  return principal.tenantIds[0];
+}
+
+/**
+ * The route's `identityHeaders`: each from a claim of the verified principal (values that are
+ * not header-safe are left out). A client's own value for one of them is refused, as a foreign
+ * X-User-ID is.
+ */
+function identityHeaders(scope: RequestScope, route: CompiledRoute): void {
+  const wanted = Object.entries(route.config.identityHeaders);
+  if (wanted.length === 0) return;
+  refuseClientIdentityHeaders(scope, route);
+  const claims = scope.principal?.claims;
+  if (!claims) return;
+  for (const [name, path] of wanted) {
+    const value = headerValueOf(claimAt(claims, path));
+    if (value !== undefined) scope.addHeaders.push(name, value);
+  }
+}
+
+/** A client's own value for a header the route derives from the identity: refused. */
+function refuseClientIdentityHeaders(scope: RequestScope, route: CompiledRoute): void {
+  if (scope.internal) return;
+  for (const name of Object.keys(route.config.identityHeaders)) {
+    if (headerValues(scope.rawHeaders, name.toLowerCase()).length > 0)
+      throw new AuthgateError('IDENTITY_MISMATCH', {
+        message: `${name} is set by the proxy from the verified identity.`,
+        reason: 'client_identity_header',
+      });
+  }
+}
+
+const HEADER_SAFE = /^[\x20-\x7E]{1,4096}$/;
+
+/** A claim as a header value: strings, numbers and booleans; lists comma-joined. */
+function headerValueOf(value: unknown): string | undefined {
+  let text: string | undefined;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
+  else if (Array.isArray(value) && value.every((v) => typeof v === 'string'))
+    text = value.join(',');
+  return text !== undefined && HEADER_SAFE.test(text) ? text : undefined;
 }
 
 /**
@@ -220,6 +276,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
           internalCaller: scope.internal,
         });
         scope.tenantId = decideTenant(scope, route);
+        identityHeaders(scope, route);
       } else if (!scope.preflight) {
         // Anonymous on an optional route: a method nobody is granted stays closed too.
         if (required === METHOD_NOT_GRANTED) throw methodNotGrantedError(scope.method);
@@ -227,6 +284,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
         if (pathTenant(route, scope.path ?? '/') !== undefined)
           throw new AuthgateError('AUTH_REQUIRED', { reason: 'no_credentials' });
         refuseUnverifiedIdentity(scope, route);
+        refuseClientIdentityHeaders(scope, route);
       }
     } catch (err) {
       recordDecision(scope, route, err);

@@ -37,6 +37,8 @@ export interface UpstreamHeaderOptions {
   /** The identity assertion's header (a client's is always removed) and its signer. */
   assertionHeader: string;
   asserter?: IdentityAsserter;
+  /** Lower-cased headers that carry a caller's credential (for `forwardCredentials: false`). */
+  credentialHeaders: readonly string[];
 }
 
 export function createUpstreamHeaders(
@@ -65,7 +67,10 @@ export function createUpstreamHeaders(
     removeHeader(headers, assertionHeader);
     if (asserter && route.config.identityAssertion && scope.principal)
       headers.push(asserter.header, asserter.assertionFor(scope.principal, route.name));
-    if (scope.upstreamBearer !== undefined) {
+    if (!route.config.forwardCredentials) {
+      // The caller's credential stays with authgate; the identity goes up as headers it derives.
+      for (const name of options.credentialHeaders) removeHeader(headers, name);
+    } else if (scope.upstreamBearer !== undefined) {
       removeHeader(headers, 'authorization');
       headers.push('Authorization', `Bearer ${scope.upstreamBearer}`);
     }

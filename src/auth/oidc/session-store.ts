@@ -16,6 +16,8 @@ export interface SessionRecord {
   userId: string;
   tenantIds: string[];
   scopes: string[];
+  /** The provider's claims at sign-in (or the last refresh), for identity headers. */
+  claims?: Record<string, unknown>;
   accessToken: string;
   refreshToken?: string;
   idToken?: string;

@@ -280,6 +280,7 @@ export class BrowserSignIn {
     const now = this.clock.now();
     const record: SessionRecord = {
       ...identity,
+      claims: grant.claims,
       accessToken: grant.accessToken,
       refreshToken: grant.refreshToken,
       idToken: grant.idToken,
@@ -345,6 +346,7 @@ export class BrowserSignIn {
       scopes: record.scopes,
       authMethod: 'session',
       expiresAt: Math.floor(record.absoluteExpiresAt / 1000),
+      claims: record.claims,
     };
   }
 
@@ -420,7 +422,9 @@ export class BrowserSignIn {
     const identity = grant.claims ? identityFromClaims(grant.claims, this.config) : undefined;
     const updated: SessionRecord = {
       ...record,
-      ...(identity && identity.userId === record.userId ? identity : {}),
+      ...(identity && identity.userId === record.userId
+        ? { ...identity, claims: grant.claims }
+        : {}),
       accessToken: grant.accessToken,
       refreshToken: grant.refreshToken,
       idToken: grant.idToken ?? record.idToken,

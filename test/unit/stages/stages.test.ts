@@ -300,12 +300,10 @@ describe('upstream headers stage', () => {
     hygiene(req, scope);
     return {
       scope,
-      headers: createUpstreamHeaders(hygiene.guard, { assertionHeader: 'X-Authgate-Assertion' })(
-        req,
-        scope,
-        route,
-        false,
-      ),
+      headers: createUpstreamHeaders(hygiene.guard, {
+        assertionHeader: 'X-Authgate-Assertion',
+        credentialHeaders: ['authorization'],
+      })(req, scope, route, false),
     };
   };
   const names = (h: string[]) => h.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
@@ -342,7 +340,10 @@ describe('upstream headers stage', () => {
       ],
     });
     const r = new RouteTable(cfg.routes).match('/');
-    const stage = createUpstreamHeaders(hygiene.guard, { assertionHeader: 'X-Authgate-Assertion' });
+    const stage = createUpstreamHeaders(hygiene.guard, {
+      assertionHeader: 'X-Authgate-Assertion',
+      credentialHeaders: ['authorization'],
+    });
     for (const raw of [['Host', 'public'], []]) {
       const req = fakeRequest('/x', raw);
       const scope = scopeOf(req);
@@ -379,6 +380,7 @@ describe('upstream headers stage', () => {
     scope.addHeaders = ['X-User-ID', 'alice'];
     const headers = createUpstreamHeaders(hygiene.guard, {
       assertionHeader: 'X-Authgate-Assertion',
+      credentialHeaders: ['authorization'],
     })(req, scope, route, false);
     expect(headers.slice(-2)).toEqual(['X-User-ID', 'alice']);
   });
@@ -404,12 +406,10 @@ describe('upstream headers stage: the whole list, exactly', () => {
     hygiene(req, scope);
     return {
       scope,
-      headers: createUpstreamHeaders(hygiene.guard, { assertionHeader: 'X-Authgate-Assertion' })(
-        req,
-        scope,
-        route,
-        options.upgrade ?? false,
-      ),
+      headers: createUpstreamHeaders(hygiene.guard, {
+        assertionHeader: 'X-Authgate-Assertion',
+        credentialHeaders: ['authorization'],
+      })(req, scope, route, options.upgrade ?? false),
     };
   };
   const fwd = (proto: string, port: string, host = 'public') => [
