@@ -45,7 +45,7 @@ export type ParsedAnswer = { verdict: KeyVerdict } | { breach: string };
 
 class Failure extends Error {
   constructor(
-    readonly kind: 'error' | 'timeout',
+    readonly kind: 'error' | 'timeout' | 'refused',
     /** Counts towards the circuit breaker (5xx, timeouts, network errors). */
     readonly serviceDown: boolean,
   ) {
@@ -180,8 +180,11 @@ export class ApiKeyService {
         // A key no service knows: a verdict on it (200 or 4xx) means the service is up.
         const res = await this.post(`${this.config.prefixes[0]}authgate-health-probe`);
         await res.body?.cancel().catch(() => undefined);
-        const up = res.status < 500;
-        this.setUp(up, up ? undefined : `status ${res.status}`);
+        const refusedUs =
+          this.config.serviceAuth !== undefined && (res.status === 401 || res.status === 403);
+        const up = res.status < 500 && !refusedUs;
+        if (refusedUs) this.refused(res.status);
+        this.setUp(up, up ? undefined : refusedUs ? 'credential refused' : `status ${res.status}`);
         return up;
       } catch (err) {
         this.setUp(false, (err as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable');
@@ -191,6 +194,19 @@ export class ApiKeyService {
       this.probing = undefined;
     });
     return this.probing;
+  }
+
+  private refusedSince: number | undefined;
+
+  /** One error line per outage of authgate's own credential (and at most one a minute). */
+  private refused(status: number): void {
+    const now = this.clock.now();
+    if (this.refusedSince !== undefined && now - this.refusedSince < 60_000) return;
+    this.refusedSince = now;
+    this.logger?.error("auth service refused authgate's own credential (serviceAuth)", {
+      url: this.config.validateUrl,
+      status,
+    });
   }
 
   private breached(field: string): KeyVerdict {
@@ -206,7 +222,13 @@ export class ApiKeyService {
     return outbound(this.config.validateUrl, {
       span: 'auth-service validate',
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        ...(this.config.serviceAuth
+          ? { [this.config.serviceAuth.header]: this.config.serviceAuth.value }
+          : {}),
+      },
       body: JSON.stringify({ api_key: apiKey }),
       timeoutMs: this.config.timeoutMs,
     });
@@ -235,6 +257,11 @@ export class ApiKeyService {
     await res.body?.cancel().catch(() => undefined);
     if (res.status >= 500) throw new Failure('error', true);
     if (RETRY_LATER.has(res.status)) throw new Failure('error', false);
+    // authgate's own credential was refused: no key can be judged, and retrying will not help.
+    if (this.config.serviceAuth && (res.status === 401 || res.status === 403)) {
+      this.refused(res.status);
+      throw new Failure('refused', false);
+    }
     if (res.status >= 400) return INVALID;
     // 1xx/2xx other than 200, 3xx: not an answer the contract knows.
     return this.breached(`status ${res.status}`);
@@ -260,7 +287,8 @@ export class ApiKeyService {
         return verdict;
       } catch (err) {
         last = err instanceof Failure ? err : new Failure('error', true);
-        this.observer.authServiceRequest(last.kind);
+        this.observer.authServiceRequest(last.kind === 'refused' ? 'error' : last.kind);
+        if (last.kind === 'refused') break;
       }
     }
     if (last?.serviceDown !== false) {

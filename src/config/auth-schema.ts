@@ -1,6 +1,6 @@
 /** `auth` of the config (docs/design.md#configuration): JWT issuers, API keys, the ALB's OIDC data, the failed-auth guard. */
 import { z } from 'zod';
-import { bool, httpUrl, int, urlPath } from './fields';
+import { bool, httpUrl, int, noCredentialsInUrl, urlPath } from './fields';
 
 export const ALGORITHMS = [
   'HS256',
@@ -103,8 +103,31 @@ const apiKeysSchema = z.strictObject({
     .regex(/^[A-Za-z0-9-]+$/)
     .default('X-API-Key')
     .describe('Header carrying the key (also accepted as a Bearer token).'),
-  validateUrl: httpUrl.describe('Auth service endpoint (POST {"api_key": ...}).'),
+  validateUrl: httpUrl
+    .refine(noCredentialsInUrl, {
+      message: 'must not contain credentials (authgate authenticates itself with serviceAuth)',
+    })
+    .describe('Auth service endpoint (POST {"api_key": ...}).'),
+  serviceAuth: z
+    .strictObject({
+      header: z
+        .string()
+        .regex(/^[A-Za-z0-9-]+$/)
+        .default('Authorization')
+        .describe('The header authgate sends its own credential in.'),
+      value: z
+        .string()
+        .min(1, { message: 'is empty (is its ${VAR} set?)' })
+        .describe(
+          'The credential, e.g. "Bearer ${AUTH_SERVICE_TOKEN}" (use ${VAR}; never logged).',
+        ),
+    })
+    .optional()
+    .describe(
+      'authgate\'s own credential towards the auth service. With it, the service answering 401/403 means that credential was refused: 503 and an error line, never "key invalid" (invalid keys are 200 {"valid": false} or 404).',
+    ),
   adminUrl: httpUrl
+    .refine(noCredentialsInUrl, { message: 'must not contain credentials' })
     .optional()
     .describe(
       "The auth service's key-management API for `authgate api-key create|list|revoke` (admin token from $AUTHGATE_ADMIN_TOKEN).",

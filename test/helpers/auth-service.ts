@@ -24,6 +24,10 @@ export interface AuthService {
   bodies: string[];
   /** When set, answers every call with this status and raw body (contract-breaking answers). */
   reply?: { status: number; body: string };
+  /** When set, a validate call without exactly this Authorization is answered 401. */
+  requireAuthorization?: string;
+  /** The Authorization header of each validate call. */
+  authorizations: Array<string | undefined>;
   /** The key-management API of docs/design.md#command-line (`auth.apiKeys.adminUrl`), with this bearer token. */
   adminUrl: string;
   adminToken: string;
@@ -43,6 +47,8 @@ export async function startAuthService(): Promise<AuthService> {
     delayMs: 0,
     bodies: [] as string[],
     reply: undefined as AuthService['reply'],
+    requireAuthorization: undefined as string | undefined,
+    authorizations: [] as Array<string | undefined>,
   };
   let created = 0;
   const admin = (req: IncomingMessage, res: ServerResponse, body: string): void => {
@@ -89,6 +95,14 @@ export async function startAuthService(): Promise<AuthService> {
         return admin(req, res, body);
       state.calls++;
       state.bodies.push(body);
+      state.authorizations.push(req.headers.authorization);
+      if (
+        state.requireAuthorization !== undefined &&
+        req.headers.authorization !== state.requireAuthorization
+      ) {
+        res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"error":"unauthorized"}');
+        return;
+      }
       if (state.mode === 'timeout') return; // never answers
       setTimeout(() => {
         if (state.failNext > 0 || state.mode === 'error500') {
