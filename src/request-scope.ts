@@ -16,7 +16,7 @@ export interface Principal {
   userId: string;
   tenantIds: readonly string[];
   scopes: readonly string[];
-  authMethod: 'jwt' | 'api_key' | 'alb_oidc' | 'session';
+  authMethod: 'jwt' | 'api_key' | 'alb_oidc' | 'session' | 'client_cert';
   /** epoch seconds, when known */
   expiresAt?: number;
   /** issuer name for JWTs */

@@ -6,6 +6,9 @@
 import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { readTlsFiles, watchTlsFiles } from './tls-listener';
+import { systemClock } from './clock';
 import { Server as NetServer, type AddressInfo } from 'node:net';
 import { isJwksRequest, sendJwks, type App, type AppDependencies } from './app';
 import type { AuthLayer } from './auth';
@@ -34,15 +37,26 @@ export interface RunningServer {
   shutdown(drainDelayMs?: number): Promise<boolean>;
 }
 
-export function createHttpServer(config: Readonly<Config>, app: App): Server {
-  const server = createServer({
+export function createHttpServer(config: Readonly<Config>, app: App): Server | HttpsServer {
+  const options = {
     headersTimeout: config.server.headersTimeoutMs,
     // Uploads of any size: no cap on the whole request; idle sockets are bounded upstream-side.
     requestTimeout: 0,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
     // Keep the client's header case and repeats; we read rawHeaders, not the joined object.
     joinDuplicateHeaders: false,
-  });
+  };
+  const tls = config.server.tls;
+  // HTTPS: the same server with TLS underneath (an https.Server is an http.Server's kin with
+  // the same request, upgrade and connect events).
+  const server: Server | HttpsServer = tls
+    ? createHttpsServer({
+        ...options,
+        ...readTlsFiles(tls),
+        requestCert: tls.clientCert !== 'none',
+        rejectUnauthorized: tls.clientCert === 'required',
+      })
+    : createServer(options);
   server.on('request', app.handleRequest);
   // Expect: 100-continue: authenticate first, and let the upstream send the 100.
   server.on('checkContinue', app.handleRequest);
@@ -86,7 +100,14 @@ export async function startServer(
     ...deps,
   });
   const { app, metrics, auth } = runtime;
-  const server = createHttpServer(config, app);
+  let server: Server;
+  try {
+    server = createHttpServer(config, app);
+  } catch (err) {
+    // A certificate that cannot be read: nothing may keep the process alive.
+    await runtime.close();
+    throw err;
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -110,6 +131,16 @@ export async function startServer(
     await runtime.close();
     throw err;
   }
+  // Certificate rotation without a restart: the files are re-read when they change.
+  const tls = config.server.tls;
+  const stopTlsWatch = tls
+    ? watchTlsFiles(
+        tls,
+        (material) => (server as HttpsServer).setSecureContext(material),
+        deps.clock ?? systemClock,
+        deps.logger,
+      )
+    : undefined;
   const port = (server.address() as AddressInfo).port;
   const wantMetricsPort = listen.metricsPort ?? config.metrics.port;
   let metricsServer: Server | undefined;
@@ -141,6 +172,7 @@ export async function startServer(
       // docs/design.md#health-and-shutdown: readiness 503 at once while everything is still served for drainDelayMs
       // (the load balancer deregisters us meanwhile); then stop accepting, close idle
       // keep-alive connections, and give requests in flight shutdownGraceMs to finish.
+      stopTlsWatch?.();
       app.startDraining();
       await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
       app.startClosing();

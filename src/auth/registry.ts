@@ -13,6 +13,7 @@ import { apiKeyModule } from './api-key';
 import type { AuthenticatorModule } from './authenticator';
 import { jwtModule } from './jwt';
 import { oidcSessionModule } from './oidc/sign-in';
+import { clientCertModule } from './client-cert';
 
 /** The identity assertion's header when none is configured (guarded all the same). */
 export const DEFAULT_ASSERTION_HEADER = 'X-Authgate-Assertion';
@@ -27,6 +28,7 @@ export const AUTHENTICATOR_MODULES: readonly AuthenticatorModule[] = [
   albOidcModule,
   jwtModule,
   apiKeyModule,
+  clientCertModule,
   oidcSessionModule,
 ];
 

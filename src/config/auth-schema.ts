@@ -396,6 +396,33 @@ export const authSchema = z
       .describe(
         "Verify the ALB's x-amzn-oidc-data (docs/design.md#alb-integration); first in the authenticator order.",
       ),
+    clientCert: z
+      .strictObject({
+        principalFrom: z
+          .enum(['uriSan', 'dnsSan', 'subjectCn'])
+          .default('uriSan')
+          .describe(
+            'uriSan: the SPIFFE id; dnsSan: the first DNS name; subjectCn: the subject CN.',
+          ),
+        allow: z
+          .array(z.string().min(1))
+          .min(1)
+          .describe(
+            'Identities accepted, e.g. "spiffe://prod.example/ns/ml/sa/*" (* one segment, ** any rest); others are refused (401).',
+          ),
+        scopes: z
+          .record(z.string().min(1), z.array(z.string().min(1)))
+          .default({})
+          .describe('Identity → its scopes.'),
+        defaultScopes: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Scopes every allowed certificate has.'),
+      })
+      .optional()
+      .describe(
+        'A client certificate verified by server.tls.clientCaFile is a credential (docs/tls.md); a bearer token or API key sent too decides instead.',
+      ),
     oidc: oidcSchema
       .optional()
       .describe(

@@ -69,7 +69,8 @@ export const routeProblems: Check = (config) => {
     auth.jwt.issuers.length > 0 ||
     auth.apiKeys !== undefined ||
     auth.albOidc !== undefined ||
-    auth.oidc !== undefined;
+    auth.oidc !== undefined ||
+    auth.clientCert !== undefined;
   config.routes.forEach((route, i) => {
     if (route.name !== undefined) {
       const first = names.get(route.name);
@@ -158,6 +159,12 @@ export function configProblems(config: Readonly<CheckInput>): CrossProblem[] {
  */
 export function configWarnings(config: Readonly<Config>): CrossProblem[] {
   const warnings: CrossProblem[] = [];
+  if (config.auth.clientCert && (config.server.tls?.clientCert ?? 'none') === 'none') {
+    warnings.push({
+      path: ['auth', 'clientCert'],
+      message: 'is set but server.tls.clientCert is none: no client certificate is ever asked for',
+    });
+  }
   if (config.identityAssertion && !config.identityAssertion.keyFile) {
     warnings.push({
       path: ['identityAssertion', 'keyFile'],

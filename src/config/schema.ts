@@ -28,6 +28,33 @@ export const configSchema = z.strictObject({
       internalNetworks: cidrList.describe(
         'Callers trusted to pass X-User-ID through (internal hop).',
       ),
+      tls: z
+        .strictObject({
+          certFile: z.string().min(1).describe('PEM certificate chain of the listener.'),
+          keyFile: z.string().min(1).describe('PEM private key of the listener.'),
+          clientCaFile: z
+            .string()
+            .min(1)
+            .optional()
+            .describe('PEM CA bundle client certificates are verified against.'),
+          clientCert: z
+            .enum(['none', 'optional', 'required'])
+            .default('none')
+            .describe(
+              'none: not asked for; optional: asked for, verified when sent; required: the TLS handshake fails without a valid one.',
+            ),
+          reloadIntervalMs: int(100, 3_600_000)
+            .default(5000)
+            .describe(
+              'The files are checked this often and re-read when they change (rotation without restart); a bad new pair keeps the current one.',
+            ),
+        })
+        .refine((t) => t.clientCert === 'none' || t.clientCaFile !== undefined, {
+          message: 'clientCert optional or required needs clientCaFile',
+          path: ['clientCaFile'],
+        })
+        .optional()
+        .describe('HTTPS on the main listener (docs/tls.md).'),
       drainDelayMs: int(0, 600_000)
         .default(5000)
         .describe(
