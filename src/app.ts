@@ -32,7 +32,7 @@ import type { Logger } from './logging/logger';
 import { createScrubber } from './logging/mask';
 import { methodLabel, type Metrics } from './metrics';
 import { normalizeRequestTarget } from './paths/normalize-path';
-import { UpstreamPools } from './proxy/agents';
+import { UpstreamPools, upstreamTlsOptions } from './proxy/agents';
 import { UploadSlots } from './proxy/upload-slots';
 import { ForwardFailure, continueOnce, forward, type UpstreamReply } from './proxy/forward';
 import type { StreamMemoryGuard } from './proxy/memory-guard';
@@ -159,6 +159,13 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   const trustedProxies = new NetworkList(config.server.trustedProxies);
   const routes = new RouteTable(config.routes);
   const pools = new UpstreamPools(config.proxy);
+  // Each route's upstream TLS material, read once at start.
+  const upstreamTls = new Map(
+    config.routes.flatMap((r) => {
+      const options = upstreamTlsOptions(r.upstreamTls, r.name);
+      return options ? [[r.name, { name: r.name, options }] as const] : [];
+    }),
+  );
   const uploads = new UploadSlots(
     config.proxy.maxUploadsPerClient ??
       Math.max(1, Math.floor(config.proxy.maxSocketsPerUpstream / 2)),
@@ -356,7 +363,11 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     return forward({
       req,
       res,
-      dispatcher: pools.poolFor(route.upstream, route.config.timeouts.connectMs),
+      dispatcher: pools.poolFor(
+        route.upstream,
+        route.config.timeouts.connectMs,
+        upstreamTls.get(route.name),
+      ),
       method: req.method ?? 'GET',
       path: upstreamPath(route, scope.path ?? '/') + scope.search,
       headers,
@@ -542,6 +553,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
             headers,
             connectTimeoutMs: route.config.timeouts.connectMs,
             responseHeaders: ['X-Request-ID', scope.requestId, ...scope.responseHeaders],
+            tls: upstreamTls.get(route.name)?.options,
           });
         })
         .then(finish, (thrown: unknown) => {

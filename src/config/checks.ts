@@ -94,6 +94,12 @@ export const routeProblems: Check = (config) => {
         message: `is "${route.auth}" but auth.jwt.issuers, auth.apiKeys, auth.albOidc and auth.oidc configure no authenticator`,
       });
     }
+    if ('upstreamTls' in route && route.upstreamTls && !route.upstream.startsWith('https:')) {
+      problems.push({
+        path: ['routes', i, 'upstreamTls'],
+        message: 'is set but the upstream is not https: authgate never falls back to plaintext',
+      });
+    }
     if (
       'identityAssertion' in route &&
       route.identityAssertion &&

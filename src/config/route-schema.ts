@@ -50,6 +50,32 @@ export const routeSchema = z.strictObject({
     .describe(
       'true: the upstream gets the identity assertion of the caller (identityAssertion section); anonymous requests get none.',
     ),
+  upstreamTls: z
+    .strictObject({
+      caFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "PEM CA bundle the upstream's certificate is verified against (else the system's).",
+        ),
+      certFile: z.string().min(1).optional().describe('PEM client certificate authgate presents.'),
+      keyFile: z.string().min(1).optional().describe('Its PEM private key.'),
+      serverName: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "The name the upstream's certificate must carry (SNI), when it differs from the URL's host.",
+        ),
+    })
+    .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+      message: 'certFile and keyFile go together',
+    })
+    .optional()
+    .describe(
+      'TLS towards an https upstream: CA, client certificate, server name; never a plaintext fallback.',
+    ),
   identityHeaders: z
     .record(z.string().regex(/^[A-Za-z0-9-]+$/), z.string().min(1))
     .default({})

@@ -4,20 +4,74 @@
  * longer than the upstream's own `Keep-Alive: timeout`, less a margin — which avoids racing the
  * upstream's close. No pipelining: one request per connection at a time, as node's agent did.
  */
-import { Pool } from 'undici';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { Pool, buildConnector } from 'undici';
+import type { RouteConfig } from '../config/schema';
 import type { Upstream } from '../routes/route-table';
+
+/** What authgate presents to and checks of an https upstream (`routes[].upstreamTls`). */
+export interface UpstreamTlsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  servername?: string;
+}
+
+/** Reads a route's upstream TLS files (at start: a file that cannot be read stops `serve`). */
+export function upstreamTlsOptions(
+  tls: RouteConfig['upstreamTls'],
+  routeName: string,
+): UpstreamTlsOptions | undefined {
+  if (!tls) return undefined;
+  const read = (file: string | undefined, what: string): Buffer | undefined => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(
+        `routes.${routeName}.upstreamTls.${what} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        { cause: err },
+      );
+    }
+  };
+  return {
+    ca: read(tls.caFile, 'caFile'),
+    cert: read(tls.certFile, 'certFile'),
+    key: read(tls.keyFile, 'keyFile'),
+    servername: tls.serverName,
+  };
+}
 
 export interface PoolOptions {
   maxSocketsPerUpstream: number;
   idleSocketTimeoutMs: number;
 }
 
+/**
+ * The connector of a route with upstream TLS: its CA and client certificate, and the server name
+ * checked (and sent as SNI) fixed to `serverName`, else the upstream URL's host — undici would
+ * otherwise take it from each request's Host header, which is the client's.
+ */
+function tlsConnector(upstream: Upstream, options: UpstreamTlsOptions): buildConnector.connector {
+  const fallback = isIP(upstream.hostname) === 0 ? upstream.hostname : undefined;
+  const connector = buildConnector({ ...options, rejectUnauthorized: true });
+  const servername = options.servername ?? fallback;
+  return (opts, callback) =>
+    connector({ ...opts, servername: servername ?? opts.servername }, callback);
+}
+
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
   constructor(private readonly options: PoolOptions) {}
 
-  poolFor(upstream: Upstream, connectTimeoutMs: number): Pool {
-    const key = `${upstream.origin} ${connectTimeoutMs}`;
+  /** `tls` (with its `name`, the route's) gets its own pool: connections carry its identity. */
+  poolFor(
+    upstream: Upstream,
+    connectTimeoutMs: number,
+    tls?: { name: string; options: UpstreamTlsOptions },
+  ): Pool {
+    const key = `${upstream.origin} ${connectTimeoutMs}${tls ? ` ${tls.name}` : ''}`;
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new Pool(upstream.origin, {
@@ -26,6 +80,8 @@ export class UpstreamPools {
         keepAliveTimeout: this.options.idleSocketTimeoutMs,
         keepAliveMaxTimeout: this.options.idleSocketTimeoutMs,
         connectTimeout: connectTimeoutMs,
+        // Verified always; never a plaintext fallback.
+        ...(tls ? { connect: tlsConnector(upstream, tls.options) } : {}),
         // A body shorter or longer than its Content-Length is an error, never a second request.
         strictContentLength: true,
         // Timeouts are set per request (the route's responseMs).

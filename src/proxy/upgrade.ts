@@ -6,6 +6,8 @@
 import { STATUS_CODES } from 'node:http';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import type { UpstreamTlsOptions } from './agents';
 import type { Duplex } from 'node:stream';
 import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
 import type { Upstream } from '../routes/route-table';
@@ -25,6 +27,8 @@ export interface UpgradeRequest {
   headers: RawHeaders;
   connectTimeoutMs: number;
   responseHeaders: RawHeaders;
+  /** The route's upstream TLS (CA, client certificate, server name). */
+  tls?: UpstreamTlsOptions;
 }
 
 function statusBlock(status: number, message: string, raw: RawHeaders): string {
@@ -46,6 +50,16 @@ export function proxyUpgrade(u: UpgradeRequest): Promise<number> {
       headers: u.headers,
       agent: false,
       setHost: false,
+      // The name checked is the route's serverName, else the upstream's (never the client's Host).
+      ...(u.tls
+        ? {
+            ...u.tls,
+            rejectUnauthorized: true,
+            servername:
+              u.tls.servername ??
+              (isIP(u.upstream.hostname) === 0 ? u.upstream.hostname : undefined),
+          }
+        : {}),
     });
     const timer = setTimeout(
       () => proxyReq.destroy(codedError(CONNECT_TIMEOUT, 'upstream connect timeout')),

@@ -1,0 +1,145 @@
+/**
+ * TLS towards the upstream (`routes[].upstreamTls`): an HTTPS upstream that requires a client
+ * certificate (openssl-made CA and certificates), its certificate checked against the route's CA
+ * under its own name (`serverName`), and no plaintext fallback when anything is missing.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { makePki, type Pki } from '../../helpers/pki';
+import { runCli, writeConfig } from '../../helpers/process';
+import { rawRequest, startProxy, type TestProxy } from '../../helpers/servers';
+
+describe('TLS towards the upstream', () => {
+  let pki: Pki;
+  let upstream: Server;
+  let proxy: TestProxy;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    pki = makePki();
+    const server = pki.issue('upstream', {
+      cn: 'upstream.internal',
+      san: 'DNS:upstream.internal',
+      server: true,
+    });
+    const client = pki.issue('authgate-client', {
+      cn: 'authgate',
+      san: 'URI:spiffe://prod.example/ns/edge/sa/authgate',
+    });
+    upstream = createServer(
+      {
+        cert: readFileSync(server.cert),
+        key: readFileSync(server.key),
+        ca: readFileSync(pki.ca.cert),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (req, res) => {
+        seen.push((req.socket as TLSSocket).getPeerCertificate().subject?.CN as string);
+        res.writeHead(200, { 'Content-Type': 'text/plain' }).end('hello over mTLS');
+      },
+    );
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const tls = {
+      caFile: pki.ca.cert,
+      certFile: client.cert,
+      keyFile: client.key,
+      serverName: 'upstream.internal',
+    };
+    proxy = await startProxy({
+      routes: [
+        {
+          name: 'mtls',
+          prefix: '/mtls',
+          upstream: url,
+          auth: 'none',
+          stripPrefix: true,
+          upstreamTls: tls,
+        },
+        {
+          name: 'no-client-cert',
+          prefix: '/nocert',
+          upstream: url,
+          auth: 'none',
+          stripPrefix: true,
+          upstreamTls: { caFile: pki.ca.cert, serverName: 'upstream.internal' },
+        },
+        {
+          name: 'wrong-name',
+          prefix: '/wrongname',
+          upstream: url,
+          auth: 'none',
+          stripPrefix: true,
+          upstreamTls: { ...tls, serverName: 'other.internal' },
+        },
+        { name: 'system-ca', prefix: '/systemca', upstream: url, auth: 'none', stripPrefix: true },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    upstream?.closeAllConnections();
+    await new Promise((r) => upstream?.close(r));
+  });
+
+  const get = (path: string) => rawRequest(proxy.url, { path, headers: ['Host', 'authgate.test'] });
+
+  test('the route presents its client certificate and checks the upstream under serverName', async () => {
+    const res = await get('/mtls/x');
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('hello over mTLS');
+    expect(seen.at(-1)).toBe('authgate');
+  });
+
+  test.each([
+    ['without a client certificate', '/nocert/x'],
+    ['under another server name', '/wrongname/x'],
+    ['with the system CAs only', '/systemca/x'],
+  ])('%s: 502, never plaintext', async (_w, path) => {
+    const before = seen.length;
+    const res = await get(path);
+    expect(res.status).toBe(502);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ error_code: 'UPSTREAM_UNAVAILABLE' });
+    expect(seen.length).toBe(before);
+  });
+
+  test('check-config refuses upstreamTls on a plain-http upstream, and a certificate without its key', async () => {
+    const plain = await runCli([
+      'check-config',
+      '--config',
+      writeConfig({
+        routes: [
+          {
+            name: 'r',
+            prefix: '/',
+            upstream: 'http://127.0.0.1:1',
+            auth: 'none',
+            upstreamTls: { caFile: pki.ca.cert },
+          },
+        ],
+      }),
+    ]);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toMatch(/routes\[0\]\.upstreamTls: is set but the upstream is not https/);
+    const half = await runCli([
+      'check-config',
+      '--config',
+      writeConfig({
+        routes: [
+          {
+            name: 'r',
+            prefix: '/',
+            upstream: 'https://127.0.0.1:1',
+            auth: 'none',
+            upstreamTls: { certFile: pki.ca.cert },
+          },
+        ],
+      }),
+    ]);
+    expect(half.code).toBe(1);
+    expect(half.stderr).toMatch(/certFile and keyFile go together/);
+  });
+});
