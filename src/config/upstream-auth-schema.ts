@@ -81,15 +81,39 @@ const commandProvider = z.strictObject({
   cacheSec: int(1, 86_400).default(300).describe('How long an answer without an expiry is reused.'),
 });
 
-const oauth2Provider = z.strictObject({
-  type: z.literal('oauth2ClientCredentials'),
-  tokenUrl: httpUrl.describe('OAuth2 token endpoint.'),
-  clientId: z.string().min(1).describe('OAuth2 client id (sent with HTTP Basic).'),
-  clientSecret: z.string().min(1).describe('OAuth2 client secret; use ${ENV_VAR}.'),
-  scope: z.string().min(1).optional().describe('`scope` of the token request.'),
-  audience: z.string().min(1).optional().describe('`audience` of the token request (Auth0, Okta).'),
-  timeoutMs: int(100, 60_000).default(5_000).describe('Token request timeout.'),
-});
+const oauth2Provider = z
+  .strictObject({
+    type: z.literal('oauth2ClientCredentials'),
+    tokenUrl: httpUrl.describe('OAuth2 token endpoint.'),
+    clientId: z.string().min(1).describe('OAuth2 client id (sent with HTTP Basic).'),
+    clientSecret: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('OAuth2 client secret; use ${ENV_VAR}. Or clientAssertionFile.'),
+    clientAssertionFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A file holding a signed client assertion (RFC 7523), e.g. a Kubernetes projected service-account token for Entra ID workload identity; read for every token request, so rotation needs no restart.',
+      ),
+    clientAssertionType: z
+      .string()
+      .min(1)
+      .default('urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+      .describe('`client_assertion_type` sent with clientAssertionFile.'),
+    scope: z.string().min(1).optional().describe('`scope` of the token request.'),
+    audience: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('`audience` of the token request (Auth0, Okta).'),
+    timeoutMs: int(100, 60_000).default(5_000).describe('Token request timeout.'),
+  })
+  .refine((p) => (p.clientSecret === undefined) !== (p.clientAssertionFile === undefined), {
+    message: 'set exactly one of clientSecret and clientAssertionFile',
+  });
 
 const PROVIDER_TYPES = new Set([
   'env',

@@ -1,9 +1,11 @@
 /**
  * Provider `oauth2ClientCredentials`: an OAuth2 client-credentials grant (RFC 6749 §4.4) at
- * `tokenUrl`, client authenticated with HTTP Basic (client_secret_basic). The access token is a
+ * `tokenUrl`, client authenticated with HTTP Basic (client_secret_basic) or with a client
+ * assertion read from a file (RFC 7523; workload identity federation). The access token is a
  * bearer credential, cached until `refreshBeforeSec` before `expires_in` runs out; concurrent
  * requests share one token request.
  */
+import { readFileSync } from 'node:fs';
 import type { Clock } from '../clock';
 import type { ProviderConfig } from '../config/upstream-auth-schema';
 import { renewingProvider, type Credential, type CredentialProvider } from './credential';
@@ -26,12 +28,34 @@ export function oauth2Provider(
   refreshBeforeMs: number,
 ): CredentialProvider {
   const name = `oauth2ClientCredentials ${new URL(config.tokenUrl).host}`;
-  const basic = Buffer.from(
-    `${encodeURIComponent(config.clientId)}:${encodeURIComponent(config.clientSecret)}`,
-  ).toString('base64');
+  const basic =
+    config.clientSecret === undefined
+      ? undefined
+      : Buffer.from(
+          `${encodeURIComponent(config.clientId)}:${encodeURIComponent(config.clientSecret)}`,
+        ).toString('base64');
+
+  /** The client authentication of one token request: Basic, or the assertion as it is now. */
+  function clientAuth(form: URLSearchParams): Record<string, string> | string {
+    if (basic !== undefined) return { Authorization: `Basic ${basic}` };
+    let assertion: string;
+    try {
+      // Read every time: a projected service-account token is rotated in place.
+      assertion = readFileSync(config.clientAssertionFile as string, 'utf8').trim();
+    } catch (err) {
+      return `the client assertion file cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
+    if (assertion === '') return 'the client assertion file is empty';
+    form.set('client_id', config.clientId);
+    form.set('client_assertion_type', config.clientAssertionType);
+    form.set('client_assertion', assertion);
+    return {};
+  }
 
   async function fetchToken(): Promise<Credential | string> {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
+    const auth = clientAuth(form);
+    if (typeof auth === 'string') return auth;
     if (config.scope !== undefined) form.set('scope', config.scope);
     if (config.audience !== undefined) form.set('audience', config.audience);
     let res: Response;
@@ -40,7 +64,7 @@ export function oauth2Provider(
         span: 'oauth2 token',
         method: 'POST',
         headers: {
-          Authorization: `Basic ${basic}`,
+          ...auth,
           'Content-Type': 'application/x-www-form-urlencoded',
           Accept: 'application/json',
         },

@@ -59,6 +59,7 @@ describe('outbound calls: one policy', () => {
         tokenUrl: `${base}/redirect`,
         clientId: 'client',
         clientSecret: 'secret',
+        clientAssertionType: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
         timeoutMs: 2000,
       },
       new ManualClock(),
