@@ -49,6 +49,8 @@ const ACCESS_FORMAT = JSON.stringify({
 export interface MlflowServerOptions {
   /** MLflow's own basic-auth app in front of its server (a real source of 401/403). */
   basicAuth?: { adminUser: string; adminPassword: string };
+  /** `--enable-workspaces`: resources live in the workspace of `X-MLFLOW-WORKSPACE`. */
+  workspaces?: boolean;
 }
 
 /** The admin of the shared basic-auth MLflow server. */
@@ -125,6 +127,7 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
     `--timeout 300 --access-logfile ${accessLog} --access-logformat '${ACCESS_FORMAT}'`,
   ];
   const env: NodeJS.ProcessEnv = { ...process.env, MLFLOW_LOGGING_LEVEL: 'WARNING' };
+  if (options.workspaces) args.push('--enable-workspaces');
   if (options.basicAuth) {
     args.push('--app-name', 'basic-auth');
     env.MLFLOW_AUTH_CONFIG_PATH = writeAuthConfig(dir, options.basicAuth);
