@@ -54,11 +54,22 @@ export interface PoolOptions {
  * otherwise take it from each request's Host header, which is the client's.
  */
 function tlsConnector(upstream: Upstream, options: UpstreamTlsOptions): buildConnector.connector {
-  const fallback = isIP(upstream.hostname) === 0 ? upstream.hostname : undefined;
   const connector = buildConnector({ ...options, rejectUnauthorized: true });
-  const servername = options.servername ?? fallback;
+  const servername = upstreamServerName(upstream, options);
   return (opts, callback) =>
     connector({ ...opts, servername: servername ?? opts.servername }, callback);
+}
+
+/**
+ * The name an upstream's certificate is checked under (and sent as SNI), for HTTP requests and
+ * WebSocket upgrades alike: the route's `serverName`, else the upstream URL's host name — never
+ * the client's `Host`. Undefined for an IP address (checked against the certificate's IP SANs).
+ */
+export function upstreamServerName(
+  upstream: Upstream,
+  options: UpstreamTlsOptions,
+): string | undefined {
+  return options.servername ?? (isIP(upstream.hostname) === 0 ? upstream.hostname : undefined);
 }
 
 export class UpstreamPools {

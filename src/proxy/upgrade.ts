@@ -6,8 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
-import type { UpstreamTlsOptions } from './agents';
+import { upstreamServerName, type UpstreamTlsOptions } from './agents';
 import type { Duplex } from 'node:stream';
 import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
 import type { Upstream } from '../routes/route-table';
@@ -50,15 +49,8 @@ export function proxyUpgrade(u: UpgradeRequest): Promise<number> {
       headers: u.headers,
       agent: false,
       setHost: false,
-      // The name checked is the route's serverName, else the upstream's (never the client's Host).
       ...(u.tls
-        ? {
-            ...u.tls,
-            rejectUnauthorized: true,
-            servername:
-              u.tls.servername ??
-              (isIP(u.upstream.hostname) === 0 ? u.upstream.hostname : undefined),
-          }
+        ? { ...u.tls, rejectUnauthorized: true, servername: upstreamServerName(u.upstream, u.tls) }
         : {}),
     });
     const timer = setTimeout(

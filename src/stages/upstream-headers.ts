@@ -46,11 +46,14 @@ export function createUpstreamHeaders(
   options: UpstreamHeaderOptions,
 ): UpstreamHeaders {
   const { sessionCookie, asserter } = options;
+  // The client's identity assertion goes with the headers authgate always replaces: one pass.
   const assertionHeader = options.assertionHeader.toLowerCase();
+  const dropKept: ReadonlySet<string> = new Set([...FORWARDED_HEADERS, assertionHeader]);
+  const dropNew: ReadonlySet<string> = new Set([...DROP_WITH_NEW_REQUEST_ID, assertionHeader]);
   return (req, scope, route, upgrade) => {
     const raw = scope.rawHeaders;
     const headers = stripHopByHop(raw, {
-      drop: scope.requestIdKept ? FORWARDED_HEADERS : DROP_WITH_NEW_REQUEST_ID,
+      drop: scope.requestIdKept ? dropKept : dropNew,
       keepUpgrade: upgrade,
       protect: guard.connectionProtected,
     });
@@ -63,8 +66,6 @@ export function createUpstreamHeaders(
       host: req.headers.host,
     });
     if (sessionCookie !== undefined) withoutSessionCookies(headers, sessionCookie);
-    // Never the client's assertion (its underscore spelling is refused by the header guard).
-    removeHeader(headers, assertionHeader);
     if (asserter && route.config.identityAssertion && scope.principal)
       headers.push(asserter.header, asserter.assertionFor(scope.principal, route.name));
     if (!route.config.forwardCredentials) {

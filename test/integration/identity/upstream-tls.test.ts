@@ -4,6 +4,7 @@
  * under its own name (`serverName`), and no plaintext fallback when anything is missing.
  */
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -41,6 +42,13 @@ describe('TLS towards the upstream', () => {
         res.writeHead(200, { 'Content-Type': 'text/plain' }).end('hello over mTLS');
       },
     );
+    // A WebSocket upgrade on the same mTLS upstream: 101 only for authgate's certificate.
+    upstream.on('upgrade', (req, socket) => {
+      seen.push((req.socket as TLSSocket).getPeerCertificate().subject?.CN as string);
+      socket.end(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+      );
+    });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const url = `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
     const tls = {
@@ -58,6 +66,16 @@ describe('TLS towards the upstream', () => {
           auth: 'none',
           stripPrefix: true,
           upstreamTls: tls,
+          ws: true,
+        },
+        {
+          name: 'ws-wrong-name',
+          prefix: '/wswrong',
+          upstream: url,
+          auth: 'none',
+          stripPrefix: true,
+          upstreamTls: { ...tls, serverName: 'other.internal' },
+          ws: true,
         },
         {
           name: 'no-client-cert',
@@ -141,5 +159,37 @@ describe('TLS towards the upstream', () => {
     ]);
     expect(half.code).toBe(1);
     expect(half.stderr).toMatch(/certFile and keyFile go together/);
+  });
+
+  test("a WebSocket upgrade uses the route's upstream TLS too (client certificate, server name)", async () => {
+    const upgradeVia = (path: string) =>
+      new Promise<number>((resolve) => {
+        const req = request({
+          host: '127.0.0.1',
+          port: proxy.port,
+          path,
+          headers: {
+            Host: 'authgate.test',
+            Connection: 'Upgrade',
+            Upgrade: 'websocket',
+            'Sec-WebSocket-Version': '13',
+            'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          },
+        });
+        req.on('upgrade', (res, socket) => {
+          socket.destroy();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.end();
+      });
+    const before = seen.length;
+    expect(await upgradeVia('/mtls/socket')).toBe(101);
+    expect(seen.slice(before)).toEqual(['authgate']);
+    expect(await upgradeVia('/wswrong/socket')).toBe(502);
+    expect(seen.length).toBe(before + 1);
   });
 });
