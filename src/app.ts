@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Authenticator } from './auth/authenticator';
 import { FailedAuthGuard } from './auth/failed-auth-guard';
-import { DEFAULT_ASSERTION_HEADER, configHeaderGuard } from './auth/registry';
+import { DEFAULT_ASSERTION_HEADER, authenticatorHeaders, configHeaderGuard } from './auth/registry';
 import type { IdentityAsserter } from './identity/assertion';
 import type { AuthObserver } from './auth/observer';
 import type { BrowserSignIn } from './auth/oidc/sign-in';
@@ -24,7 +24,7 @@ import { sendError, sendErrorOnSocket } from './error-response';
 import { AuthgateError, toAuthgateError } from './errors';
 import { NetworkList } from './headers/forwarded';
 import { hasBody } from './headers/framing';
-import { ALB_IDENTITY_HEADERS, extendHeaderGuard } from './headers/guarded';
+import { extendHeaderGuard } from './headers/guarded';
 import type { RawHeaders } from './headers/hop-by-hop';
 import { Lifecycle } from './lifecycle';
 import { CLIENT_CLOSED, logAccess } from './logging/access-log';
@@ -195,11 +195,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     sessionCookie: deps.signIn ? config.auth.oidc?.session.cookieName : undefined,
     assertionHeader: config.identityAssertion?.header ?? DEFAULT_ASSERTION_HEADER,
     asserter: deps.asserter,
-    credentialHeaders: [
-      'authorization',
-      ...(config.auth.apiKeys ? [config.auth.apiKeys.header.toLowerCase()] : []),
-      ...ALB_IDENTITY_HEADERS,
-    ],
+    // What any configured authenticator takes a credential from (its registration says).
+    credentialHeaders: [...new Set(['authorization', ...authenticatorHeaders(config)])],
   });
   const asAuthgate = createUpstreamCredentialStage(config, routes.routes, {
     clock: deps.clock ?? systemClock,

@@ -7,6 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startAuthService, type AuthService } from '../../helpers/auth-service';
 import { sign } from '../../helpers/jwks';
 import {
   pairs,
@@ -27,6 +28,8 @@ const token = (claims: Record<string, unknown>) =>
 describe("a route's identity options", () => {
   let upstream: TestUpstream;
   let proxy: TestProxy;
+  let service: AuthService;
+  const API_KEY = 'hok_live_route-identity-key-0123456789';
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'authgate-ri-'));
@@ -39,10 +42,19 @@ describe("a route's identity options", () => {
       }),
     );
     upstream = await startUpstream();
+    service = await startAuthService();
+    service.keys.set(API_KEY, { user_id: 'ci-bot', scopes: ['read'] });
     const base = { upstream: upstream.url, auth: 'required', scopes: ['read'] };
     proxy = await startProxy({
       identityAssertion: { keyFile },
-      auth: { jwt: { issuers: [{ issuer: 'api', algorithms: ['HS256'], secret: SECRET }] } },
+      auth: {
+        jwt: { issuers: [{ issuer: 'api', algorithms: ['HS256'], secret: SECRET }] },
+        apiKeys: {
+          prefixes: ['hok_live_'],
+          validateUrl: service.url,
+          hashSecret: 'route-identity-hash-secret-0123456789abcdef',
+        },
+      },
       routes: [
         {
           ...base,
@@ -76,6 +88,7 @@ describe("a route's identity options", () => {
   afterAll(async () => {
     await proxy?.close();
     await upstream?.close();
+    await service?.close();
   });
 
   async function get(
@@ -141,6 +154,18 @@ describe("a route's identity options", () => {
     expect(JSON.stringify(seen!.rawHeaders)).not.toContain(jwt);
     expect(header(seen!, 'X-User-ID')).toEqual(['alice']);
     expect(header(seen!, 'X-Authgate-Assertion')).toHaveLength(1);
+  });
+
+  test('forwardCredentials: false keeps an API key back too, in its header or as a bearer', async () => {
+    for (const sent of [
+      ['X-API-Key', API_KEY],
+      ['Authorization', `Bearer ${API_KEY}`],
+    ]) {
+      const { res, seen } = await get('/sealed/x', sent);
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(seen!.rawHeaders)).not.toContain(API_KEY);
+      expect(header(seen!, 'X-User-ID')).toEqual(['ci-bot']);
+    }
   });
 
   test('tenantRequired: no tenant is 400 TENANT_REQUIRED, nothing upstream; a named tenant passes', async () => {
