@@ -33,6 +33,7 @@ import { createScrubber } from './logging/mask';
 import { methodLabel, type Metrics } from './metrics';
 import { normalizeRequestTarget } from './paths/normalize-path';
 import { UpstreamPools, upstreamTlsOptions } from './proxy/agents';
+import { UpstreamSet, createResolve, type Resolve } from './proxy/balancer';
 import { UploadSlots } from './proxy/upload-slots';
 import { ForwardFailure, continueOnce, forward, type UpstreamReply } from './proxy/forward';
 import type { StreamMemoryGuard } from './proxy/memory-guard';
@@ -68,6 +69,8 @@ export interface AppDependencies {
   observer?: AuthObserver;
   /** In-process when absent. */
   failedAuthGuard?: FailedAuthGuard;
+  /** Resolves upstream host names (else the system resolver or `server.dns.servers`). */
+  resolve?: Resolve;
   /** The one clock (system clock when absent); tests pass a manual one. */
   clock?: Clock;
   /**
@@ -164,6 +167,28 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     config.routes.flatMap((r) => {
       const options = upstreamTlsOptions(r.upstreamTls, r.name);
       return options ? [[r.name, { name: r.name, options }] as const] : [];
+    }),
+  );
+  // Each route's addresses: round-robin, refusing ones left out for a while (proxy/balancer.ts).
+  const resolve = deps.resolve ?? createResolve(config.server.dns.servers);
+  const upstreamSets = new Map(
+    routes.routes.map((route) => {
+      const tls = upstreamTls.get(route.name);
+      const connectMs = route.config.timeouts.connectMs;
+      return [
+        route.name,
+        new UpstreamSet({
+          route: route.name,
+          upstreams: route.upstreams,
+          dispatcherFor: (upstream, address) => pools.poolFor(upstream, connectMs, tls, address),
+          release: (upstream, address) => pools.release(upstream, connectMs, tls?.name, address),
+          clock: deps.clock ?? systemClock,
+          resolve,
+          refreshMs: config.server.dns.refreshSec * 1000,
+          logger,
+          onLeftOut: (name) => metrics?.upstreamLeftOut.labels(name).inc(),
+        }),
+      ] as const;
     }),
   );
   const uploads = new UploadSlots(
@@ -360,11 +385,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     return forward({
       req,
       res,
-      dispatcher: pools.poolFor(
-        route.upstream,
-        route.config.timeouts.connectMs,
-        upstreamTls.get(route.name),
-      ),
+      upstream: upstreamSets.get(route.name) as UpstreamSet,
+      hostPerTarget: !route.config.preserveHost && route.upstreams.length > 1,
       method: req.method ?? 'GET',
       path: upstreamPath(route, scope.path ?? '/') + scope.search,
       headers,
@@ -545,7 +567,8 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
             req,
             socket,
             head,
-            upstream: route.upstream,
+            upstream: upstreamSets.get(route.name) as UpstreamSet,
+            hostPerTarget: !route.config.preserveHost && route.upstreams.length > 1,
             path: path + scope.search,
             headers,
             connectTimeoutMs: route.config.timeouts.connectMs,
@@ -607,6 +630,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     idle: () => lifecycle.idle(),
     close() {
       lifecycle.destroyTunnels();
+      for (const set of upstreamSets.values()) set.stop();
       pools.destroy();
     },
   };

@@ -98,6 +98,12 @@ export class Metrics implements AuthObserver {
     labelNames: ['route', 'kind'] as const,
     registers: [this.registry],
   });
+  readonly upstreamLeftOut = new Counter({
+    name: 'authgate_upstream_addresses_left_out_total',
+    help: 'Times an upstream address refused connections and was left out for a while.',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
   readonly proxyErrors = new Counter({
     name: 'authgate_errors_total',
     help: 'Errors authgate answered itself (not relayed from the upstream), by route and error code.',

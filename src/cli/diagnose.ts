@@ -15,6 +15,7 @@ import { parseUpstream } from '../routes/route-table';
 import type { RouteConfig } from '../config/schema';
 import { systemClock } from '../clock';
 import { NOOP_LOGGER } from '../logging/logger';
+import { routeUpstreams } from '../config/checks';
 import { RouteUpstreamAuth } from '../upstream-credentials/route-upstream-auth';
 import { outbound } from '../outbound';
 import { trimTrailingSlashes } from '../paths/normalize-path';
@@ -201,7 +202,7 @@ function expiresIn(at: number | undefined): string {
  */
 async function checkUpstreamCredential(route: Readonly<RouteConfig>): Promise<Check> {
   const name = `upstream credential ${route.name}`;
-  const auth = new RouteUpstreamAuth(route, parseUpstream(route.upstream), {
+  const auth = new RouteUpstreamAuth(route, parseUpstream(routeUpstreams(route)[0] as string), {
     clock: systemClock,
     logger: NOOP_LOGGER,
     env: process.env,
@@ -241,9 +242,11 @@ export async function diagnoseCommand(
   if (config.auth.oidc) checks.push(checkOidcProvider(config.auth.oidc));
   const seen = new Set<string>();
   for (const route of config.routes) {
-    if (seen.has(route.upstream)) continue;
-    seen.add(route.upstream);
-    checks.push(checkUpstream(route.name, route.upstream));
+    for (const upstream of routeUpstreams(route)) {
+      if (seen.has(upstream)) continue;
+      seen.add(upstream);
+      checks.push(checkUpstream(route.name, upstream));
+    }
   }
   for (const route of config.routes) {
     if (route.upstreamAuth.mode !== 'none') checks.push(checkUpstreamCredential(route));

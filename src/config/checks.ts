@@ -94,7 +94,35 @@ export const routeProblems: Check = (config) => {
         message: `is "${route.auth}" but auth.jwt.issuers, auth.apiKeys, auth.albOidc and auth.oidc configure no authenticator`,
       });
     }
-    if ('upstreamTls' in route && route.upstreamTls && !route.upstream.startsWith('https:')) {
+    if ('prefix' in route && 'auth' in route) {
+      const list = route.upstreams ?? (route.upstream !== undefined ? [route.upstream] : []);
+      if ((route.upstream === undefined) === (route.upstreams === undefined)) {
+        problems.push({
+          path: ['routes', i, 'upstream'],
+          message:
+            route.upstream === undefined
+              ? 'is missing: set upstream (one URL) or upstreams (a list)'
+              : 'and upstreams are both set: use one of them',
+        });
+      } else if (list.length > 1) {
+        const shapes = new Set(
+          list.map((u) => {
+            const url = new URL(u);
+            return `${url.protocol}${trimTrailingSlashes(url.pathname)}`;
+          }),
+        );
+        if (shapes.size > 1)
+          problems.push({
+            path: ['routes', i, 'upstreams'],
+            message: 'must share one scheme and one path: a request may go to any of them',
+          });
+      }
+    }
+    if (
+      'upstreamTls' in route &&
+      route.upstreamTls &&
+      !routeUpstreams(route).every((u) => u.startsWith('https:'))
+    ) {
       problems.push({
         path: ['routes', i, 'upstreamTls'],
         message: 'is set but the upstream is not https: authgate never falls back to plaintext',
@@ -119,6 +147,11 @@ export const routeProblems: Check = (config) => {
   });
   return problems;
 };
+
+/** A route's upstream URLs: `upstreams`, or the one `upstream`. */
+export function routeUpstreams(route: Pick<RouteConfig, 'upstream' | 'upstreams'>): string[] {
+  return route.upstreams ?? (route.upstream !== undefined ? [route.upstream] : []);
+}
 
 /** Two CIDR blocks overlap exactly when one holds the other's address. */
 function overlaps(a: string, b: string): boolean {

@@ -34,7 +34,18 @@ export const routeSchema = z.strictObject({
   stripPrefix: bool().default(false).describe('Remove the prefix before forwarding.'),
   upstream: httpUrl
     .refine(noCredentialsInUrl, { message: 'must not contain credentials' })
-    .describe('Upstream base URL; its path is prepended to the forwarded path.'),
+    .optional()
+    .describe(
+      'Upstream base URL; its path is prepended to the forwarded path. A host name with several addresses is balanced (re-resolved every server.dns.refreshSec).',
+    ),
+  upstreams: z
+    .array(httpUrl.refine(noCredentialsInUrl, { message: 'must not contain credentials' }))
+    .min(1)
+    .max(64)
+    .optional()
+    .describe(
+      'Several upstream base URLs (instead of upstream), same scheme and path: round-robin; an address refusing connections is left out for a while, 502 only when all refuse.',
+    ),
   preserveHost: bool()
     .default(true)
     .describe('Forward the client Host header (true) or the upstream host (false).'),

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { authSchema } from './auth-schema';
+import { isIP } from 'node:net';
 import { bool, cidrList, fromString, httpUrl, int, urlPath } from './fields';
 import { routeSchema } from './route-schema';
 
@@ -17,6 +18,15 @@ const redisNode = z.strictObject({
   port: int(1, 65_535).describe('Port.'),
 });
 
+/** `1.2.3.4`, `1.2.3.4:53`, `::1` or `[::1]:53`: what node's resolver takes. */
+function isDnsServer(value: string): boolean {
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(value);
+  if (bracketed) return isIP(bracketed[1] as string) === 6;
+  if (isIP(value) !== 0) return true;
+  const at = value.lastIndexOf(':');
+  return at > 0 && isIP(value.slice(0, at)) === 4 && /^\d{1,5}$/.test(value.slice(at + 1));
+}
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -25,6 +35,27 @@ export const configSchema = z.strictObject({
       trustedProxies: cidrList.describe(
         'Peers whose X-Forwarded-* headers are extended (the ALB).',
       ),
+      dns: z
+        .strictObject({
+          servers: z
+            .array(
+              z.string().refine(isDnsServer, {
+                message: 'must be an IP address, optionally with :port ([v6]:port)',
+              }),
+            )
+            .min(1)
+            .optional()
+            .describe(
+              'DNS servers (ip or ip:port) upstream host names are resolved with; absent: the system resolver.',
+            ),
+          refreshSec: int(1, 3600)
+            .default(30)
+            .describe('How often upstream host names are resolved again.'),
+        })
+        .prefault({})
+        .describe(
+          'Resolution of upstream host names: each address is balanced (docs/internal-hop.md).',
+        ),
       internalNetworks: cidrList.describe(
         'Callers trusted to pass X-User-ID through (internal hop).',
       ),

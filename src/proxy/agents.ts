@@ -76,16 +76,24 @@ export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
   constructor(private readonly options: PoolOptions) {}
 
-  /** `tls` (with its `name`, the route's) gets its own pool: connections carry its identity. */
+  /**
+   * `tls` (with its `name`, the route's) gets its own pool: connections carry its identity.
+   * `address`: connect to this resolved address (the upstream's name stays the TLS server name).
+   */
   poolFor(
     upstream: Upstream,
     connectTimeoutMs: number,
     tls?: { name: string; options: UpstreamTlsOptions },
+    address?: string,
   ): Pool {
-    const key = `${upstream.origin} ${connectTimeoutMs}${tls ? ` ${tls.name}` : ''}`;
+    const key = poolKey(upstream, connectTimeoutMs, tls?.name, address);
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new Pool(upstream.origin, {
+      const origin =
+        address === undefined
+          ? upstream.origin
+          : `${upstream.protocol}//${isIP(address) === 6 ? `[${address}]` : address}:${upstream.port}`;
+      pool = new Pool(origin, {
         connections: this.options.maxSocketsPerUpstream,
         pipelining: 1,
         keepAliveTimeout: this.options.idleSocketTimeoutMs,
@@ -104,8 +112,31 @@ export class UpstreamPools {
     return pool;
   }
 
+  /** Closes the pool of an address that left DNS (requests in flight on it finish). */
+  release(
+    upstream: Upstream,
+    connectTimeoutMs: number,
+    tlsName: string | undefined,
+    address: string,
+  ): void {
+    const key = poolKey(upstream, connectTimeoutMs, tlsName, address);
+    const pool = this.pools.get(key);
+    if (!pool) return;
+    this.pools.delete(key);
+    void pool.close().catch(() => undefined);
+  }
+
   destroy(): void {
     for (const pool of this.pools.values()) void pool.destroy().catch(() => undefined);
     this.pools.clear();
   }
+}
+
+function poolKey(
+  upstream: Upstream,
+  connectTimeoutMs: number,
+  tlsName: string | undefined,
+  address: string | undefined,
+): string {
+  return `${upstream.origin} ${connectTimeoutMs}${tlsName ? ` ${tlsName}` : ''}${address ? ` @${address}` : ''}`;
 }

@@ -20,6 +20,7 @@ import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { AuthgateError } from '../errors';
 import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
+import { REFUSED_CODES, type UpstreamChooser, type UpstreamTarget } from './balancer';
 import type { StreamMemoryGuard } from './memory-guard';
 import { QUEUE_TIMEOUT, RESPONSE_TIMEOUT, codedError, upstreamError } from './upstream-error';
 
@@ -40,8 +41,10 @@ export const REPLY_BODY_MAX = 64 * 1024;
 export interface ForwardRequest {
   req: IncomingMessage;
   res: ServerResponse;
-  /** The upstream origin's pool (proxy/agents.ts). */
-  dispatcher: Dispatcher;
+  /** The route's upstream addresses (proxy/balancer.ts): one is picked per attempt. */
+  upstream: UpstreamChooser;
+  /** Set `Host` to the picked upstream's (several upstream hosts, preserveHost off). */
+  hostPerTarget?: boolean;
   method: string;
   /** Path and query as sent upstream. */
   path: string;
@@ -150,6 +153,19 @@ export function dispatchHeaders(headers: RawHeaders): RawHeaders {
   return out ?? headers;
 }
 
+/** The header list with its `Host` value replaced (a copy). */
+export function withHost(headers: RawHeaders, host: string): RawHeaders {
+  const out = headers.slice();
+  for (let i = 0; i < out.length; i += 2) {
+    if ((out[i] as string).length === 4 && (out[i] as string).toLowerCase() === 'host') {
+      out[i + 1] = host;
+      return out;
+    }
+  }
+  out.push('Host', host);
+  return out;
+}
+
 function latin1(raw: Buffer[]): RawHeaders {
   const out: RawHeaders = new Array<string>(raw.length);
   for (let i = 0; i < raw.length; i++) out[i] = (raw[i] as Buffer).toString('latin1');
@@ -244,11 +260,17 @@ class Exchange implements Dispatcher.DispatchHandler {
   private reply?: Reply;
   private started = 0;
   private retried = false;
+  private target?: UpstreamTarget;
+  /** Addresses that refused this request (each tried at most once). */
+  private refusals = 0;
   private settled = false;
   private timer?: NodeJS.Timeout;
   /** Runs while the request waits in the pool's queue for a connection. */
   private queueTimer?: NodeJS.Timeout;
   private bodySource?: PassThrough;
+  /** The body's chunks while no connection has taken the request (see streamBody). */
+  private early?: Buffer[];
+  private bodyEnded = false;
   private resume?: () => void;
   /** Response chunks gathered in this tick, written together (see onData). */
   private pending?: Buffer[];
@@ -267,12 +289,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     const f = this.f;
     this.started = performance.now();
     let body: PassThrough | Buffer | null = null;
-    if (f.hasBody) body = f.body ?? this.streamBody();
-    const free = f.dispatcher.dispatch(
+    if (f.hasBody) body = f.body ?? this.bodySource ?? this.streamBody();
+    const target = f.upstream.pick();
+    this.target = target;
+    const free = target.dispatcher.dispatch(
       {
         path: f.path,
         method: f.method as Dispatcher.HttpMethod,
-        headers: this.headers,
+        headers: f.hostPerTarget ? withHost(this.headers, target.upstream.host) : this.headers,
         body,
         // A streamed body: the response timeout is an idle timeout refreshed by every chunk
         // (ours, below), so a long upload is not cut by a headers deadline.
@@ -296,6 +320,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     // socket: authgate still answers (a 502, say) on it.
     const source = new PassThrough();
     this.bodySource = source;
+    // Until a connection takes the request, the chunks are kept too: an address that refuses
+    // the connection has read nothing, and the next one gets the body from the start.
+    this.early = [];
     this.idle();
     // Chunks parsed from one read of the client's socket go upstream as one write: a client
     // sending 1-byte chunks would otherwise cost a write (and a chunk header) per byte. Node's
@@ -307,10 +334,13 @@ class Exchange implements Dispatcher.DispatchHandler {
       const chunks = pending;
       pending = [];
       pendingBytes = 0;
-      if (chunks.length === 0 || source.destroyed) return;
-      if (!source.write(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))) {
+      const to = this.bodySource;
+      if (chunks.length === 0 || to === undefined || to.destroyed) return;
+      const chunk = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      this.early?.push(chunk);
+      if (!to.write(chunk)) {
         req.pause();
-        source.once('drain', () => req.resume());
+        to.once('drain', () => req.resume());
       }
     };
     req.on('data', (chunk: Buffer) => {
@@ -324,8 +354,25 @@ class Exchange implements Dispatcher.DispatchHandler {
     });
     req.once('end', () => {
       flush();
-      source.end();
+      this.bodyEnded = true;
+      this.bodySource?.end();
     });
+    return source;
+  }
+
+  /**
+   * The body again for another address, from the chunks kept while no connection had taken the
+   * request; undefined once one had (its bytes may have been sent).
+   */
+  private restartBody(): PassThrough | undefined {
+    const early = this.early;
+    if (early === undefined) return undefined;
+    const source = new PassThrough();
+    for (const chunk of early) source.write(chunk);
+    if (this.bodyEnded) source.end();
+    this.bodySource = source;
+    // The old body's drain will never come: the new one pushes back on its own.
+    this.f.req.resume();
     return source;
   }
 
@@ -360,6 +407,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onConnect(abort: (err?: Error) => void): void {
+    this.early = undefined;
     if (this.queueTimer) clearTimeout(this.queueTimer);
     this.queueTimer = undefined;
     this.abortUpstream = abort;
@@ -386,6 +434,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.abortUpstream?.();
       return false;
     }
+    if (this.target) f.upstream.answered(this.target);
     const raw = latin1(rawHeaders);
     if (f.replaceResponse && f.replaceStatuses?.has(statusCode)) {
       // The access line still says what the upstream answered.
@@ -473,7 +522,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     this.stopIdle();
+    const refused = this.refusedAddress(err);
     this.bodySource?.destroy();
+    this.bodySource = undefined;
     if (this.reply) {
       this.reply.end(undefined);
       return;
@@ -488,6 +539,13 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const code = (err as NodeJS.ErrnoException).code;
+    if (refused) {
+      // Nothing reached this address: the next one takes the request, body and all.
+      this.abortUpstream = undefined;
+      if (f.hasBody && f.body === undefined) this.bodySource = this.restartBody();
+      this.dispatch();
+      return;
+    }
     if (
       !this.retried &&
       !f.hasBody &&
@@ -501,6 +559,19 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.finish(upstreamError(err));
+  }
+
+  /**
+   * The address refused the connection (the balancer leaves it out): true when another one may
+   * take the request — its body, if any, can be sent again.
+   */
+  private refusedAddress(err: Error): boolean {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined || !REFUSED_CODES.has(code) || !this.target) return false;
+    if (this.reply || this.clientGone || this.settled || this.f.res.headersSent) return false;
+    const another = this.f.upstream.refused(this.target);
+    const bodyAgain = !this.f.hasBody || this.f.body !== undefined || this.early !== undefined;
+    return another && bodyAgain && ++this.refusals < 64;
   }
 
   markSettled(): void {

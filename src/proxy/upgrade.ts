@@ -9,8 +9,8 @@ import { request as httpsRequest } from 'node:https';
 import { upstreamServerName, type UpstreamTlsOptions } from './agents';
 import type { Duplex } from 'node:stream';
 import { stripHopByHop, type RawHeaders } from '../headers/hop-by-hop';
-import type { Upstream } from '../routes/route-table';
-import { ForwardFailure } from './forward';
+import { REFUSED_CODES, type UpstreamChooser, type UpstreamTarget } from './balancer';
+import { ForwardFailure, withHost } from './forward';
 import { CONNECT_TIMEOUT, codedError, upstreamError } from './upstream-error';
 
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
@@ -21,7 +21,10 @@ export interface UpgradeRequest {
   req: IncomingMessage;
   socket: Duplex;
   head: Buffer;
-  upstream: Upstream;
+  /** The route's addresses: one is picked; one that refuses is left out and the next tried. */
+  upstream: UpstreamChooser;
+  /** Set `Host` to the picked upstream's (several upstream hosts, preserveHost off). */
+  hostPerTarget?: boolean;
   path: string;
   headers: RawHeaders;
   connectTimeoutMs: number;
@@ -37,20 +40,38 @@ function statusBlock(status: number, message: string, raw: RawHeaders): string {
 }
 
 /** Resolves with the status relayed to the client (101 when the tunnel was opened). */
-export function proxyUpgrade(u: UpgradeRequest): Promise<number> {
-  const send = u.upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+export async function proxyUpgrade(u: UpgradeRequest): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const target = u.upstream.pick();
+    try {
+      const status = await upgradeTo(u, target);
+      u.upstream.answered(target);
+      return status;
+    } catch (err) {
+      const code = err instanceof ForwardFailure ? err.error.cause : undefined;
+      const errno = (code as NodeJS.ErrnoException | undefined)?.code;
+      if (errno === undefined || !REFUSED_CODES.has(errno)) throw err;
+      if (!u.upstream.refused(target) || attempt >= 63) throw err;
+    }
+  }
+}
+
+function upgradeTo(u: UpgradeRequest, target: UpstreamTarget): Promise<number> {
+  const upstream = target.upstream;
+  const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  const headers = u.hostPerTarget ? withHost(u.headers, upstream.host) : u.headers;
   return new Promise((resolve, reject) => {
     const proxyReq = send({
-      protocol: u.upstream.protocol,
-      hostname: u.upstream.hostname,
-      port: u.upstream.port,
+      protocol: upstream.protocol,
+      hostname: target.address ?? upstream.hostname,
+      port: upstream.port,
       method: 'GET',
       path: u.path,
-      headers: u.headers,
+      headers,
       agent: false,
       setHost: false,
       ...(u.tls
-        ? { ...u.tls, rejectUnauthorized: true, servername: upstreamServerName(u.upstream, u.tls) }
+        ? { ...u.tls, rejectUnauthorized: true, servername: upstreamServerName(upstream, u.tls) }
         : {}),
     });
     const timer = setTimeout(

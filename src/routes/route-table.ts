@@ -26,7 +26,10 @@ export interface CompiledRoute {
   /** The prefix as matched: ASCII lower case (route selection ignores case). */
   readonly matchPrefix: string;
   readonly config: Readonly<RouteConfig>;
+  /** The first (or only) upstream: its scheme, Host and base path are every upstream's. */
   readonly upstream: Upstream;
+  /** Every upstream URL of the route (`upstreams`, or the one `upstream`). */
+  readonly upstreams: readonly Upstream[];
   /**
    * Scopes required for `method` on `path` (the path after stripPrefix), resolved per method
    * with "*" as fallback, then from the route's preset; METHOD_NOT_GRANTED when a per-method
@@ -86,13 +89,18 @@ function compileScopes(
 }
 
 export function compileRoute(config: Readonly<RouteConfig>): CompiledRoute {
+  const upstreams = (
+    config.upstreams ?? (config.upstream !== undefined ? [config.upstream] : [])
+  ).map(parseUpstream);
+  if (upstreams.length === 0) throw new Error(`routes.${config.name}: no upstream`);
   const prefix = config.prefix.length > 1 ? trimTrailingSlashes(config.prefix) || '/' : '/';
   return {
     name: config.name,
     prefix,
     matchPrefix: asciiLower(prefix),
     config,
-    upstream: parseUpstream(config.upstream),
+    upstream: upstreams[0] as Upstream,
+    upstreams,
     scopesFor: compileScopes(config),
     errorStyle: config.errorStyle ?? (config.preset === 'mlflow' ? 'mlflow' : 'authgate'),
   };
