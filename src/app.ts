@@ -32,7 +32,7 @@ import type { Logger } from './logging/logger';
 import { createScrubber } from './logging/mask';
 import { methodLabel, type Metrics } from './metrics';
 import { normalizeRequestTarget } from './paths/normalize-path';
-import { UpstreamPools, upstreamTlsOptions } from './proxy/agents';
+import { UpstreamPools, UpstreamTls } from './proxy/agents';
 import { UpstreamSet, createResolve, type Resolve } from './proxy/balancer';
 import { UploadSlots } from './proxy/upload-slots';
 import { ForwardFailure, continueOnce, forward, type UpstreamReply } from './proxy/forward';
@@ -162,12 +162,22 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   const trustedProxies = new NetworkList(config.server.trustedProxies);
   const routes = new RouteTable(config.routes);
   const pools = new UpstreamPools(config.proxy);
-  // Each route's upstream TLS material, read once at start.
+  // Each route's upstream TLS material, read at start and again when the files change.
   const upstreamTls = new Map(
-    config.routes.flatMap((r) => {
-      const options = upstreamTlsOptions(r.upstreamTls, r.name);
-      return options ? [[r.name, { name: r.name, options }] as const] : [];
-    }),
+    config.routes.flatMap((r) =>
+      r.upstreamTls
+        ? [
+            [
+              r.name,
+              new UpstreamTls(r.name, r.upstreamTls, {
+                clock: deps.clock ?? systemClock,
+                logger,
+                intervalMs: r.upstreamTls.reloadIntervalMs,
+              }),
+            ] as const,
+          ]
+        : [],
+    ),
   );
   // Each route's addresses: round-robin, refusing ones left out for a while (proxy/balancer.ts).
   const resolve = deps.resolve ?? createResolve(config.server.dns.servers);
@@ -631,6 +641,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     close() {
       lifecycle.destroyTunnels();
       for (const set of upstreamSets.values()) set.stop();
+      for (const tls of upstreamTls.values()) tls.stop();
       pools.destroy();
     },
   };

@@ -3,10 +3,11 @@
  * files at start and re-read when they change — rotation without a restart. A new set that does
  * not load keeps the current one serving, with an error line; each reload gets an info line.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { SecureContextOptions } from 'node:tls';
 import type { Clock } from './clock';
 import type { Config } from './config/schema';
+import { watchFiles } from './file-watch';
 import type { Logger } from './logging/logger';
 
 export type TlsConfig = NonNullable<Config['server']['tls']>;
@@ -34,19 +35,6 @@ export function readTlsFiles(tls: TlsConfig): SecureContextOptions {
   };
 }
 
-function fingerprint(tls: TlsConfig): string {
-  return files(tls)
-    .map((f) => {
-      try {
-        const st = statSync(f);
-        return `${st.mtimeMs}:${st.size}:${st.ino}`;
-      } catch {
-        return 'missing';
-      }
-    })
-    .join('|');
-}
-
 /** Watches the files; calls `apply` with the new material when they change. Returns the stop. */
 export function watchTlsFiles(
   tls: TlsConfig,
@@ -54,19 +42,15 @@ export function watchTlsFiles(
   clock: Clock,
   logger: Logger,
 ): () => void {
-  let seen = fingerprint(tls);
-  return clock.every(tls.reloadIntervalMs, () => {
-    const now = fingerprint(tls);
-    if (now === seen) return;
-    seen = now;
-    try {
-      apply(readTlsFiles(tls));
-      logger.info('tls certificate reloaded', { cert_file: tls.certFile });
-    } catch (err) {
-      logger.error('tls reload failed; the current certificate keeps serving', {
-        cert_file: tls.certFile,
-        reason: err instanceof Error ? err.message : 'error',
-      });
-    }
+  return watchFiles({
+    files: files(tls),
+    read: () => readTlsFiles(tls),
+    apply,
+    clock,
+    intervalMs: tls.reloadIntervalMs,
+    logger,
+    reloaded: 'tls certificate reloaded',
+    failed: 'tls reload failed; the current certificate keeps serving',
+    fields: { cert_file: tls.certFile },
   });
 }

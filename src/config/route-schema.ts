@@ -79,6 +79,9 @@ export const routeSchema = z.strictObject({
         .describe(
           "The name the upstream's certificate must carry (SNI), when it differs from the URL's host.",
         ),
+      reloadIntervalMs: int(100, 3_600_000)
+        .default(5_000)
+        .describe('How often the files are checked for a change (rotation without restart).'),
     })
     .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
       message: 'certFile and keyFile go together',

@@ -8,6 +8,9 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Pool, buildConnector } from 'undici';
 import type { RouteConfig } from '../config/schema';
+import type { Clock } from '../clock';
+import { watchFiles } from '../file-watch';
+import type { Logger } from '../logging/logger';
 import type { Upstream } from '../routes/route-table';
 
 /** What authgate presents to and checks of an https upstream (`routes[].upstreamTls`). */
@@ -43,6 +46,54 @@ export function upstreamTlsOptions(
   };
 }
 
+/**
+ * A route's upstream TLS material as it is now: the files are re-read when they change
+ * (file-watch.ts), and new connections use the new material; `version` counts the changes.
+ */
+export class UpstreamTls {
+  private current: UpstreamTlsOptions;
+  private changes = 0;
+  private readonly stopWatch?: () => void;
+
+  constructor(
+    readonly name: string,
+    config: NonNullable<RouteConfig['upstreamTls']>,
+    watch?: { clock: Clock; logger: Logger; intervalMs: number },
+  ) {
+    this.current = upstreamTlsOptions(config, name) as UpstreamTlsOptions;
+    if (watch) {
+      this.stopWatch = watchFiles({
+        files: [config.caFile, config.certFile, config.keyFile].filter(
+          (f): f is string => f !== undefined,
+        ),
+        read: () => upstreamTlsOptions(config, name) as UpstreamTlsOptions,
+        apply: (options) => {
+          this.current = options;
+          this.changes++;
+        },
+        clock: watch.clock,
+        intervalMs: watch.intervalMs,
+        logger: watch.logger,
+        reloaded: 'upstream tls reloaded',
+        failed: 'upstream tls reload failed; the current files keep being used',
+        fields: { route: name },
+      });
+    }
+  }
+
+  get options(): UpstreamTlsOptions {
+    return this.current;
+  }
+
+  get version(): number {
+    return this.changes;
+  }
+
+  stop(): void {
+    this.stopWatch?.();
+  }
+}
+
 export interface PoolOptions {
   maxSocketsPerUpstream: number;
   idleSocketTimeoutMs: number;
@@ -53,11 +104,18 @@ export interface PoolOptions {
  * checked (and sent as SNI) fixed to `serverName`, else the upstream URL's host — undici would
  * otherwise take it from each request's Host header, which is the client's.
  */
-function tlsConnector(upstream: Upstream, options: UpstreamTlsOptions): buildConnector.connector {
-  const connector = buildConnector({ ...options, rejectUnauthorized: true });
-  const servername = upstreamServerName(upstream, options);
-  return (opts, callback) =>
+function tlsConnector(upstream: Upstream, tls: UpstreamTls): buildConnector.connector {
+  let version = -1;
+  let connector: buildConnector.connector | undefined;
+  return (opts, callback) => {
+    if (connector === undefined || version !== tls.version) {
+      // Rebuilt when the files changed: new connections present and check the new material.
+      connector = buildConnector({ ...tls.options, rejectUnauthorized: true });
+      version = tls.version;
+    }
+    const servername = upstreamServerName(upstream, tls.options);
     connector({ ...opts, servername: servername ?? opts.servername }, callback);
+  };
 }
 
 /**
@@ -80,12 +138,7 @@ export class UpstreamPools {
    * `tls` (with its `name`, the route's) gets its own pool: connections carry its identity.
    * `address`: connect to this resolved address (the upstream's name stays the TLS server name).
    */
-  poolFor(
-    upstream: Upstream,
-    connectTimeoutMs: number,
-    tls?: { name: string; options: UpstreamTlsOptions },
-    address?: string,
-  ): Pool {
+  poolFor(upstream: Upstream, connectTimeoutMs: number, tls?: UpstreamTls, address?: string): Pool {
     const key = poolKey(upstream, connectTimeoutMs, tls?.name, address);
     let pool = this.pools.get(key);
     if (!pool) {
@@ -100,7 +153,7 @@ export class UpstreamPools {
         keepAliveMaxTimeout: this.options.idleSocketTimeoutMs,
         connectTimeout: connectTimeoutMs,
         // Verified always; never a plaintext fallback.
-        ...(tls ? { connect: tlsConnector(upstream, tls.options) } : {}),
+        ...(tls ? { connect: tlsConnector(upstream, tls) } : {}),
         // A body shorter or longer than its Content-Length is an error, never a second request.
         strictContentLength: true,
         // Timeouts are set per request (the route's responseMs).

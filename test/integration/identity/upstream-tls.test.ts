@@ -3,7 +3,8 @@
  * certificate (openssl-made CA and certificates), its certificate checked against the route's CA
  * under its own name (`serverName`), and no plaintext fallback when anything is missing.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import type { TLSSocket } from 'node:tls';
 import { makePki, type Pki } from '../../helpers/pki';
 import { runCli, writeConfig } from '../../helpers/process';
 import { rawRequest, startProxy, type TestProxy } from '../../helpers/servers';
+import { waitFor } from '../../helpers/wait';
 
 describe('TLS towards the upstream', () => {
   let pki: Pki;
@@ -191,5 +193,47 @@ describe('TLS towards the upstream', () => {
     expect(seen.slice(before)).toEqual(['authgate']);
     expect(await upgradeVia('/wswrong/socket')).toBe(502);
     expect(seen.length).toBe(before + 1);
+  });
+
+  test('a rotated client certificate is read again without a restart: new connections present it', async () => {
+    // The route starts with a certificate of another CA (the upstream refuses it), then the
+    // files are replaced with one the upstream trusts.
+    const other = pki.otherCa();
+    const stale = pki.issue('stale', { cn: 'stale', ca: other });
+    const fresh = pki.issue('rotated', { cn: 'rotated' });
+    const certFile = join(pki.dir, 'rotating.crt');
+    const keyFile = join(pki.dir, 'rotating.key');
+    copyFileSync(stale.cert, certFile);
+    copyFileSync(stale.key, keyFile);
+    const url = `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const rotating = await startProxy({
+      routes: [
+        {
+          name: 'rotating',
+          prefix: '/',
+          upstream: url,
+          auth: 'none',
+          upstreamTls: {
+            caFile: pki.ca.cert,
+            certFile,
+            keyFile,
+            serverName: 'upstream.internal',
+            reloadIntervalMs: 100,
+          },
+        },
+      ],
+    });
+    try {
+      const call = () =>
+        rawRequest(rotating.url, { path: '/x', headers: ['Host', 'authgate.test'] });
+      expect((await call()).status).toBe(502);
+      copyFileSync(fresh.key, keyFile);
+      copyFileSync(fresh.cert, certFile);
+      await waitFor('the rotated certificate in use', async () => (await call()).status === 200);
+      expect(seen.at(-1)).toBe('rotated');
+      expect(rotating.logs.entries().some((e) => e.message === 'upstream tls reloaded')).toBe(true);
+    } finally {
+      await rotating.close();
+    }
   });
 });
