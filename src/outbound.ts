@@ -7,6 +7,7 @@
  * anything is sent (it would end up in an `Authorization` header nobody configured).
  */
 import { SpanStatusCode } from '@opentelemetry/api';
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { SpanKind, activeSpan, withSpan } from './tracing/tracing';
 
 export interface OutboundRequest {
@@ -17,6 +18,8 @@ export interface OutboundRequest {
   timeoutMs: number;
   /** The name of its span in a traced request (e.g. "jwks fetch"). */
   span?: string;
+  /** Connections with their own TLS (a CA, a client certificate): undici's fetch on this agent. */
+  dispatcher?: Dispatcher;
 }
 
 /** The call could not be made as asked (a URL with credentials in it). */
@@ -30,14 +33,20 @@ export async function outbound(url: string, request: OutboundRequest): Promise<R
     throw new OutboundRefused('credentials in an outbound URL are not sent');
   }
   const method = request.method ?? 'GET';
+  const init = {
+    method,
+    headers: request.headers,
+    body: request.body,
+    redirect: 'error' as const,
+    signal: AbortSignal.timeout(request.timeoutMs),
+  };
   const call = (): Promise<Response> =>
-    fetch(target, {
-      method,
-      headers: request.headers,
-      body: request.body,
-      redirect: 'error',
-      signal: AbortSignal.timeout(request.timeoutMs),
-    });
+    request.dispatcher
+      ? (undiciFetch(target, {
+          ...init,
+          dispatcher: request.dispatcher,
+        }) as unknown as Promise<Response>)
+      : fetch(target, init);
   if (!activeSpan()) return call();
   // In a traced request: a CLIENT span, with the URL without its query (never a credential).
   return withSpan(

@@ -16,7 +16,12 @@
  */
 import type { ApiKeysConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
-import type { Logger } from '../logging/logger';
+import { NOOP_LOGGER, type Logger } from '../logging/logger';
+import { UpstreamTls, tlsAgent } from '../proxy/agents';
+import { parseUpstream } from '../routes/route-table';
+import { authorizationValue, type CredentialProvider } from '../upstream-credentials/credential';
+import { buildProvider } from '../upstream-credentials/route-upstream-auth';
+import type { Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock';
 import { CircuitBreaker } from './circuit-breaker';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
@@ -127,13 +132,33 @@ export class ApiKeyService {
   private up: boolean | undefined;
   private stopProbe: (() => void) | undefined;
 
+  /** TLS towards the service (`serviceAuth.tls`): its CA, authgate's client certificate. */
+  private readonly tls?: UpstreamTls;
+  private readonly dispatcher?: Dispatcher;
+  /** `serviceAuth.providers`: the chain authgate's own credential comes from. */
+  private readonly providers: readonly CredentialProvider[];
+
   constructor(
     private readonly config: Readonly<ApiKeysConfig>,
     observer?: AuthObserver,
     private readonly logger?: Logger,
     private readonly clock: Clock = systemClock,
+    env: NodeJS.ProcessEnv = process.env,
   ) {
     this.observer = observer ?? NOOP_OBSERVER;
+    const service = parseUpstream(config.validateUrl);
+    const serviceAuth = config.serviceAuth;
+    this.providers = (serviceAuth?.providers ?? []).map((p) =>
+      buildProvider(p, service, { clock, logger: logger ?? NOOP_LOGGER, env }, 60_000),
+    );
+    if (serviceAuth?.tls) {
+      this.tls = new UpstreamTls('auth-service', serviceAuth.tls, {
+        clock,
+        logger: logger ?? NOOP_LOGGER,
+        intervalMs: serviceAuth.tls.reloadIntervalMs,
+      });
+      this.dispatcher = tlsAgent(service, this.tls);
+    }
     this.breaker = new CircuitBreaker(
       config.circuitBreaker.failureThreshold,
       config.circuitBreaker.openSec * 1000,
@@ -171,6 +196,8 @@ export class ApiKeyService {
   stop(): void {
     this.stopProbe?.();
     this.stopProbe = undefined;
+    this.tls?.stop();
+    void this.dispatcher?.close().catch(() => undefined);
   }
 
   /** One probe (joins one in flight); resolves whether the service answered per contract. */
@@ -187,7 +214,13 @@ export class ApiKeyService {
         this.setUp(up, up ? undefined : refusedUs ? 'credential refused' : `status ${res.status}`);
         return up;
       } catch (err) {
-        this.setUp(false, (err as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable');
+        const reason =
+          err instanceof Failure
+            ? 'no credential'
+            : (err as Error).name === 'TimeoutError'
+              ? 'timeout'
+              : 'unreachable';
+        this.setUp(false, reason);
         return false;
       }
     })().finally(() => {
@@ -217,20 +250,54 @@ export class ApiKeyService {
     return INVALID;
   }
 
-  /** One call of the validate endpoint (docs/design.md#configuration contract). */
-  private post(apiKey: string): Promise<Response> {
+  /**
+   * authgate's own credential for the service: `serviceAuth.value`, or the first provider of
+   * `serviceAuth.providers` that yields (providers cache and renew their credentials). None
+   * yields: no key can be judged — an error line (at most one a minute) and a refusal.
+   */
+  private async ownCredential(): Promise<string | undefined> {
+    const serviceAuth = this.config.serviceAuth;
+    if (!serviceAuth) return undefined;
+    if (serviceAuth.value !== undefined) return serviceAuth.value;
+    if (this.providers.length === 0) return undefined;
+    const reasons: string[] = [];
+    for (const provider of this.providers) {
+      const result = await provider.get();
+      if ('credential' in result) return authorizationValue(result.credential);
+      reasons.push(`${result.source}: ${result.none}`);
+    }
+    const now = this.clock.now();
+    if (this.noCredentialSince === undefined || now - this.noCredentialSince >= 60_000) {
+      this.noCredentialSince = now;
+      this.logger?.error('no credential for the auth service (serviceAuth.providers)', {
+        url: this.config.validateUrl,
+        reasons,
+      });
+    }
+    throw new Failure('refused', false);
+  }
+
+  private noCredentialSince: number | undefined;
+
+  /**
+   * One call of the validate endpoint (docs/design.md#configuration contract), with authgate's
+   * own credential and TLS (diagnose probes through it too).
+   */
+  async post(apiKey: string): Promise<Response> {
+    const credential = await this.ownCredential();
     return outbound(this.config.validateUrl, {
       span: 'auth-service validate',
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         accept: 'application/json',
-        ...(this.config.serviceAuth
-          ? { [this.config.serviceAuth.header]: this.config.serviceAuth.value }
+        ...(credential !== undefined && this.config.serviceAuth
+          ? { [this.config.serviceAuth.header]: credential }
           : {}),
       },
       body: JSON.stringify({ api_key: apiKey }),
       timeoutMs: this.config.timeoutMs,
+      dispatcher: this.dispatcher,
     });
   }
 
@@ -239,6 +306,7 @@ export class ApiKeyService {
     try {
       res = await this.post(apiKey);
     } catch (err) {
+      if (err instanceof Failure) throw err;
       const name = (err as Error).name;
       const timeout = name === 'TimeoutError' || name === 'AbortError';
       throw new Failure(timeout ? 'timeout' : 'error', true);

@@ -15,6 +15,7 @@ import { parseUpstream } from '../routes/route-table';
 import type { RouteConfig } from '../config/schema';
 import { systemClock } from '../clock';
 import { NOOP_LOGGER } from '../logging/logger';
+import { ApiKeyService } from '../auth/api-key-service';
 import { routeUpstreams } from '../config/checks';
 import { RouteUpstreamAuth } from '../upstream-credentials/route-upstream-auth';
 import { outbound } from '../outbound';
@@ -128,12 +129,14 @@ async function checkApiKeyService(config: NonNullable<Config['auth']['apiKeys']>
   const name = 'api-key service';
   try {
     // A key that cannot exist: a healthy service says "invalid".
-    const res = await outbound(config.validateUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ api_key: `${config.prefixes[0]}authgate-diagnose-probe` }),
-      timeoutMs: TIMEOUT_MS,
-    });
+    // Through the proxy's own client: the same serviceAuth credential and TLS.
+    const service = new ApiKeyService({ ...config, timeoutMs: TIMEOUT_MS });
+    let res: Response;
+    try {
+      res = await service.post(`${config.prefixes[0]}authgate-diagnose-probe`);
+    } finally {
+      service.stop();
+    }
     // Read the answer by the rules the proxy uses (docs/design.md#configuration contract).
     if (res.status === 200) {
       let body: unknown;
@@ -150,6 +153,12 @@ async function checkApiKeyService(config: NonNullable<Config['auth']['apiKeys']>
       return { name, ok: true, detail: 'HTTP 200 valid:false for a bad key (per contract)' };
     }
     await res.body?.cancel();
+    if (config.serviceAuth && (res.status === 401 || res.status === 403))
+      return {
+        name,
+        ok: false,
+        detail: `HTTP ${res.status}: the service refused authgate's own credential (serviceAuth)`,
+      };
     if ([401, 403, 404].includes(res.status))
       return { name, ok: true, detail: `HTTP ${res.status} for a bad key (per contract)` };
     return { name, ok: false, detail: `answered HTTP ${res.status}` };

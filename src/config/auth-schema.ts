@@ -1,6 +1,8 @@
 /** `auth` of the config (docs/design.md#configuration): JWT issuers, API keys, the ALB's OIDC data, the failed-auth guard. */
 import { z } from 'zod';
 import { bool, httpUrl, int, noCredentialsInUrl, urlPath } from './fields';
+import { upstreamTlsSchema } from './route-schema';
+import { providerSchema } from './upstream-auth-schema';
 
 export const ALGORITHMS = [
   'HS256',
@@ -118,10 +120,32 @@ const apiKeysSchema = z.strictObject({
       value: z
         .string()
         .min(1, { message: 'is empty (is its ${VAR} set?)' })
+        .optional()
         .describe(
           'The credential, e.g. "Bearer ${AUTH_SERVICE_TOKEN}" (use ${VAR}; never logged).',
         ),
+      providers: z
+        .array(providerSchema)
+        .min(1)
+        .optional()
+        .describe(
+          'Instead of value: the upstream-credential provider chain (env, file, command, oauth2ClientCredentials ...); the first that yields is sent in `header`, renewed before it expires.',
+        ),
+      tls: upstreamTlsSchema
+        .optional()
+        .describe(
+          'TLS towards the auth service: its CA, and a client certificate authgate presents (files re-read when they change).',
+        ),
     })
+    .refine((a) => !(a.value !== undefined && a.providers !== undefined), {
+      message: 'set value or providers, not both',
+    })
+    .refine(
+      (a) => a.value !== undefined || a.providers !== undefined || a.tls?.certFile !== undefined,
+      {
+        message: 'needs a credential: value, providers or tls.certFile',
+      },
+    )
     .optional()
     .describe(
       'authgate\'s own credential towards the auth service. With it, the service answering 401/403 means that credential was refused: 503 and an error line, never "key invalid" (invalid keys are 200 {"valid": false} or 404).',

@@ -23,6 +23,33 @@ const scopesSchema = z
     'Scopes every request must carry: a list, or per method ({GET: [...], "*": [...]}; "*" is the fallback).',
   );
 
+/** TLS towards a peer authgate calls (an upstream, the auth service): CA, client certificate, name. */
+export const upstreamTlsSchema = z
+  .strictObject({
+    caFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "PEM CA bundle the upstream's certificate is verified against (else the system's).",
+      ),
+    certFile: z.string().min(1).optional().describe('PEM client certificate authgate presents.'),
+    keyFile: z.string().min(1).optional().describe('Its PEM private key.'),
+    serverName: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The name the upstream's certificate must carry (SNI), when it differs from the URL's host.",
+      ),
+    reloadIntervalMs: int(100, 3_600_000)
+      .default(5_000)
+      .describe('How often the files are checked for a change (rotation without restart).'),
+  })
+  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+    message: 'certFile and keyFile go together',
+  });
+
 export const routeSchema = z.strictObject({
   name: z
     .string()
@@ -61,31 +88,7 @@ export const routeSchema = z.strictObject({
     .describe(
       'true: the upstream gets the identity assertion of the caller (identityAssertion section); anonymous requests get none.',
     ),
-  upstreamTls: z
-    .strictObject({
-      caFile: z
-        .string()
-        .min(1)
-        .optional()
-        .describe(
-          "PEM CA bundle the upstream's certificate is verified against (else the system's).",
-        ),
-      certFile: z.string().min(1).optional().describe('PEM client certificate authgate presents.'),
-      keyFile: z.string().min(1).optional().describe('Its PEM private key.'),
-      serverName: z
-        .string()
-        .min(1)
-        .optional()
-        .describe(
-          "The name the upstream's certificate must carry (SNI), when it differs from the URL's host.",
-        ),
-      reloadIntervalMs: int(100, 3_600_000)
-        .default(5_000)
-        .describe('How often the files are checked for a change (rotation without restart).'),
-    })
-    .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
-      message: 'certFile and keyFile go together',
-    })
+  upstreamTls: upstreamTlsSchema
     .optional()
     .describe(
       'TLS towards an https upstream: CA, client certificate, server name; never a plaintext fallback.',

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { Pool, buildConnector } from 'undici';
+import { Agent, Pool, buildConnector } from 'undici';
 import type { RouteConfig } from '../config/schema';
 import type { Clock } from '../clock';
 import { watchFiles } from '../file-watch';
@@ -116,6 +116,11 @@ function tlsConnector(upstream: Upstream, tls: UpstreamTls): buildConnector.conn
     const servername = upstreamServerName(upstream, tls.options);
     connector({ ...opts, servername: servername ?? opts.servername }, callback);
   };
+}
+
+/** An agent for authgate's own calls to one peer (the auth service) with the given TLS. */
+export function tlsAgent(peer: Upstream, tls: UpstreamTls): Agent {
+  return new Agent({ connect: tlsConnector(peer, tls) });
 }
 
 /**

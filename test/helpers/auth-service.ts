@@ -1,4 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpsServer,
+  type ServerOptions as HttpsServerOptions,
+} from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface KeyRecord {
@@ -38,7 +42,10 @@ const ADMIN_PATH = '/api/v1/keys';
 const VALIDATE_PATH = '/api/v1/keys/validate';
 const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef';
 
-export async function startAuthService(): Promise<AuthService> {
+/** `tls`: serve HTTPS with these options (a client certificate may be required). */
+export async function startAuthService(
+  options: { tls?: HttpsServerOptions } = {},
+): Promise<AuthService> {
   const state = {
     keys: new Map<string, KeyRecord>(),
     calls: 0,
@@ -87,7 +94,7 @@ export async function startAuthService(): Promise<AuthService> {
       res.writeHead(405).end();
     }
   };
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -131,12 +138,16 @@ export async function startAuthService(): Promise<AuthService> {
           .end(JSON.stringify({ valid: true, ...record }));
       }, state.delayMs);
     });
-  });
+  };
+  const server: Server = options.tls
+    ? createHttpsServer(options.tls, handler)
+    : createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
+  const scheme = options.tls ? 'https' : 'http';
   return Object.assign(state, {
-    url: `http://127.0.0.1:${port}${VALIDATE_PATH}`,
-    adminUrl: `http://127.0.0.1:${port}${ADMIN_PATH}`,
+    url: `${scheme}://127.0.0.1:${port}${VALIDATE_PATH}`,
+    adminUrl: `${scheme}://127.0.0.1:${port}${ADMIN_PATH}`,
     adminToken: ADMIN_TOKEN,
     close: () =>
       new Promise<void>((resolve) => {
