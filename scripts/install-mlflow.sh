@@ -7,3 +7,10 @@ source scripts/pinned-venv.sh
 V="$(cat test/mlflow/MLFLOW_VERSION)"
 pinned_venv mlflow "$V" "mlflow[auth]==$V" \
   "import mlflow, flask_wtf, sys; sys.exit(mlflow.__version__ != '$V')"
+
+# authgate-mlflow (integrations/mlflow) runs inside `mlflow server`: its dependency PyJWT, and
+# pytest for its own tests, in the same virtualenv (the package itself is put on PYTHONPATH by
+# the tests, so one cached virtualenv serves every clone).
+if ! .tools/mlflow/bin/python -c "import jwt, pytest; assert jwt.__version__ == '2.10.1'" 2>/dev/null; then
+  .tools/mlflow/bin/pip install --quiet --disable-pip-version-check "PyJWT[crypto]==2.10.1" "pytest==8.3.5"
+fi

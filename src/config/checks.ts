@@ -138,6 +138,12 @@ export const routeProblems: Check = (config) => {
         message: 'is true but the identityAssertion section is not configured (issuer, key)',
       });
     }
+    if ('mlflowPermissions' in route && route.mlflowPermissions && route.preset !== 'mlflow') {
+      problems.push({
+        path: ['routes', i, 'mlflowPermissions'],
+        message: 'is true but the route has no preset: mlflow',
+      });
+    }
     if ('login' in route && route.login === 'browser' && auth !== undefined && !auth.oidc) {
       problems.push({
         path: ['routes', i, 'login'],

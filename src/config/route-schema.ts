@@ -157,6 +157,11 @@ export const routeSchema = z.strictObject({
     .describe(
       'mlflow: every MLflow endpoint needs presetScopes.read, .edit or .manage, as MLflow classifies it (docs/mlflow.md).',
     ),
+  mlflowPermissions: bool()
+    .default(false)
+    .describe(
+      "With preset mlflow and MLflow's permission app behind (authgate-mlflow): reads need presetScopes.read, every write (deletes and grants too) .edit, MLflow's admin-only endpoints .admin; MLflow decides per experiment and model (docs/mlflow-permissions.md).",
+    ),
   presetScopes: z
     .strictObject({
       read: z.string().min(1).default('mlflow:read').describe('Scope for reads.'),
@@ -166,6 +171,13 @@ export const routeSchema = z.strictObject({
         .min(1)
         .default('mlflow:manage')
         .describe('Scope for deleting, admin features and unknown endpoints.'),
+      admin: z
+        .string()
+        .min(1)
+        .default('mlflow:admin')
+        .describe(
+          "With mlflowPermissions: scope for what MLflow lets only its admins do (user administration, roles, webhooks, workspaces) and unknown endpoints; MLflow's admins are the holders of this scope.",
+        ),
     })
     .prefault({})
     .describe('Scope names the preset requires (rename them here).'),

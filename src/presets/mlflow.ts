@@ -18,10 +18,24 @@ export interface MlflowClassification {
   permission: MlflowPermission;
   /** False when no rule knew the endpoint (it then needs manage). */
   known: boolean;
+  /**
+   * MLflow itself lets only its admins do this (user administration, roles, webhooks,
+   * workspaces ...): with `mlflowPermissions` it needs the admin scope, where every other
+   * write needs edit and MLflow's permission app decides per resource.
+   */
+  adminOnly: boolean;
 }
 
-/** [methods ("GET|POST", "*"), pattern, permission]; in a pattern `*` is one segment, `**` any. */
-type Rule = readonly [string, string, MlflowPermission];
+/** The scope class a request needs with `mlflowPermissions: true` (docs/mlflow-permissions.md). */
+export type MlflowAppPermission = 'read' | 'edit' | 'admin';
+
+/**
+ * [methods ("GET|POST", "*"), pattern, permission, "admin" when MLflow allows it only to its
+ * admins]; in a pattern `*` is one segment, `**` any.
+ */
+type Rule =
+  | readonly [string, string, MlflowPermission]
+  | readonly [string, string, MlflowPermission, 'admin'];
 
 /** Endpoint families of the tracking server, below `mlflow/`. A new family is unknown → manage. */
 const FAMILIES = [
@@ -73,31 +87,33 @@ const API: readonly Rule[] = [
   // MLflow allows; every other change to users, roles or grants is manage.
   ['GET', 'mlflow/users/current', 'read'],
   ['GET', 'mlflow/users/current/permissions', 'read'],
-  ['POST', 'mlflow/users/create|create-ui', 'edit'],
-  ['PATCH', 'mlflow/users/update-password', 'edit'],
+  ['POST', 'mlflow/users/create|create-ui', 'edit', 'admin'],
+  ['PATCH', 'mlflow/users/update-password', 'edit', 'admin'],
   ['GET', 'mlflow/users/get|list', 'read'],
   ['GET', 'mlflow/users/permissions/get|list', 'read'],
   ['GET', 'mlflow/users/roles/list', 'read'],
   ['GET', 'mlflow/roles/get|list', 'read'],
   ['GET', 'mlflow/roles/permissions/list', 'read'],
-  ['*', 'mlflow/users/**', 'manage'],
-  ['*', 'mlflow/roles/**', 'manage'],
+  // Granting and revoking a resource's permissions: MLflow asks MANAGE on that resource.
+  ['POST', 'mlflow/users/permissions/grant|revoke', 'manage'],
+  ['*', 'mlflow/users/**', 'manage', 'admin'],
+  ['*', 'mlflow/roles/**', 'manage', 'admin'],
   // Admin-only in MLflow.
-  ['*', 'mlflow/webhooks/**', 'manage'],
+  ['*', 'mlflow/webhooks/**', 'manage', 'admin'],
   ['GET', 'mlflow/workspaces/**', 'read'],
-  ['*', 'mlflow/workspaces/**', 'manage'],
+  ['*', 'mlflow/workspaces/**', 'manage', 'admin'],
   ['POST', 'mlflow/demo/generate', 'read'],
-  ['*', 'mlflow/demo/delete', 'manage'],
+  ['*', 'mlflow/demo/delete', 'manage', 'admin'],
   ['POST', 'jobs/search', 'read'],
   ['*', 'jobs/**', 'manage'],
   ['*', 'mlflow/jobs/**', 'manage'],
   ['GET', 'mlflow/gateway/guardrails/list-for-endpoint', 'read'],
   ['*', 'mlflow/gateway/guardrails/add-to-endpoint|remove-from-endpoint|update-config', 'edit'],
-  ['*', 'mlflow/gateway/guardrails/**', 'manage'],
-  ['*', 'mlflow/gateway/budgets/create|update|delete', 'manage'],
+  ['*', 'mlflow/gateway/guardrails/**', 'manage', 'admin'],
+  ['*', 'mlflow/gateway/budgets/create|update|delete', 'manage', 'admin'],
   ['*', 'mlflow/label-schemas/update', 'manage'],
-  ['PUT', 'mlflow/assistant/config', 'manage'],
-  ['*', 'mlflow/assistant/skills/**', 'manage'],
+  ['PUT', 'mlflow/assistant/config', 'manage', 'admin'],
+  ['*', 'mlflow/assistant/skills/**', 'manage', 'admin'],
   // Tag and record deletions MLflow counts as updates of their resource.
   ['*', 'mlflow/experiments/delete-experiment-tag', 'edit'],
   ['*', 'mlflow/runs/delete-tag', 'edit'],
@@ -135,6 +151,7 @@ interface CompiledRule {
   /** undefined: no `**`; else the segment matchers after it. */
   after: Array<(segment: string) => boolean> | undefined;
   permission: MlflowPermission;
+  adminOnly: boolean;
 }
 
 function segmentMatcher(pattern: string): (segment: string) => boolean {
@@ -150,6 +167,7 @@ function segmentMatcher(pattern: string): (segment: string) => boolean {
 
 function compile(rule: Rule): CompiledRule {
   const [methods, pattern, permission] = rule;
+  const adminOnly = rule[3] === 'admin';
   const segments = pattern === '' ? [] : pattern.split('/');
   const globstar = segments.indexOf('**');
   return {
@@ -157,6 +175,7 @@ function compile(rule: Rule): CompiledRule {
     before: (globstar === -1 ? segments : segments.slice(0, globstar)).map(segmentMatcher),
     after: globstar === -1 ? undefined : segments.slice(globstar + 1).map(segmentMatcher),
     permission,
+    adminOnly,
   };
 }
 
@@ -187,9 +206,21 @@ export function classifyMlflowRequest(method: string, path: string): MlflowClass
   const segments = rest === '' ? [] : rest.replace(/\/$/, '').split('/');
   for (const rule of prefix ? API_RULES : TOP_LEVEL_RULES) {
     if (rule.methods && !rule.methods.has(m)) continue;
-    if (matches(rule, segments)) return { permission: rule.permission, known: true };
+    if (matches(rule, segments))
+      return { permission: rule.permission, known: true, adminOnly: rule.adminOnly };
   }
-  return { permission: 'manage', known: false };
+  return { permission: 'manage', known: false, adminOnly: false };
+}
+
+/**
+ * With `mlflowPermissions: true` MLflow's permission app decides per resource, so authgate's
+ * gate is coarse: reads need read, every write (deletes and grants included) edit, and what
+ * MLflow allows only to its admins — or what no rule knows — admin.
+ * @example mlflowAppPermission({permission: 'manage', known: true, adminOnly: false}) // 'edit'
+ */
+export function mlflowAppPermission(c: MlflowClassification): MlflowAppPermission {
+  if (c.adminOnly || !c.known) return 'admin';
+  return c.permission === 'read' ? 'read' : 'edit';
 }
 
 export interface MlflowScopeNames {
@@ -210,36 +241,37 @@ export function mlflowPresetRows(): Array<{
   methods: string;
   pattern: string;
   permission: MlflowPermission;
+  withPermissionsApp: MlflowAppPermission;
 }> {
-  return [
-    ...TOP_LEVEL.map(([methods, pattern, permission]) => ({
-      prefixed: false,
-      methods,
-      pattern,
-      permission,
-    })),
-    ...API.map(([methods, pattern, permission]) => ({
-      prefixed: true,
-      methods,
-      pattern,
-      permission,
-    })),
-  ];
+  const row = (prefixed: boolean) => (rule: Rule) => ({
+    prefixed,
+    methods: rule[0],
+    pattern: rule[1],
+    permission: rule[2],
+    withPermissionsApp: mlflowAppPermission({
+      permission: rule[2],
+      known: true,
+      adminOnly: rule[3] === 'admin',
+    }),
+  });
+  return [...TOP_LEVEL.map(row(false)), ...API.map(row(true))];
 }
 
 /** The preset's rule table as Markdown (docs/mlflow.md embeds it; a test keeps them equal). */
 export function mlflowScopeTable(): string {
   const lines = [
-    '| # | methods | path (after the API prefix, or from `/`) | needs |',
-    '| -: | ------- | ---------------------------------------- | ----- |',
+    '| # | methods | path (after the API prefix, or from `/`) | needs | with `mlflowPermissions` |',
+    '| -: | ------- | ---------------------------------------- | ----- | ------------------------ |',
   ];
   mlflowPresetRows().forEach((row, i) => {
     const pattern = row.pattern.split(FAMILIES).join('<family>');
     const path = row.prefixed ? `{api,ajax-api}/{2.0,3.0}/${pattern}` : `/${pattern}`;
     const methods = row.methods === '*' ? 'any' : row.methods.replace(/\|/g, ', ');
-    lines.push(`| ${i + 1} | ${methods} | \`${path.replace(/\|/g, '\\|')}\` | ${row.permission} |`);
+    lines.push(
+      `| ${i + 1} | ${methods} | \`${path.replace(/\|/g, '\\|')}\` | ${row.permission} | ${row.withPermissionsApp} |`,
+    );
   });
-  lines.push('| — | any | anything else | manage |');
+  lines.push('| — | any | anything else | manage | admin |');
   lines.push(
     '',
     `\`<family>\` is one of ${FAMILIES.split('|')

@@ -5,7 +5,7 @@
 import type { RouteConfig } from '../config/schema';
 import { AuthgateError } from '../errors';
 import { trimTrailingSlashes } from '../paths/normalize-path';
-import { classifyMlflowRequest } from '../presets/mlflow';
+import { classifyMlflowRequest, mlflowAppPermission } from '../presets/mlflow';
 
 export interface Upstream {
   /** `http:` or `https:` */
@@ -83,7 +83,15 @@ function compileScopes(
     read: Object.freeze([names.read]),
     edit: Object.freeze([names.edit]),
     manage: Object.freeze([names.manage]),
+    admin: Object.freeze([names.admin]),
   };
+  if (config.mlflowPermissions) {
+    // MLflow's permission app decides per resource: authgate's gate is read / edit / admin.
+    return (method, path) =>
+      table.get(method) ??
+      listed ??
+      byPermission[mlflowAppPermission(classifyMlflowRequest(method, path))];
+  }
   return (method, path) =>
     table.get(method) ?? listed ?? byPermission[classifyMlflowRequest(method, path).permission];
 }
