@@ -51,6 +51,11 @@ export interface MlflowServerOptions {
   basicAuth?: { adminUser: string; adminPassword: string };
   /** `--enable-workspaces`: resources live in the workspace of `X-MLFLOW-WORKSPACE`. */
   workspaces?: boolean;
+  /**
+   * MLflow's permission app with authgate-mlflow (integrations/mlflow) as its authorization
+   * function: people are who authgate's identity assertion says, verified against this JWKS.
+   */
+  authgatePermissions?: { jwksUrl: string; audience: string; defaultPermission?: string };
 }
 
 /** The admin of the shared basic-auth MLflow server. */
@@ -133,6 +138,13 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
     env.MLFLOW_AUTH_CONFIG_PATH = writeAuthConfig(dir, options.basicAuth);
     env.MLFLOW_FLASK_SERVER_SECRET_KEY = 'authgate-test-secret';
   }
+  if (options.authgatePermissions) {
+    args.push('--app-name', 'basic-auth');
+    env.MLFLOW_AUTH_CONFIG_PATH = writePermissionsConfig(dir, options.authgatePermissions);
+    env.MLFLOW_FLASK_SERVER_SECRET_KEY = 'authgate-test-secret';
+    // The package from this checkout (what `pip install integrations/mlflow` installs).
+    env.PYTHONPATH = AUTHGATE_MLFLOW_SRC;
+  }
   const child: ChildProcess = spawn(join(MLFLOW_BIN, 'mlflow'), args, {
     cwd: dir,
     env,
@@ -178,6 +190,35 @@ export async function startMlflowServer(options: MlflowServerOptions = {}): Prom
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The source of the authgate-mlflow package (integrations/mlflow). */
+export const AUTHGATE_MLFLOW_SRC = join(ROOT, 'integrations/mlflow/src');
+
+/** MLflow's auth config with authgate-mlflow as its authorization function. */
+export function writePermissionsConfig(
+  dir: string,
+  p: { jwksUrl: string; audience: string; defaultPermission?: string },
+): string {
+  const file = join(dir, 'authgate_permissions.ini');
+  writeFileSync(
+    file,
+    [
+      '[mlflow]',
+      `default_permission = ${p.defaultPermission ?? 'READ'}`,
+      `database_uri = sqlite:///${join(dir, 'basic_auth.db')}`,
+      'admin_username = admin',
+      // MLflow creates this bootstrap admin; authgate-mlflow never accepts a password.
+      'admin_password = bootstrap-password-0123456789',
+      'authorization_function = authgate_mlflow:authenticate_request',
+      '',
+      '[authgate]',
+      `jwks_url = ${p.jwksUrl}`,
+      `audience = ${p.audience}`,
+      '',
+    ].join('\n'),
+  );
+  return file;
 }
 
 function writeAuthConfig(dir: string, admin: { adminUser: string; adminPassword: string }): string {

@@ -123,6 +123,28 @@ def attempt(op, args):
         return True
     if op == "create-experiment":
         return client.create_experiment(f"exp-{int(time.time() * 1e6)}")
+    if op == "set-experiment-tag":
+        client.set_experiment_tag(args[0], "note", args[1] if len(args) > 1 else "x")
+        return True
+    if op == "get-experiment":
+        return client.get_experiment(args[0]).name
+    if op == "delete-experiment":
+        client.delete_experiment(args[0])
+        return True
+    if op in ("grant", "revoke", "permission", "create-user"):
+        from mlflow.server.auth.client import AuthServiceClient
+
+        auth = AuthServiceClient(os.environ["MLFLOW_TRACKING_URI"])
+        if op == "grant":
+            auth.grant_user_permission(args[0], args[1], args[2], args[3])
+            return True
+        if op == "revoke":
+            auth.revoke_user_permission(args[0], args[1], args[2])
+            return True
+        if op == "create-user":
+            auth.create_user(args[0], "a-password-nobody-uses-0123")
+            return True
+        return auth.get_user_permission(args[0], args[1], args[2]).permission
     raise SystemExit(f"unknown op {op}")
 
 
