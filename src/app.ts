@@ -218,6 +218,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
   const guard = configHeaderGuard(config);
   const hygiene = createHygieneStage(config, trustedProxies, logger, guard);
   const authenticateAndAuthorize = createAuthStage({
+    auditLog: config.logging.auditLog,
     authenticators: deps.authenticators ?? [],
     failedAuthGuard:
       deps.failedAuthGuard ?? new FailedAuthGuard(config.auth.failedAuthGuard, undefined),
@@ -466,7 +467,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       status,
       (performance.now() - scope.startedAt) / 1000,
     );
-    logAccess(logger, scope, { status, aborted, message: kind });
+    logAccess(logger, scope, { status, aborted, message: kind }, config.logging.accessLog);
     if (scope.trace) endTrace(scope, status);
   }
 

@@ -9,16 +9,16 @@
  * - `revoke` with no KEY_ID reads a raw key from stdin (never argv, which `ps` shows) and drops
  *   only its cached verdicts.
  */
-import { parseArgs } from 'node:util';
 import { apiKeyId, revokeInRedis, revokeKeyIdInRedis } from '../auth/api-key';
 import type { Config } from '../config/schema';
 import { createRedisClient, redisConfigured } from '../redis';
+import { UsageError, parseFlags, type Parsed } from './args';
 import { loadCliConfig } from './config-loader';
 import { trimTrailingSlashes } from '../paths/normalize-path';
 import { outbound } from '../outbound';
 
-const USAGE = `usage:
-  authgate api-key create --name N --scopes S [--scopes S]... [--tenant T]... [--service-id ID] [--environment E]
+export const API_KEY_USAGE = `usage:
+  authgate api-key create --name N --scopes S [S ...] [--tenant T]... [--service-id ID] [--environment E]
   authgate api-key list
   authgate api-key revoke KEY_ID      (deletes it at the auth service and from every instance's caches)
   authgate api-key revoke < key       (a raw key on stdin: drops its cached verdicts only)
@@ -89,22 +89,21 @@ function noAnswer(err: unknown): string {
   return `no answer from the admin API (${e.cause?.code ?? e.name})`;
 }
 
-async function create(admin: Admin, args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      name: { type: 'string' },
-      scopes: { type: 'string', multiple: true },
-      tenant: { type: 'string', multiple: true },
-      'service-id': { type: 'string' },
-      environment: { type: 'string' },
-    },
-  });
-  if (!values.name || !values.scopes?.length) {
-    console.error(USAGE);
-    return 2;
-  }
-  const scopes = values.scopes.flatMap((s) => s.split(/[\s,]+/)).filter((s) => s !== '');
+const CREATE_FLAGS = {
+  name: { type: 'string' },
+  scopes: { type: 'string', list: true },
+  tenant: { type: 'string', list: true },
+  'service-id': { type: 'string' },
+  environment: { type: 'string' },
+} as const;
+
+type CreateFlags = Parsed<typeof CREATE_FLAGS>['values'];
+
+async function create(
+  admin: Admin,
+  values: CreateFlags & { name: string; scopes: string[] },
+): Promise<number> {
+  const scopes = values.scopes.flatMap((s) => s.split(/\s+/)).filter((s) => s !== '');
   const r = await call(admin, 'POST', '', {
     name: values.name,
     service_id: values['service-id'] ?? values.name,
@@ -211,19 +210,27 @@ export async function apiKeyCommand(
 ): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'create' && sub !== 'list' && sub !== 'revoke') {
-    console.error(USAGE);
-    return 2;
+    throw new UsageError(
+      sub === undefined ? 'which one: create, list or revoke?' : `unknown subcommand "${sub}"`,
+    );
   }
+  // The command line is checked before anything is loaded or called.
+  const flags = sub === 'create' ? parseFlags(rest, CREATE_FLAGS).values : undefined;
+  if (flags && !flags.name) throw new UsageError('--name is required');
+  if (flags && !flags.scopes?.length) throw new UsageError('--scopes is required');
+  const keyId = sub === 'revoke' ? parseFlags(rest, {}, 1).positionals[0] : undefined;
+  if (sub === 'list') parseFlags(rest, {});
   const loaded = loadCliConfig(configFlag, { requireRoutes: false });
   if (!loaded) return 1;
   const { config } = loaded;
-  if (sub === 'revoke' && rest.length === 0) return revokeRawKey(config);
+  if (sub === 'revoke' && keyId === undefined) return revokeRawKey(config);
   const admin = adminOf(config);
   if (typeof admin === 'string') return fail(admin);
   try {
-    if (sub === 'create') return await create(admin, rest);
+    if (sub === 'create')
+      return await create(admin, flags as CreateFlags & { name: string; scopes: string[] });
     if (sub === 'list') return await list(admin);
-    return await revokeKeyId(config, admin, rest[0]!);
+    return await revokeKeyId(config, admin, keyId as string);
   } catch (err) {
     return fail(noAnswer(err));
   }

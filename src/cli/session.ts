@@ -3,17 +3,13 @@
  * a user's browser sessions, shown (never their ids: a handle derived from each) and ended on
  * every instance at once — sessions live in Redis, which every instance reads on each request.
  */
-import { parseArgs } from 'node:util';
+import { UsageError, parseFlags } from './args';
 import { createSealer } from '../auth/oidc/seal';
 import { RedisSessionStore } from '../auth/oidc/session-store';
 import { systemClock } from '../clock';
 import { createRedisClient, redisConfigured } from '../redis';
 import { createLoggerFromConfig } from '../logging/logger';
 import { loadCliConfig } from './config-loader';
-
-const USAGE = `usage:
-  authgate session list --user SUB [--config FILE] [--json]
-  authgate session revoke --user SUB [--config FILE]`;
 
 function fail(message: string): number {
   console.error(`authgate: ${message}`);
@@ -27,27 +23,16 @@ function iso(ms: number): string {
 export async function sessionCommand(argv: readonly string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'list' && sub !== 'revoke') {
-    console.error(USAGE);
-    return 2;
+    throw new UsageError(
+      sub === undefined ? 'which one: list or revoke?' : `unknown subcommand "${sub}"`,
+    );
   }
-  let values: { user?: string; config?: string; json?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: [...rest],
-      options: {
-        user: { type: 'string' },
-        config: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (err) {
-    console.error(`authgate: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.user === undefined || values.user === '') {
-    console.error(`authgate: --user is required\n${USAGE}`);
-    return 2;
-  }
+  const { values } = parseFlags(rest, {
+    user: { type: 'string' },
+    config: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  if (values.user === undefined || values.user === '') throw new UsageError('--user is required');
   const loaded = loadCliConfig(values.config);
   if (!loaded) return 1;
   const { config } = loaded;

@@ -5,28 +5,19 @@
  * 2xx), 1 otherwise. Credentials come from environment variables (never argv, which `ps`
  * shows) and are never printed.
  */
-import { parseArgs } from 'node:util';
+import { parseFlags } from './args';
 
 const USAGE =
   'usage: authgate smoke-test --url URL [--token-env VAR | --api-key-env VAR] [--expect STATUS] [--timeout-ms 5000]';
 
 export async function smokeTestCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: 'string' },
-        'token-env': { type: 'string' },
-        'api-key-env': { type: 'string' },
-        expect: { type: 'string' },
-        'timeout-ms': { type: 'string', default: '5000' },
-      },
-    }));
-  } catch (err) {
-    console.error(`authgate: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const { values } = parseFlags(argv, {
+    url: { type: 'string' },
+    'token-env': { type: 'string' },
+    'api-key-env': { type: 'string' },
+    expect: { type: 'string' },
+    'timeout-ms': { type: 'string', default: '5000' },
+  });
   if (values.url === undefined || !/^https?:\/\//.test(values.url)) {
     console.error(`authgate: --url must be an http(s) URL\n${USAGE}`);
     return 2;

@@ -4,7 +4,7 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseFlags } from './args';
 import jwt from 'jsonwebtoken';
 import { ALGORITHMS, type Algorithm } from '../config/schema';
 
@@ -95,21 +95,19 @@ export async function tokenCommand(argv: string[]): Promise<number> {
     }
   }
   if (sub === 'mint') {
-    const { values } = parseArgs({
-      args: rest,
-      options: {
-        secret: { type: 'string' },
-        'secret-env': { type: 'string' },
-        key: { type: 'string' },
-        alg: { type: 'string', default: 'HS256' },
-        iss: { type: 'string', default: 'authgate-dev' },
-        sub: { type: 'string', default: 'dev-user' },
-        aud: { type: 'string' },
-        scope: { type: 'string' },
-        tenant: { type: 'string', multiple: true },
-        ttl: { type: 'string', default: '3600' },
-        kid: { type: 'string' },
-      },
+    const { values } = parseFlags(rest, {
+      secret: { type: 'string' },
+      'secret-env': { type: 'string' },
+      key: { type: 'string' },
+      alg: { type: 'string', default: 'HS256' },
+      iss: { type: 'string', default: 'authgate-dev' },
+      sub: { type: 'string', default: 'dev-user' },
+      // The defaults match config/authgate.yaml's development issuer and demo route.
+      aud: { type: 'string', default: 'authgate' },
+      scope: { type: 'string', default: 'demo:read demo:write' },
+      tenant: { type: 'string', list: true },
+      ttl: { type: 'string', default: '3600' },
+      kid: { type: 'string' },
     });
     if (!(ALGORITHMS as readonly string[]).includes(values.alg)) {
       console.error(`authgate: --alg must be one of ${ALGORITHMS.join(', ')}`);

@@ -207,6 +207,18 @@ export const configSchema = z.strictObject({
         .enum(['error', 'warn', 'info', 'debug'])
         .default('info')
         .describe('LOG_LEVEL overrides.'),
+      accessLog: z
+        .enum(['all', 'errors', 'none'])
+        .default('all')
+        .describe(
+          'Access lines: all, errors (answers >= 400 and cut exchanges), none. Levels: error for >= 500, warn for a 4xx authgate answered, else info.',
+        ),
+      auditLog: z
+        .enum(['all', 'denials'])
+        .default('all')
+        .describe(
+          'Auth decision lines: all, or denials (deny and error decisions; allowed requests are still in the access line and the metrics).',
+        ),
       maskHeaders: z.array(z.string().min(1)).default([]).describe('Extra header names to mask.'),
       maskQueryParams: z.array(z.string().min(1)).default([]).describe('Extra query keys to mask.'),
     })

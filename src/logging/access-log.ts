@@ -16,8 +16,29 @@ export interface Outcome {
   message?: 'request' | 'upgrade';
 }
 
-export function logAccess(logger: Logger, scope: RequestScope, outcome: Outcome): void {
-  logger.info(outcome.message ?? 'request', {
+/** `logging.accessLog`: every exchange, only those answered with an error (≥ 400, or cut), none. */
+export type AccessLogMode = 'all' | 'errors' | 'none';
+
+/**
+ * The level of an access line: `error` for answers ≥ 500, `warn` for a 4xx authgate answered
+ * itself (a refusal, a bad request), `info` for the rest — a 4xx the upstream answered too.
+ */
+export function accessLevel(scope: RequestScope, status: number): 'error' | 'warn' | 'info' {
+  if (status >= 500 && status !== CLIENT_CLOSED) return 'error';
+  if (status >= 400 && scope.errorCode !== undefined && scope.upstreamStatus === undefined)
+    return 'warn';
+  return 'info';
+}
+
+export function logAccess(
+  logger: Logger,
+  scope: RequestScope,
+  outcome: Outcome,
+  mode: AccessLogMode = 'all',
+): void {
+  if (mode === 'none') return;
+  if (mode === 'errors' && outcome.status < 400 && !outcome.aborted) return;
+  logger[accessLevel(scope, outcome.status)](outcome.message ?? 'request', {
     type: 'access',
     request_id: scope.requestId,
     route: routeLabel(scope),

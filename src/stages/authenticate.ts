@@ -36,6 +36,8 @@ export interface AuthStageOptions {
   metrics?: Metrics;
   /** Browser sign-in: navigations on `login: browser` routes are sent to the provider. */
   signIn?: BrowserSignIn;
+  /** `logging.auditLog`: `denials` writes decision lines only for deny and error. */
+  auditLog?: 'all' | 'denials';
 }
 
 export type AuthStage = (
@@ -163,6 +165,7 @@ function authMethodOf(scope: RequestScope): string {
  */
 export function createAuthStage(options: AuthStageOptions): AuthStage {
   const { authenticators, failedAuthGuard, logger, metrics, signIn } = options;
+  const allowsLogged = options.auditLog !== 'denials';
 
   async function authenticate(
     req: IncomingMessage,
@@ -225,6 +228,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
     const authMethod = authMethodOf(scope);
     scope.decision = result;
     metrics?.authDecision(route.name, authMethod, result, reason);
+    if (result === 'allow' && !allowsLogged) return;
     logger.info('auth decision', {
       type: 'audit',
       request_id: scope.requestId,
