@@ -117,6 +117,11 @@ export interface App {
   /** Resolves once no request is in flight. */
   idle(): Promise<void>;
   close(): void;
+  /**
+   * A reload replaced this app: once its requests in flight are done, its upstream pools and
+   * timers go. WebSocket tunnels it opened are left to end by themselves.
+   */
+  retire(): Promise<void>;
 }
 
 /**
@@ -644,6 +649,12 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
       for (const set of upstreamSets.values()) set.stop();
       for (const tls of upstreamTls.values()) tls.stop();
       pools.destroy();
+    },
+    async retire() {
+      await lifecycle.idle();
+      for (const set of upstreamSets.values()) set.stop();
+      for (const tls of upstreamTls.values()) tls.stop();
+      await pools.close();
     },
   };
 }

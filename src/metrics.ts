@@ -98,6 +98,26 @@ export class Metrics implements AuthObserver {
     labelNames: ['route', 'kind'] as const,
     registers: [this.registry],
   });
+  readonly configReloads = new Counter({
+    name: 'authgate_config_reloads_total',
+    help: 'Config reloads (SIGHUP or server.watchConfig), by result: success, or failure (the running config stays).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly configInfo = new Gauge({
+    name: 'authgate_config_info',
+    help: 'Always 1: the hash (sha256, first 12 hex) of the config in force.',
+    labelNames: ['hash'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+
+  /** The config in force is now the one with this hash. */
+  configInForce(hash: string): void {
+    this.configInfo.reset();
+    this.configInfo.labels(hash).set(1);
+  }
+
   readonly upstreamLeftOut = new Counter({
     name: 'authgate_upstream_addresses_left_out_total',
     help: 'Times an upstream address refused connections and was left out for a while.',

@@ -6,6 +6,7 @@
  */
 import { createApp, type App, type AppDependencies } from './app';
 import { createAuthLayer, type AuthLayer } from './auth';
+import type { AuthObserver } from './auth/observer';
 import { FailedAuthGuard } from './auth/failed-auth-guard';
 import type { Config } from './config/schema';
 import { Metrics } from './metrics';
@@ -30,6 +31,11 @@ export interface Runtime {
   readonly asserter: IdentityAsserter | undefined;
   /** Stops timers, drops Redis connections and upstream pools. */
   close(): Promise<void>;
+  /**
+   * A reload replaced this runtime: its gauges stop reporting at once (the new runtime owns
+   * them), and once its requests in flight are done, its pools, timers and Redis go.
+   */
+  retire(): Promise<void>;
 }
 
 export async function buildRuntime(
@@ -44,11 +50,15 @@ export async function buildRuntime(
       : undefined);
   // Traced: every line written for a recorded request carries its trace and span ids.
   const logger = tracing ? withTraceFields(deps.logger) : deps.logger;
+  // Reported through a switch: a runtime a reload retired must not move the gauges its
+  // successor owns (its Redis connection closing is not "Redis down").
+  let reporting = true;
+  const observer = muted(deps.observer ?? metrics, () => reporting);
   const auth = deps.authenticators
     ? undefined
     : createAuthLayer(config, {
         logger,
-        observer: deps.observer ?? metrics,
+        observer,
         clock: deps.clock,
       });
   await auth?.warmUp();
@@ -84,6 +94,12 @@ export async function buildRuntime(
     rateLimiter,
     tracing,
     asserter,
+    async retire() {
+      reporting = false;
+      await app.retire();
+      rateLimiter.stop();
+      await auth?.close();
+    },
     async close() {
       app.close();
       rateLimiter.stop();
@@ -100,4 +116,16 @@ export async function buildRuntime(
       }
     },
   };
+}
+
+/** `observer`, silent once `live()` turns false. */
+function muted(observer: AuthObserver, live: () => boolean): AuthObserver {
+  return new Proxy(observer, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        live() ? (value as (...a: unknown[]) => unknown).apply(target, args) : undefined;
+    },
+  });
 }

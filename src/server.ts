@@ -35,9 +35,45 @@ export interface RunningServer {
    * `drainDelayMs` overrides the configured delay (0 for an interactive Ctrl-C).
    */
   shutdown(drainDelayMs?: number): Promise<boolean>;
+  /**
+   * Puts `next` in force without dropping a connection (docs/design.md, "Reload"): new requests
+   * use it, requests in flight finish under the old one. Keys that need a restart, or a config
+   * whose parts cannot be built (a key file, a certificate), leave the running config in force:
+   * `ok: false` with the problems, one error line, and the failure counted.
+   */
+  reload(next: Readonly<Config>, hash: string): Promise<ReloadResult>;
+  /** The config in force. */
+  readonly config: Readonly<Config>;
 }
 
-export function createHttpServer(config: Readonly<Config>, app: App): Server | HttpsServer {
+export interface ReloadResult {
+  ok: boolean;
+  problems: string[];
+}
+
+/** What only a restart can change: the listeners, the logger, the tracer, the metrics listener. */
+const RESTART_ONLY: ReadonlyArray<[string, (c: Readonly<Config>) => unknown]> = [
+  ['server.port', (c) => c.server.port],
+  ['server.host', (c) => c.server.host],
+  ['server.tls', (c) => c.server.tls],
+  ['server.reusePort', (c) => c.server.reusePort],
+  ['server.watchConfig', (c) => [c.server.watchConfig, c.server.watchConfigIntervalMs]],
+  ['metrics', (c) => c.metrics],
+  ['logging', (c) => c.logging],
+  ['tracing', (c) => c.tracing],
+];
+
+/** The restart-only keys that differ between two configs. */
+export function restartOnlyChanges(a: Readonly<Config>, b: Readonly<Config>): string[] {
+  return RESTART_ONLY.filter(([, get]) => JSON.stringify(get(a)) !== JSON.stringify(get(b))).map(
+    ([path]) => path,
+  );
+}
+
+/** What the listener hands requests to: the app in force (a reload swaps it). */
+export type Handlers = Pick<App, 'handleRequest' | 'handleUpgrade' | 'handleConnect'>;
+
+export function createHttpServer(config: Readonly<Config>, app: Handlers): Server | HttpsServer {
   const options = {
     headersTimeout: config.server.headersTimeoutMs,
     // Uploads of any size: no cap on the whole request; idle sockets are bounded upstream-side.
@@ -99,10 +135,19 @@ export async function startServer(
     memoryGuard: new StreamMemoryGuard(config.proxy.streamGcEveryMb * 1024 * 1024),
     ...deps,
   });
-  const { app, metrics, auth } = runtime;
+  const { metrics } = runtime;
+  // The app in force; a reload replaces it, the listener reads it for every request.
+  let current = runtime;
+  let currentConfig = config;
+  const retiring = new Set<Promise<void>>();
+  const live: Handlers = {
+    handleRequest: (req, res) => current.app.handleRequest(req, res),
+    handleUpgrade: (req, socket, head) => current.app.handleUpgrade(req, socket, head),
+    handleConnect: (req, socket) => current.app.handleConnect(req, socket),
+  };
   let server: Server;
   try {
-    server = createHttpServer(config, app);
+    server = createHttpServer(config, live);
   } catch (err) {
     // A certificate that cannot be read: nothing may keep the process alive.
     await runtime.close();
@@ -149,8 +194,8 @@ export async function startServer(
       const path = (req.url ?? '/').split('?')[0];
       if (req.method === 'GET' && path === config.metrics.path) {
         void metrics.serve(req, res, config.metrics.bearerToken);
-      } else if (runtime.asserter && isJwksRequest(req, config)) {
-        sendJwks(res, runtime.asserter);
+      } else if (current.asserter && isJwksRequest(req, config)) {
+        sendJwks(res, current.asserter);
       } else {
         sendNotFound(req, res);
       }
@@ -173,9 +218,9 @@ export async function startServer(
       // (the load balancer deregisters us meanwhile); then stop accepting, close idle
       // keep-alive connections, and give requests in flight shutdownGraceMs to finish.
       stopTlsWatch?.();
-      app.startDraining();
+      current.app.startDraining();
       await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
-      app.startClosing();
+      current.app.startClosing();
       // Stop accepting, but not http.Server#close, which also closes idle connections at once:
       // a connection accepted a moment ago has not sent its request yet and counts as idle,
       // so its client would see a reset. It gets FRESH_CONNECTION_GRACE_MS to send it (and
@@ -189,26 +234,81 @@ export async function startServer(
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
-        app.idle().then(() => true),
+        Promise.all([current.app.idle(), ...retiring]).then(() => true),
         new Promise<boolean>((resolve) => {
           timer = setTimeout(() => resolve(false), config.server.shutdownGraceMs);
         }),
       ]);
       clearTimeout(timer);
-      app.stop();
+      current.app.stop();
       server.closeAllConnections();
-      app.close(); // WebSocket tunnels and upstream pools
+      current.app.close(); // WebSocket tunnels and upstream pools
       await closed;
       if (metricsServer) {
         metricsServer.closeAllConnections();
         await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
       }
-      await runtime.close();
+      await current.close();
       deps.logger.flush();
       return drained;
     })();
     return shuttingDown;
   };
 
-  return { server, app, port, metricsPort, metrics, auth, shutdown };
+  const reload = async (next: Readonly<Config>, hash: string): Promise<ReloadResult> => {
+    const refuse = (problems: string[]): ReloadResult => {
+      metrics.configReloads.labels('failure').inc();
+      deps.logger.error('config reload failed; the running config stays', { problems });
+      return { ok: false, problems };
+    };
+    if (shuttingDown) return refuse(['authgate is shutting down']);
+    const restart = restartOnlyChanges(currentConfig, next);
+    if (restart.length > 0)
+      return refuse(restart.map((path) => `${path} changed: it needs a restart`));
+    let built;
+    try {
+      built = await buildRuntime(next, {
+        memoryGuard: new StreamMemoryGuard(next.proxy.streamGcEveryMb * 1024 * 1024),
+        ...deps,
+        metrics,
+        tracing: current.tracing,
+      });
+    } catch (err) {
+      return refuse([err instanceof Error ? err.message : String(err)]);
+    }
+    const old = current;
+    current = built;
+    currentConfig = next;
+    const done = old.retire().catch((err: unknown) => {
+      deps.logger.warn('retiring the previous config failed', { reason: String(err) });
+    });
+    retiring.add(done);
+    void done.finally(() => retiring.delete(done));
+    metrics.configReloads.labels('success').inc();
+    metrics.configInForce(hash);
+    deps.logger.info('config reloaded', {
+      hash,
+      routes: next.routes.map((r) => r.name),
+      in_flight_on_previous: old.app.inFlight(),
+    });
+    return { ok: true, problems: [] };
+  };
+
+  return {
+    server,
+    get app() {
+      return current.app;
+    },
+    get config() {
+      return currentConfig;
+    },
+    port,
+    metricsPort,
+    metrics,
+    get auth() {
+      return current.auth;
+    },
+    shutdown,
+    reload,
+  };
 }

@@ -16,6 +16,8 @@ import type { Config } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import { serveScrape } from '../metrics';
 import { sendNotFound } from '../error-response';
+import { filesFingerprint } from '../file-watch';
+import { systemClock } from '../clock';
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
@@ -40,6 +42,9 @@ function isMetricsMessage(m: unknown): m is MetricsMessage {
 function accumulating(metrics: MetricsJson): MetricsJson {
   return metrics.filter((m) => ['counter', 'histogram'].includes(String(m.type)));
 }
+
+/** Primary → worker: read the config file again and put it in force. */
+export const RELOAD = 'authgate:reload';
 
 /** Worker side: answers the primary's scrapes from `registry`. */
 export function answerMetricsRequests(registry: Registry): void {
@@ -117,6 +122,7 @@ export async function runPrimary(
   config: Readonly<Config>,
   workers: number,
   logger: Logger,
+  configFile?: string,
 ): Promise<number | undefined> {
   let stopping = false;
   const metrics = new ClusterMetrics();
@@ -160,6 +166,23 @@ export async function runPrimary(
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // Reload: every worker reads and checks the file itself, and keeps its config when it fails.
+  const reloadWorkers = (trigger: string): void => {
+    if (stopping) return;
+    const live = Object.values(cluster.workers ?? {});
+    logger.info('config reload', { trigger, workers: live.length });
+    for (const w of live) w?.send({ cmd: RELOAD });
+  };
+  process.on('SIGHUP', () => reloadWorkers('SIGHUP'));
+  if (config.server.watchConfig && configFile !== undefined) {
+    let seen = filesFingerprint([configFile]);
+    systemClock.every(config.server.watchConfigIntervalMs, () => {
+      const now = filesFingerprint([configFile]);
+      if (now === seen) return;
+      seen = now;
+      reloadWorkers('file changed');
+    });
+  }
   cluster.on('exit', (worker, code, signal) => {
     void metrics.retire(worker);
     if (!stopping) {

@@ -6,8 +6,15 @@ import { loadCliConfig } from './config-loader';
 import { configWarnings } from '../config/checks';
 import { startDemoUpstream } from '../demo/demo-upstream';
 import { createLoggerFromConfig } from '../logging/logger';
-import { startServer } from '../server';
-import { answerMetricsRequests, runPrimary, sendFinalMetrics } from './cluster';
+import { startServer, type RunningServer } from '../server';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfigFile } from '../config/load';
+import type { Config } from '../config/schema';
+import { filesFingerprint } from '../file-watch';
+import { systemClock } from '../clock';
+import type { Logger } from '../logging/logger';
+import { RELOAD, answerMetricsRequests, runPrimary, sendFinalMetrics } from './cluster';
 import { printDemoBanner } from './demo-banner';
 
 export interface ServeOptions {
@@ -41,7 +48,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
       );
       return 1;
     }
-    return runPrimary(config, options.workers, logger);
+    return runPrimary(config, options.workers, logger, file);
   }
   for (const w of configWarnings(config))
     logger.warn('config warning', { path: formatPath(w.path), reason: w.message });
@@ -60,6 +67,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
     return 1;
   }
   if (cluster.isWorker) answerMetricsRequests(running.metrics.registry);
+  const stopReloads = reloadOnSignal(file, running, logger, cluster.isWorker);
   logger.info('listening', {
     port: running.port,
     metrics_port: running.metricsPort,
@@ -78,6 +86,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
       drain_delay_ms: signal === 'SIGINT' ? 0 : config.server.drainDelayMs,
       grace_ms: config.server.shutdownGraceMs,
     });
+    stopReloads();
     // Ctrl-C is a person at a terminal, not a load balancer: no drain delay.
     void running.shutdown(signal === 'SIGINT' ? 0 : undefined).then(async (drained) => {
       logger.info('stopped', { drained });
@@ -90,4 +99,81 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   return undefined;
+}
+
+/** sha256 of the config file's bytes, first 12 hex: `authgate_config_info{hash}`. */
+export function configHash(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 12);
+  } catch {
+    return 'unreadable';
+  }
+}
+
+/** The config file read and checked as `serve` and `check-config` read it; the problems if not. */
+export function readConfigForReload(
+  file: string,
+): { config: Readonly<Config> } | { problems: string[] } {
+  try {
+    return { config: loadConfigFile(file, process.env) };
+  } catch (err) {
+    if (err instanceof ConfigError)
+      return { problems: err.problems.map((p) => `${p.path || '(root)'}: ${p.reason}`) };
+    return { problems: [err instanceof Error ? err.message : String(err)] };
+  }
+}
+
+/**
+ * Reloads (docs/operations.md, "Reload"): on SIGHUP, on a change of the file with
+ * `server.watchConfig`, and in a cluster worker when the primary says so. One at a time; a
+ * config that does not load or build keeps the running one, with one error line.
+ */
+function reloadOnSignal(
+  file: string,
+  running: RunningServer,
+  logger: Logger,
+  worker: boolean,
+): () => void {
+  running.metrics.configInForce(configHash(file));
+  let chain: Promise<unknown> = Promise.resolve();
+  const reload = (trigger: string): void => {
+    chain = chain.then(async () => {
+      logger.info('config reload', { trigger, config: file });
+      const hash = configHash(file);
+      const read = readConfigForReload(file);
+      if ('problems' in read) {
+        running.metrics.configReloads.labels('failure').inc();
+        logger.error('config reload failed; the running config stays', {
+          trigger,
+          problems: read.problems,
+        });
+        return;
+      }
+      for (const w of configWarnings(read.config))
+        logger.warn('config warning', { path: formatPath(w.path), reason: w.message });
+      await running.reload(read.config, hash);
+    });
+  };
+  const onHup = (): void => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  const onMessage = (msg: { cmd?: unknown }): void => {
+    if (msg?.cmd === RELOAD) reload('primary');
+  };
+  if (worker) process.on('message', onMessage);
+  // Workers leave watching to the primary, which tells each of them.
+  let stopWatch: (() => void) | undefined;
+  if (running.config.server.watchConfig && !worker) {
+    let seen = filesFingerprint([file]);
+    stopWatch = systemClock.every(running.config.server.watchConfigIntervalMs, () => {
+      const now = filesFingerprint([file]);
+      if (now === seen) return;
+      seen = now;
+      reload('file changed');
+    });
+  }
+  return () => {
+    process.off('SIGHUP', onHup);
+    process.off('message', onMessage);
+    stopWatch?.();
+  };
 }

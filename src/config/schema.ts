@@ -103,6 +103,14 @@ export const configSchema = z.strictObject({
         .describe(
           'With --workers: each worker binds the port itself (SO_REUSEPORT, Linux) and the kernel spreads connections, instead of the primary handing them out round-robin. A worker that stops drops the connections still queued on its socket: keep false where restarts must lose nothing.',
         ),
+      watchConfig: bool()
+        .default(false)
+        .describe(
+          'Reload the config when its file changes (as SIGHUP does): checked fully, a bad one keeps the running config (docs/operations.md).',
+        ),
+      watchConfigIntervalMs: int(100, 3_600_000)
+        .default(2_000)
+        .describe('How often the config file is checked for a change (watchConfig).'),
       healthPath: urlPath.default('/healthz').describe('Liveness: 200 while the process lives.'),
       readyPath: urlPath.default('/readyz').describe('Readiness: 503 while draining.'),
     })

@@ -188,6 +188,13 @@ export class UpstreamPools {
     for (const pool of this.pools.values()) void pool.destroy().catch(() => undefined);
     this.pools.clear();
   }
+
+  /** Closes every pool once its requests are done (a reload retiring this app). */
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
+  }
 }
 
 function poolKey(
