@@ -231,7 +231,7 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     metrics,
     signIn: deps.signIn,
   });
-  const rateLimit = createRateLimitStage(deps.rateLimiter ?? new RateLimiter(), metrics);
+  const rateLimit = createRateLimitStage(deps.rateLimiter ?? new RateLimiter(), metrics, logger);
   const upstreamHeaders = createUpstreamHeaders(hygiene.guard, {
     sessionCookie: deps.signIn ? config.auth.oidc?.session.cookieName : undefined,
     assertionHeader: config.identityAssertion?.header ?? DEFAULT_ASSERTION_HEADER,

@@ -98,6 +98,12 @@ export class Metrics implements AuthObserver {
     labelNames: ['route', 'kind'] as const,
     registers: [this.registry],
   });
+  readonly shadowDenials = new Counter({
+    name: 'authgate_shadow_denials_total',
+    help: 'Requests a route with enforce: shadow let through that its checks would have refused, by reason.',
+    labelNames: ['route', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly configReloads = new Counter({
     name: 'authgate_config_reloads_total',
     help: 'Config reloads (SIGHUP or server.watchConfig), by result: success, or failure (the running config stays).',

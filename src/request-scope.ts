@@ -77,7 +77,13 @@ export interface RequestScope {
   /** Headers added to the client response (e.g. the RateLimit fields). */
   responseHeaders: RawHeaders;
   /** The auth decision (the auth stage's audit line): allow, deny or error. */
-  decision?: 'allow' | 'deny' | 'error';
+  decision?: 'allow' | 'deny' | 'error' | 'would_deny';
+  /**
+   * `enforce: shadow`: the reason a check would have refused this request (it went on). The
+   * upstream then gets no identity or tenant header the client sent — only what a verified
+   * principal earns.
+   */
+  wouldDeny?: string;
   /** The request's trace, when it is recorded (tracing/tracing.ts). */
   trace?: RequestTrace;
   errorCode?: ErrorCode;

@@ -157,6 +157,17 @@ export const routeSchema = z.strictObject({
     .describe(
       'mlflow: every MLflow endpoint needs presetScopes.read, .edit or .manage, as MLflow classifies it (docs/mlflow.md).',
     ),
+  enforce: z
+    .preprocess(
+      (v) => (v === 'true' ? true : v),
+      z.union([z.literal(true), z.literal('shadow')], {
+        message: 'must be true or "shadow"',
+      }),
+    )
+    .default(true)
+    .describe(
+      'true: refusals refuse. shadow: every check runs, logged (decision: would_deny) and counted (authgate_shadow_denials_total), but nothing is refused — for rolling out scopes, presets and limits on live traffic.',
+    ),
   mlflowPermissions: bool()
     .default(false)
     .describe(

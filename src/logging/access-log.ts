@@ -51,6 +51,7 @@ export function logAccess(
     aborted: outcome.aborted || undefined,
     error_code: scope.errorCode,
     reason: scope.errorReason,
+    would_deny: scope.wouldDeny,
     upstream_status: scope.upstreamStatus,
     upstream_ms:
       scope.upstreamMs === undefined ? undefined : Math.round(scope.upstreamMs * 1000) / 1000,

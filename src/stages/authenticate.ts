@@ -265,6 +265,55 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
     }
   }
 
+  /**
+   * `enforce: shadow`: the refusal is logged and counted, and the request goes on. A verified
+   * principal keeps its identity headers (its scopes are what failed); anything else goes up
+   * without the identity or tenant headers the client sent (upstream-headers drops them).
+   */
+  function shadowed(scope: RequestScope, route: CompiledRoute, thrown: unknown): void {
+    const err = toAuthgateError(thrown);
+    scope.decision = 'would_deny';
+    scope.wouldDeny = err.reason;
+    scope.addHeaders = [];
+    scope.tenantId = undefined;
+    if (scope.principal) {
+      try {
+        scope.addHeaders = authorize({
+          principal: scope.principal,
+          method: scope.method,
+          rawHeaders: scope.rawHeaders,
+          requiredScopes: [],
+          tenantHeader: route.config.tenantHeader.toLowerCase(),
+          internalCaller: scope.internal,
+        });
+        scope.tenantId = decideTenant(scope, route);
+        identityHeaders(scope, route);
+      } catch {
+        // Its tenant is not one of the principal's: no identity header at all.
+        scope.addHeaders = [];
+        scope.tenantId = undefined;
+      }
+    }
+    const authMethod = authMethodOf(scope);
+    metrics?.shadowDenials.labels(route.name, err.reason).inc();
+    metrics?.authDecision(route.name, authMethod, 'allow', 'shadow');
+    logger.warn('auth decision', {
+      type: 'audit',
+      request_id: scope.requestId,
+      route: route.name,
+      method: scope.method,
+      path: scope.path,
+      decision: 'would_deny',
+      reason: err.reason,
+      error_code: err.code,
+      auth_method: authMethod,
+      user_id: scope.principal?.userId,
+      tenant_id: scope.tenantId,
+      client_ip: scope.clientIp,
+      ...err.details,
+    });
+  }
+
   return async function authenticateAndAuthorize(req, scope, route) {
     const presented = scope.presented;
     try {
@@ -291,6 +340,10 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
         refuseClientIdentityHeaders(scope, route);
       }
     } catch (err) {
+      if (route.config.enforce === 'shadow') {
+        shadowed(scope, route, err);
+        return;
+      }
       recordDecision(scope, route, err);
       if (presented && err instanceof AuthgateError && err.status === 401) {
         if (await failedAuthGuard.recordFailure(scope.clientIp)) {

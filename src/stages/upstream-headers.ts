@@ -57,6 +57,15 @@ export function createUpstreamHeaders(
       keepUpgrade: upgrade,
       protect: guard.connectionProtected,
     });
+    if (scope.wouldDeny !== undefined && !scope.internal) {
+      // enforce: shadow let a refused request through: what the client claimed about itself
+      // never goes up; only a verified principal's identity headers (scope.addHeaders) do.
+      removeHeader(headers, 'x-user-id');
+      removeHeader(headers, 'x-tenant-id');
+      removeHeader(headers, route.config.tenantHeader.toLowerCase());
+      for (const name of Object.keys(route.config.identityHeaders))
+        removeHeader(headers, name.toLowerCase());
+    }
     if (!scope.requestIdKept) headers.push('X-Request-ID', scope.requestId);
     appendForwardedHeaders(headers, raw, {
       peerIp: scope.peerIp,
