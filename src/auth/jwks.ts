@@ -79,8 +79,15 @@ export function parseJwks(
   return { byKid, all, ids };
 }
 
+/** After a failed fetch: retried after 5 s, then 10, 20, and every 30 s until it works. */
+export const JWKS_RETRY_MIN_MS = 5_000;
+export const JWKS_RETRY_MAX_MS = 30_000;
+
 export class JwksKeySource {
   private keys: KeySet | undefined;
+  private retryDelay = 0;
+  private nextRetryAt = 0;
+  private stopRetry: (() => void) | undefined;
   private inflight: Promise<boolean> | undefined;
   private lastAttempt = Number.NEGATIVE_INFINITY;
   /** The most recent fetch failed: an unknown kid cannot be judged now. */
@@ -101,6 +108,22 @@ export class JwksKeySource {
   stop(): void {
     this.stopTimer?.();
     this.stopTimer = undefined;
+    this.stopRetry?.();
+    this.stopRetry = undefined;
+  }
+
+  /**
+   * A fetch failed: try again soon, backing off, instead of waiting for the next `maxAgeMs`
+   * refresh — `authgate_jwks_up` (and tokens with a new kid) recover within 30 s of the
+   * endpoint coming back.
+   */
+  private retryLater(): void {
+    this.retryDelay =
+      this.retryDelay === 0 ? JWKS_RETRY_MIN_MS : Math.min(this.retryDelay * 2, JWKS_RETRY_MAX_MS);
+    this.nextRetryAt = this.clock.now() + this.retryDelay;
+    this.stopRetry ??= this.clock.every(JWKS_RETRY_MIN_MS, () => {
+      if (this.clock.now() >= this.nextRetryAt && !this.inflight) void this.refresh();
+    });
   }
 
   /** Fetches now (startup warm-up, timer, diagnose). Resolves false on failure; keeps old keys. */
@@ -138,6 +161,9 @@ export class JwksKeySource {
       this.keys = { ...parsed, fetchedAt: this.clock.now() };
       if (this.failing) logger.info('jwks refresh recovered', { issuer, keys: parsed.all.length });
       this.failing = false;
+      this.retryDelay = 0;
+      this.stopRetry?.();
+      this.stopRetry = undefined;
       observer.jwksRefresh(issuer, 'success');
       observer.jwksUp(issuer, true);
       if (withdrawn.length > 0) {
@@ -149,6 +175,7 @@ export class JwksKeySource {
       return true;
     } catch (err) {
       this.failing = true;
+      this.retryLater();
       observer.jwksRefresh(issuer, 'failure');
       observer.jwksUp(issuer, false);
       logger.warn('jwks refresh failed', {
