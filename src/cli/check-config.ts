@@ -2,23 +2,12 @@ import { describeRedis, redisConfigured } from '../redis';
 import { formatPath } from '../config/load';
 import { loadCliConfig } from './config-loader';
 import { configWarnings } from '../config/checks';
-import { loadAssertionKey } from '../identity/assertion';
 
 /** Exit 0 when valid; exit 1 listing every problem (path + reason). Values are never printed. */
 export function checkConfigCommand(configFlag: string | undefined): number {
   const loaded = loadCliConfig(configFlag);
   if (!loaded) return 1;
   const { file, config } = loaded;
-  // The identity assertion's key is read as serve reads it: a key serve would refuse fails here.
-  if (config.identityAssertion?.keyFile) {
-    try {
-      loadAssertionKey(config.identityAssertion);
-    } catch (err) {
-      const reason = (err as Error).message.replace(/^identityAssertion\.keyFile /, '');
-      console.error(`authgate: ${file}: 1 problem(s)\n  identityAssertion.keyFile: ${reason}`);
-      return 1;
-    }
-  }
   console.log(
     `${file}: OK — ${config.routes.length} route(s), ${config.auth.jwt.issuers.length} JWT issuer(s), ` +
       `API keys ${config.auth.apiKeys ? 'on' : 'off'}, ` +

@@ -1,9 +1,11 @@
 /**
  * The one config loader of the CLI: every subcommand resolves the file the same way (--config,
- * else $AUTHGATE_CONFIG, else config/authgate.yaml) and reports problems the same way — a count,
- * then one `path: reason` line each, on stderr; values are never printed.
+ * else $AUTHGATE_CONFIG, else config/authgate.yaml), checks it and the files it names (keys and
+ * their strength, certificates) as `serve` reads them, and reports problems the same way — a
+ * count, then one `path: reason` line each, on stderr; values are never printed.
  */
 import { ConfigError, loadConfigFile, resolveConfigPath, type ParseOptions } from '../config/load';
+import { fileProblems } from '../config/files';
 import type { Config } from '../config/schema';
 
 export interface LoadedConfig {
@@ -23,7 +25,11 @@ export function loadCliConfig(
 ): LoadedConfig | undefined {
   const file = resolveConfigPath(configFlag);
   try {
-    return { file, config: loadConfigFile(file, process.env, options) };
+    const config = loadConfigFile(file, process.env, options);
+    // The files it names, read as serve reads them: one verdict for every command.
+    const problems = fileProblems(config);
+    if (problems.length > 0) throw new ConfigError(file, problems);
+    return { file, config };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     reportProblems(err, file);

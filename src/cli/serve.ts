@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from '../server';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfigFile } from '../config/load';
+import { fileProblems } from '../config/files';
 import type { Config } from '../config/schema';
 import { filesFingerprint } from '../file-watch';
 import { systemClock } from '../clock';
@@ -115,7 +116,10 @@ export function readConfigForReload(
   file: string,
 ): { config: Readonly<Config> } | { problems: string[] } {
   try {
-    return { config: loadConfigFile(file, process.env) };
+    const config = loadConfigFile(file, process.env);
+    const problems = fileProblems(config);
+    if (problems.length > 0) return { problems: problems.map((p) => `${p.path}: ${p.reason}`) };
+    return { config };
   } catch (err) {
     if (err instanceof ConfigError)
       return { problems: err.problems.map((p) => `${p.path || '(root)'}: ${p.reason}`) };
