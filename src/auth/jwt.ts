@@ -56,7 +56,10 @@ function stringList(value: unknown): string[] | undefined {
   return undefined;
 }
 
-export function principalFromClaims(payload: JwtPayload, issuer: IssuerConfig): Principal {
+/** A token's verified payload (its own type, so the published types need no @types package). */
+export type TokenClaims = { exp?: number; [claim: string]: unknown };
+
+export function principalFromClaims(payload: TokenClaims, issuer: IssuerConfig): Principal {
   const sub = claimAt(payload, issuer.claims.userId);
   if (typeof sub !== 'string')
     throw invalid('sub_not_string', 'The token subject is missing or not a string.');

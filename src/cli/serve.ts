@@ -8,8 +8,9 @@ import { startDemoUpstream } from '../demo/demo-upstream';
 import { createLoggerFromConfig } from '../logging/logger';
 import { startServer, type RunningServer } from '../server';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfigFile } from '../config/load';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
 import { fileProblems } from '../config/files';
 import type { Config } from '../config/schema';
 import { filesFingerprint } from '../file-watch';
@@ -33,7 +34,14 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
     // A fresh secret per run: a demo must never ship a known signing key.
     process.env.JWT_SECRET ??= randomBytes(32).toString('base64url');
   }
-  const loaded = loadCliConfig(options.configFlag);
+  // The demo runs from any folder: without --config or $AUTHGATE_CONFIG (and no config/ of the
+  // caller's own), the packaged config/authgate.yaml.
+  const configFlag =
+    options.configFlag ??
+    (demo && !process.env.AUTHGATE_CONFIG && !existsSync(resolveConfigPath(undefined))
+      ? join(__dirname, '..', '..', 'config', 'authgate.yaml')
+      : undefined);
+  const loaded = loadCliConfig(configFlag);
   if (!loaded) {
     await demo?.close();
     return 1;

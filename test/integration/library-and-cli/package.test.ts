@@ -4,13 +4,25 @@
  * `import { createAuthgate } from 'authgate'` with types, and the README's Express example
  * answers through it.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../helpers/process';
 
 jest.setTimeout(180_000);
+
+/** tsc in `cwd`; its errors (on stdout) in the failure. */
+function tsc(cwd: string, project: string): void {
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], {
+      cwd,
+      encoding: 'utf8',
+    });
+  } catch (err) {
+    throw new Error(`tsc failed:\n${(err as { stdout?: string }).stdout ?? ''}`);
+  }
+}
 
 const npm = (args: string[], cwd: string): string =>
   execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], {
@@ -88,21 +100,97 @@ describe('the packed package, installed into an empty folder', () => {
           module: 'nodenext',
           moduleResolution: 'nodenext',
           target: 'es2022',
-          types: [],
+          // Only @types/node, as any Node consumer has it: the published types need nothing else
+          // (no skipLibCheck, no @types package of authgate's own dependencies).
+          types: ['node'],
           typeRoots: [join(ROOT, 'node_modules/@types')],
-          skipLibCheck: true,
+          skipLibCheck: false,
         },
         files: ['consumer.ts'],
       }),
     );
-    execFileSync(
+    tsc(app, 'tsconfig.json');
+  });
+
+  it("the README's library example type-checks under strict TypeScript (no skipLibCheck)", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## As a library'));
+    const code = /```ts\n([\s\S]*?)```/.exec(section)![1]!;
+    writeFileSync(join(app, 'readme.mts'), code);
+    const types = (p: string) => join(ROOT, 'node_modules', p);
+    writeFileSync(
+      join(app, 'tsconfig.readme.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          types: ['node'],
+          typeRoots: [types('@types')],
+          skipLibCheck: false,
+          // Express's and http-proxy-middleware's types from this checkout (authgate's own come
+          // from the installed tarball).
+          paths: {
+            express: [types('@types/express/index.d.ts')],
+            'http-proxy-middleware': [types('http-proxy-middleware/dist/index.d.ts')],
+          },
+        },
+        files: ['readme.mts'],
+      }),
+    );
+    tsc(app, 'tsconfig.readme.json');
+  });
+
+  it('ships what the README tells users to run: docs/, the alert rules and dashboard scripts, the deploy files', () => {
+    const pkg = join(app, 'node_modules/authgate');
+    for (const f of [
+      'docs/configuration.md',
+      'docs/alerts.md',
+      'scripts/alert-rules.js',
+      'scripts/grafana-dashboard.js',
+      'deploy/kubernetes/deployment.yaml',
+      'config/authgate.yaml',
+      'integrations/mlflow/pyproject.toml',
+    ])
+      expect(statSync(join(pkg, f)).isFile()).toBe(true);
+    const out = execFileSync(
       process.execPath,
-      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'],
+      [
+        join(pkg, 'scripts/alert-rules.js'),
+        '--job',
+        'authgate',
+        '--runbook-base',
+        'https://x/alerts.md',
+      ],
+      { cwd: app, encoding: 'utf8' },
+    );
+    expect(out).toMatch(/alert: AuthgateRedisDown/);
+  });
+
+  it('`authgate serve --demo` starts from any folder (the packaged demo config)', async () => {
+    const child = spawn(
+      process.execPath,
+      [join(app, 'node_modules/authgate/dist/cli.js'), 'serve', '--demo'],
       {
         cwd: app,
-        encoding: 'utf8',
+        env: { PATH: process.env.PATH, PORT: '0', METRICS_PORT: '0' },
       },
     );
+    try {
+      const listening = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('"message":"listening"')) resolve(out);
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      expect(listening).toMatch(/node_modules\/authgate\/config\/authgate\.yaml/);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 
   it("the README's Express example answers through the installed package", async () => {
