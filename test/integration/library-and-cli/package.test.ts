@@ -20,7 +20,7 @@ function tsc(cwd: string, project: string): void {
       encoding: 'utf8',
     });
   } catch (err) {
-    throw new Error(`tsc failed:\n${(err as { stdout?: string }).stdout ?? ''}`);
+    throw new Error(`tsc failed:\n${(err as { stdout?: string }).stdout ?? ''}`, { cause: err });
   }
 }
 
