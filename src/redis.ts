@@ -99,7 +99,8 @@ export function connectRedis(
     commandTimeout: undefined,
   });
   const target = describeRedis(config);
-  let up = false;
+  // Undefined until the first connect settles: Redis unreachable at start is a `redis down` line.
+  let up: boolean | undefined;
   let lastError = 'connection closed';
   const setUp = (value: boolean): void => {
     if (value !== up) {
@@ -123,7 +124,7 @@ export function connectRedis(
     client,
     subscriber,
     prefix: config.keyPrefix,
-    isUp: () => up && client.status === 'ready',
+    isUp: () => up === true && client.status === 'ready',
     async close() {
       closing = true;
       client.disconnect();

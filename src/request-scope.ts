@@ -21,6 +21,8 @@ export interface Principal {
   expiresAt?: number;
   /** issuer name for JWTs */
   issuer?: string;
+  /** API keys: the auth service's `key_id` (logged; never the key itself). */
+  keyId?: string;
   /**
    * The verified claims it came from (a JWT's payload, the ALB's, the sign-in provider's), for
    * a route's `identityHeaders`; never logged.

@@ -11,6 +11,7 @@ import type { Clock } from '../clock';
 import { hmacSha256 } from './fast-hmac';
 import { LRUCache } from 'lru-cache';
 import type { ApiKeysConfig } from '../config/schema';
+import { fingerprint } from '../logging/mask';
 import { AuthgateError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { evalScript, subscribeWithRetry, type RedisHandle } from '../redis';
@@ -136,13 +137,14 @@ export class ApiKeyAuthenticator implements Authenticator {
       throw new AuthgateError('API_KEY_INVALID', {
         bearerError: 'invalid_token',
         reason: 'bad_prefix',
+        details: { key_fingerprint: fingerprint(apiKey) },
       });
     }
     const id = this.idOf(apiKey);
     const hit = this.memory.get(id) ?? this.negative.get(id);
     if (hit && hit.until > this.now()) {
       this.observer.apiKeyCache('memory', hit.verdict.valid ? 'hit' : 'negative_hit');
-      return this.toPrincipal(hit.verdict);
+      return this.toPrincipal(hit.verdict, apiKey);
     }
     this.observer.apiKeyCache('memory', 'miss');
     let pending = this.inflight.get(id);
@@ -150,7 +152,7 @@ export class ApiKeyAuthenticator implements Authenticator {
       pending = this.lookup(id, apiKey).finally(() => this.inflight.delete(id));
       this.inflight.set(id, pending);
     }
-    return pending.then((verdict) => this.toPrincipal(verdict));
+    return pending.then((verdict) => this.toPrincipal(verdict, apiKey));
   }
 
   verified(scope: RequestScope): Principal | undefined {
@@ -174,15 +176,18 @@ export class ApiKeyAuthenticator implements Authenticator {
       scopes: verdict.scopes,
       authMethod: 'api_key',
       expiresAt: verdict.expiresAt,
+      keyId: verdict.keyId,
     };
   }
 
-  private toPrincipal(verdict: KeyVerdict): Principal {
+  private toPrincipal(verdict: KeyVerdict, apiKey: string): Principal {
     const principal = this.principalOf(verdict);
     if (principal) return principal;
     throw new AuthgateError('API_KEY_INVALID', {
       bearerError: 'invalid_token',
       reason: 'invalid_key',
+      // Which key it was, comparable across lines, never the key.
+      details: { key_fingerprint: fingerprint(apiKey) },
     });
   }
 

@@ -44,6 +44,11 @@ async function checkRedis(config: RedisConfig): Promise<Check> {
     connectTimeout: TIMEOUT_MS,
     retryStrategy: () => null,
   });
+  // ioredis would print an unhandled error event (a stack trace) without a listener.
+  let lastCode: string | undefined;
+  client.on('error', (err: NodeJS.ErrnoException) => {
+    lastCode = err.code ?? lastCode;
+  });
   const started = performance.now();
   try {
     await client.connect();
@@ -54,7 +59,12 @@ async function checkRedis(config: RedisConfig): Promise<Check> {
       detail: `PONG from ${describeRedis(config)} in ${(performance.now() - started).toFixed(1)} ms`,
     };
   } catch (err) {
-    return { name: 'redis', ok: false, detail: failure(err) };
+    const code = (err as NodeJS.ErrnoException).code ?? lastCode;
+    return {
+      name: 'redis',
+      ok: false,
+      detail: code ? `no answer (${code}) from ${describeRedis(config)}` : failure(err),
+    };
   } finally {
     client.disconnect();
   }

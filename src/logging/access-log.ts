@@ -58,6 +58,7 @@ export function logAccess(
     client_ip: scope.clientIp,
     auth_method: scope.principal?.authMethod,
     user_id: scope.principal?.userId,
+    key_id: scope.principal?.keyId,
     tenant_id: scope.tenantId,
     trace_id: scope.trace?.traceId,
     span_id: scope.trace?.spanId,

@@ -241,6 +241,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
       auth_method: authMethod,
       user_id: scope.principal?.userId,
       issuer: scope.principal?.issuer,
+      key_id: scope.principal?.keyId,
       tenant_id: scope.tenantId,
       client_ip: scope.clientIp,
       ...err?.details,
