@@ -4,7 +4,13 @@
  * their strength, certificates) as `serve` reads them, and reports problems the same way — a
  * count, then one `path: reason` line each, on stderr; values are never printed.
  */
-import { ConfigError, loadConfigFile, resolveConfigPath, type ParseOptions } from '../config/load';
+import {
+  ConfigError,
+  loadConfigFile,
+  loadConfigText,
+  resolveConfigPath,
+  type ParseOptions,
+} from '../config/load';
 import { fileProblems } from '../config/files';
 import type { Config } from '../config/schema';
 
@@ -23,9 +29,18 @@ export function loadCliConfig(
   configFlag: string | undefined,
   options: ParseOptions = {},
 ): LoadedConfig | undefined {
-  const file = resolveConfigPath(configFlag);
+  // The whole config in an environment variable (an ECS secret from SSM, say), unless a file
+  // is named.
+  const inline =
+    configFlag === undefined && !process.env.AUTHGATE_CONFIG
+      ? process.env.AUTHGATE_CONFIG_YAML
+      : undefined;
+  const file = inline !== undefined ? '$AUTHGATE_CONFIG_YAML' : resolveConfigPath(configFlag);
   try {
-    const config = loadConfigFile(file, process.env, options);
+    const config =
+      inline !== undefined
+        ? loadConfigText(inline, file, process.env, options)
+        : loadConfigFile(file, process.env, options);
     // The files it names, read as serve reads them: one verdict for every command.
     const problems = fileProblems(config);
     if (problems.length > 0) throw new ConfigError(file, problems);

@@ -10,7 +10,7 @@ import { startServer, type RunningServer } from '../server';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load';
+import { ConfigError, loadConfigFile, loadConfigText, resolveConfigPath } from '../config/load';
 import { fileProblems } from '../config/files';
 import type { Config } from '../config/schema';
 import { filesFingerprint } from '../file-watch';
@@ -38,7 +38,10 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
   // caller's own), the packaged config/authgate.yaml.
   const configFlag =
     options.configFlag ??
-    (demo && !process.env.AUTHGATE_CONFIG && !existsSync(resolveConfigPath(undefined))
+    (demo &&
+    !process.env.AUTHGATE_CONFIG &&
+    !process.env.AUTHGATE_CONFIG_YAML &&
+    !existsSync(resolveConfigPath(undefined))
       ? join(__dirname, '..', '..', 'config', 'authgate.yaml')
       : undefined);
   const loaded = loadCliConfig(configFlag);
@@ -110,21 +113,32 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
   return undefined;
 }
 
-/** sha256 of the config file's bytes, first 12 hex: `authgate_config_info{hash}`. */
+/** Where an inline config (the whole YAML in an environment variable) comes from. */
+const INLINE = '$AUTHGATE_CONFIG_YAML';
+
+/** The config's text: the file's, or $AUTHGATE_CONFIG_YAML's. */
+function configText(file: string): string {
+  return file === INLINE ? (process.env.AUTHGATE_CONFIG_YAML ?? '') : readFileSync(file, 'utf8');
+}
+
+/** sha256 of the config's bytes, first 12 hex: `authgate_config_info{hash}`. */
 export function configHash(file: string): string {
   try {
-    return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 12);
+    return createHash('sha256').update(configText(file)).digest('hex').slice(0, 12);
   } catch {
     return 'unreadable';
   }
 }
 
-/** The config file read and checked as `serve` and `check-config` read it; the problems if not. */
+/** The config read and checked as `serve` and `check-config` read it; the problems if not. */
 export function readConfigForReload(
   file: string,
 ): { config: Readonly<Config> } | { problems: string[] } {
   try {
-    const config = loadConfigFile(file, process.env);
+    const config =
+      file === INLINE
+        ? loadConfigText(configText(file), file, process.env)
+        : loadConfigFile(file, process.env);
     const problems = fileProblems(config);
     if (problems.length > 0) return { problems: problems.map((p) => `${p.path}: ${p.reason}`) };
     return { config };

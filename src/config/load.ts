@@ -181,18 +181,49 @@ export function loadConfigFile(
     const code = (err as NodeJS.ErrnoException).code ?? 'read error';
     throw new ConfigError(file, [{ path: '', reason: `cannot read file (${code})` }]);
   }
-  // Only the position and the error code are reported: a YAML message quotes the file, which
-  // may hold a secret.
+  return loadConfigText(text, file, env, options);
+}
+
+/** What a YAML error code means, in words (the parser's own message quotes the file). */
+const YAML_MESSAGES: Readonly<Record<string, string>> = {
+  BAD_INDENT: 'bad indentation',
+  MISSING_CHAR: 'a closing bracket, brace or quote is missing',
+  BLOCK_AS_IMPLICIT_KEY: 'a block value where a key was expected (a missing ":"?)',
+  MULTILINE_IMPLICIT_KEY: 'a key runs over several lines (a missing ":" or quote?)',
+  DUPLICATE_KEY: 'a key appears twice in the same mapping',
+  UNEXPECTED_TOKEN: 'unexpected text (a tab, or a stray character?)',
+  TAB_AS_INDENT: 'a tab used for indentation (use spaces)',
+  BAD_DQ_ESCAPE: 'a bad escape in a double-quoted string',
+  MISSING_ANCHOR: 'an alias to an anchor that does not exist',
+  BLOCK_IN_FLOW: 'a block value inside [ ] or { }',
+  IMPOSSIBLE: 'unreadable YAML',
+};
+
+/**
+ * A config given as YAML text (a file's content, or $AUTHGATE_CONFIG_YAML). A YAML syntax
+ * error is reported once, where the parser first stumbled, in words: the errors after it are
+ * mostly the first one seen again.
+ */
+export function loadConfigText(
+  text: string,
+  source: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: ParseOptions = {},
+): Readonly<Config> {
+  // Only the position and the kind are reported: a YAML message quotes the text, which may
+  // hold a secret.
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, lineCounter });
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => {
-        const at = lineCounter.linePos(e.pos[0]);
-        return { path: `line ${at.line}, column ${at.col}`, reason: `YAML: ${e.code}` };
-      }),
-    );
+    const first = doc.errors[0]!;
+    const at = lineCounter.linePos(first.pos[0]);
+    const more = doc.errors.length - 1;
+    throw new ConfigError(source, [
+      {
+        path: `line ${at.line}, column ${at.col}`,
+        reason: `YAML: ${YAML_MESSAGES[first.code] ?? first.code.toLowerCase().replace(/_/g, ' ')} (${first.code})${more > 0 ? `; ${more} more error(s) after it, likely from this one` : ''}`,
+      },
+    ]);
   }
-  return parseConfig(doc.toJS(), env, file, options);
+  return parseConfig(doc.toJS(), env, source, options);
 }

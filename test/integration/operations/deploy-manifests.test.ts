@@ -97,6 +97,8 @@ describe('deploy/kubernetes', () => {
   it('the ConfigMap holds exactly config/examples/production.yaml, and the container reads it', () => {
     const cm = yamlOf<{ data: Record<string, string> }>('deploy/kubernetes/configmap.yaml');
     expect(cm.data['authgate.yaml']).toBe(read('config/examples/production.yaml'));
+    // Literal style: a folded (>) block would join a comment line with the key after it.
+    expect(read('deploy/kubernetes/configmap.yaml')).toMatch(/^  authgate\.yaml: \|$/m);
     expect(container.args).toEqual(['serve', '--config', '/etc/authgate/authgate.yaml']);
   });
 
@@ -204,8 +206,12 @@ describe('deploy/ecs', () => {
     );
   });
 
-  it('the task runs the production config; ports, health check and timings agree with it', () => {
-    expect(container.command).toEqual(['serve', '--config', 'config/examples/production.yaml']);
+  it('the task runs your own config (the whole YAML from an SSM parameter); ports, health check and timings agree with the example', () => {
+    // No config baked into the image: $AUTHGATE_CONFIG_YAML holds it (docs/deploy.md).
+    expect(container.command).toEqual(['serve']);
+    expect(container.secrets.find((s) => s.name === 'AUTHGATE_CONFIG_YAML')?.valueFrom).toMatch(
+      /^arn:aws:ssm:[^:]+:\d+:parameter\//,
+    );
     const port = (name: string) =>
       container.portMappings.find((p) => p.name === name)?.containerPort;
     expect([port('http'), port('metrics')]).toEqual([config.server.port, config.metrics.port]);
@@ -227,6 +233,7 @@ describe('deploy/ecs', () => {
     expect(container.readonlyRootFilesystem).toBe(true);
     expect(container.logConfiguration.logDriver).toBe('awslogs');
     expect(container.secrets.map((s) => s.name).sort()).toEqual([
+      'AUTHGATE_CONFIG_YAML',
       'AUTHGATE_HASH_SECRET',
       'REDIS_URL',
     ]);

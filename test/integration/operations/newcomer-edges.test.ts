@@ -5,7 +5,8 @@
  */
 import request from 'supertest';
 import { startAuthService, type AuthService } from '../../helpers/auth-service';
-import { runCli, spawnProxy, writeConfig } from '../../helpers/process';
+import { spawn } from 'node:child_process';
+import { CLI, ROOT, runCli, spawnProxy, writeConfig } from '../../helpers/process';
 import {
   startProxy,
   startUpstream,
@@ -90,3 +91,54 @@ describe('API-key requests in the logs', () => {
     expect(proxy.logs.text()).not.toContain(bad);
   });
 });
+
+describe('the config from $AUTHGATE_CONFIG_YAML (ECS: an SSM parameter)', () => {
+  const yaml = [
+    'server: {port: 0}',
+    'metrics: {port: 0}',
+    'routes:',
+    '  - {name: a, prefix: /, upstream: "http://127.0.0.1:1", auth: none}',
+    '',
+  ].join('\n');
+
+  test('check-config and serve read it when no file is named', async () => {
+    const checked = await runCli(['check-config'], { AUTHGATE_CONFIG_YAML: yaml });
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toMatch(/^\$AUTHGATE_CONFIG_YAML: OK — 1 route\(s\)/);
+    const p = await spawnProxyFromEnv(yaml);
+    try {
+      const res = await fetch(`${p.url}/healthz`);
+      expect(res.status).toBe(200);
+    } finally {
+      p.child.kill('SIGTERM');
+      await p.exited;
+    }
+  });
+
+  test('a YAML mistake is one line in words at its position, not a cascade of codes', async () => {
+    const broken = 'routes:\n  - name: a\n     prefix: /\n  upstream: [http://x\n';
+    const r = await runCli(['check-config'], { AUTHGATE_CONFIG_YAML: broken });
+    expect(r.code).toBe(1);
+    const problems = r.stderr.split('\n').filter((l) => l.startsWith('  '));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^ {2}line \d+, column \d+: YAML: [a-z].*\([A-Z_]+\)/);
+  });
+});
+
+async function spawnProxyFromEnv(yaml: string) {
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, AUTHGATE_CONFIG_YAML: yaml },
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /"message":"listening".*?"port":(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then((code) => reject(new Error(`exited ${code}: ${out}`)));
+  });
+  return { child, exited, url: `http://127.0.0.1:${port}` };
+}
