@@ -98,7 +98,7 @@ describe('deploy/kubernetes', () => {
     const cm = yamlOf<{ data: Record<string, string> }>('deploy/kubernetes/configmap.yaml');
     expect(cm.data['authgate.yaml']).toBe(read('config/examples/production.yaml'));
     // Literal style: a folded (>) block would join a comment line with the key after it.
-    expect(read('deploy/kubernetes/configmap.yaml')).toMatch(/^  authgate\.yaml: \|$/m);
+    expect(read('deploy/kubernetes/configmap.yaml')).toMatch(/^ {2}authgate\.yaml: \|$/m);
     expect(container.args).toEqual(['serve', '--config', '/etc/authgate/authgate.yaml']);
   });
 
