@@ -18,5 +18,5 @@ pinned_venv() {
   fi
   mkdir -p .tools
   ln -sfn "$venv" ".tools/$name"
-  echo "$name $("$venv/bin/python" -c "import $name; print($name.__version__)") at .tools/$name"
+  echo "$name $("$venv/bin/python" -c "import $name; print($name.__version__)" 2>/dev/null || echo "$version") at .tools/$name"
 }

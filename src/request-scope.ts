@@ -86,6 +86,8 @@ export interface RequestScope {
    * principal earns.
    */
   wouldDeny?: string;
+  /** ms the auth stage took (credential verification included): the audit line's `auth_ms`. */
+  authMs?: number;
   /** The request's trace, when it is recorded (tracing/tracing.ts). */
   trace?: RequestTrace;
   errorCode?: ErrorCode;

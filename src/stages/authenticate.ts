@@ -242,6 +242,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
       user_id: scope.principal?.userId,
       issuer: scope.principal?.issuer,
       key_id: scope.principal?.keyId,
+      auth_ms: scope.authMs === undefined ? undefined : Math.round(scope.authMs * 1000) / 1000,
       tenant_id: scope.tenantId,
       client_ip: scope.clientIp,
       ...err?.details,
@@ -317,6 +318,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
 
   return async function authenticateAndAuthorize(req, scope, route) {
     const presented = scope.presented;
+    const started = performance.now();
     try {
       await authenticate(req, scope, route, presented ? guard(scope) : undefined);
       const required = route.scopesFor(scope.method, routePath(route, scope.path ?? '/'));
@@ -341,6 +343,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
         refuseClientIdentityHeaders(scope, route);
       }
     } catch (err) {
+      scope.authMs = performance.now() - started;
       if (route.config.enforce === 'shadow') {
         shadowed(scope, route, err);
         return;
@@ -360,6 +363,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
       }
       throw err;
     }
+    scope.authMs = performance.now() - started;
     recordDecision(scope, route, undefined);
   };
 }
