@@ -32,6 +32,8 @@ export interface AuthService {
   requireAuthorization?: string;
   /** The Authorization header of each validate call. */
   authorizations: Array<string | undefined>;
+  /** Every admin request: method, path after the admin base, JSON body (for contract tests). */
+  adminCalls: Array<{ method: string; path: string; body: string }>;
   /** The key-management API of docs/design.md#command-line (`auth.apiKeys.adminUrl`), with this bearer token. */
   adminUrl: string;
   adminToken: string;
@@ -56,6 +58,8 @@ export async function startAuthService(
     reply: undefined as AuthService['reply'],
     requireAuthorization: undefined as string | undefined,
     authorizations: [] as Array<string | undefined>,
+    /** Every admin request: method, path after the admin base, JSON body (for contract tests). */
+    adminCalls: [] as Array<{ method: string; path: string; body: string }>,
   };
   let created = 0;
   const admin = (req: IncomingMessage, res: ServerResponse, body: string): void => {
@@ -64,6 +68,7 @@ export async function startAuthService(
       return;
     }
     const id = (req.url ?? '').slice(ADMIN_PATH.length + 1);
+    state.adminCalls.push({ method: req.method ?? '', path: id, body });
     if (req.method === 'POST' && id === '') {
       const ask = JSON.parse(body) as { name: string; scopes: string[]; tenant_ids: string[] };
       const apiKey = `hok_live_created${++created}${Math.random().toString(36).slice(2, 12)}`;
