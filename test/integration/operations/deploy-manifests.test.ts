@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { parseConfig } from '../../../src/config/load';
 import { ROOT } from '../../helpers/process';
 
@@ -66,19 +66,49 @@ describe('deploy/kubernetes', () => {
       .map((l) => JSON.parse(l) as { file: string; kind: string; ok: boolean; error?: string });
 
   it('every manifest is valid against its schema', () => {
-    const files = ['deployment', 'service', 'pdb', 'hpa', 'configmap', 'servicemonitor'].map((f) =>
-      join(ROOT, `deploy/kubernetes/${f}.yaml`),
-    );
+    const files = [
+      'deployment',
+      'service',
+      'pdb',
+      'hpa',
+      'configmap',
+      'servicemonitor',
+      'ingress',
+      'networkpolicy',
+    ].map((f) => join(ROOT, `deploy/kubernetes/${f}.yaml`));
     const results = validateK8s(...files);
     expect(results.map((r) => r.kind).sort()).toEqual([
       'apps/v1/Deployment',
       'autoscaling/v2/HorizontalPodAutoscaler',
       'monitoring.coreos.com/v1/ServiceMonitor',
+      'networking.k8s.io/v1/Ingress',
+      'networking.k8s.io/v1/NetworkPolicy',
+      'networking.k8s.io/v1/NetworkPolicy',
       'policy/v1/PodDisruptionBudget',
       'v1/ConfigMap',
       'v1/Service',
     ]);
     expect(results.filter((r) => !r.ok)).toEqual([]);
+  });
+
+  it('the Ingress and NetworkPolicy point at the ports the Service and Deployment name', () => {
+    const ingress = yamlOf<{
+      spec: {
+        rules: Array<{
+          http: {
+            paths: Array<{ backend: { service: { name: string; port: { name: string } } } }>;
+          };
+        }>;
+      };
+    }>('deploy/kubernetes/ingress.yaml');
+    const backend = ingress.spec.rules[0]!.http.paths[0]!.backend.service;
+    expect(backend).toEqual({ name: 'authgate', port: { name: 'http' } });
+    const policies = parseAllDocuments(read('deploy/kubernetes/networkpolicy.yaml')).map(
+      (d) => d.toJS() as { spec: { ingress: Array<{ ports: Array<{ port: string | number }> }> } },
+    );
+    const ports = policies[0]!.spec.ingress.flatMap((r) => r.ports.map((p) => p.port));
+    expect(ports.sort()).toEqual(['http', 'metrics']);
+    for (const name of ['http', 'metrics']) expect(portNamed(name)).toBeDefined();
   });
 
   it('the schema check can fail (a string replica count is refused)', () => {
