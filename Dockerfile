@@ -26,5 +26,7 @@ EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form under tini: SIGTERM reaches node; in-flight requests drain before exit.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/cli.js"]
+# V8's young generation sized for a proxy, not for the host's memory (docs/performance.md,
+# "Memory"): the same flag as the CLI's own shebang.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=16", "dist/cli.js"]
 CMD ["serve"]

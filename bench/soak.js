@@ -126,14 +126,13 @@ async function main() {
       ],
     }),
   );
-  const proxy = spawn(
-    process.execPath,
-    [path.join(ROOT, 'dist/cli.js'), 'serve', '--config', config],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  // Started as users start it: the `authgate` executable, so its own V8 settings (the shebang's
+  // --max-semi-space-size) are what is measured — the defaults.
+  const proxy = spawn(path.join(ROOT, 'dist/cli.js'), ['serve', '--config', config], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` },
+  });
   for (let i = 0; i < 100; i++) {
     if ((await send(port, { path: '/healthz' })) === 200) break;
     await new Promise((r) => setTimeout(r, 100));

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
 /**
  * authgate command line (docs/design.md#command-line): serve, check-config, diagnose, token decode|mint.
  */
