@@ -52,6 +52,9 @@ export function logAccess(
     error_code: scope.errorCode,
     reason: scope.errorReason,
     would_deny: scope.wouldDeny,
+    // The auth decision rides on the access line too: with `logging.auditLog: denials` an
+    // allowed request is one line, and every decision is still logged.
+    decision: scope.decision,
     upstream_status: scope.upstreamStatus,
     upstream_ms:
       scope.upstreamMs === undefined ? undefined : Math.round(scope.upstreamMs * 1000) / 1000,
