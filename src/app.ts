@@ -116,6 +116,8 @@ export interface App {
   inFlight(): number;
   /** Resolves once no request is in flight. */
   idle(): Promise<void>;
+  /** Settles once every route's upstream names were first resolved (serve waits for it). */
+  ready(): Promise<void>;
   close(): void;
   /**
    * A reload replaced this app: once its requests in flight are done, its upstream pools and
@@ -644,6 +646,9 @@ export function createApp(config: Readonly<Config>, deps: AppDependencies): App 
     },
     inFlight: () => lifecycle.inFlight,
     idle: () => lifecycle.idle(),
+    ready: async () => {
+      await Promise.all([...upstreamSets.values()].map((set) => set.ready));
+    },
     close() {
       lifecycle.destroyTunnels();
       for (const set of upstreamSets.values()) set.stop();

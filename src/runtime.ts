@@ -16,6 +16,9 @@ import { systemClock } from './clock';
 import { Tracing, withTraceFields } from './tracing/tracing';
 import { authgateVersion } from './version';
 
+/** How long startup (and a reload) waits for upstream names to be resolved. */
+const UPSTREAM_DNS_WAIT_MS = 5000;
+
 /** How long a shutdown waits for the last spans to be exported. */
 const TRACE_FLUSH_MS = 2000;
 
@@ -87,6 +90,14 @@ export async function buildRuntime(
     authenticators: deps.authenticators ?? auth?.authenticators,
     signIn: deps.signIn ?? auth?.signIn,
   });
+  // Upstream names resolved before the first request (a failed lookup keeps the name: the
+  // request then resolves it itself), for at most UPSTREAM_DNS_WAIT_MS.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    app.ready(),
+    new Promise((resolve) => (timer = setTimeout(resolve, UPSTREAM_DNS_WAIT_MS).unref())),
+  ]);
+  clearTimeout(timer);
   return {
     app,
     metrics,

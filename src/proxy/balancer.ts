@@ -111,11 +111,16 @@ export class UpstreamSet implements UpstreamChooser {
   private readonly addresses = new Map<Upstream, string[]>();
   private stopRefresh?: () => void;
 
+  /** Settles once the names were first resolved (at once without names to resolve). */
+  readonly ready: Promise<void>;
+
   constructor(private readonly o: UpstreamSetOptions) {
     this.slots = this.build(new Map());
     if (o.upstreams.some((u) => isResolvedName(u.hostname))) {
-      void this.refresh();
+      this.ready = this.refresh();
       this.stopRefresh = o.clock.every(o.refreshMs, () => void this.refresh());
+    } else {
+      this.ready = Promise.resolve();
     }
   }
 
