@@ -21,6 +21,22 @@ export function filesFingerprint(files: readonly string[]): string {
     .join('|');
 }
 
+/** Calls `changed` whenever the files' stat differs from the last look (every `intervalMs`). */
+export function onFilesChange(
+  files: readonly string[],
+  clock: Clock,
+  intervalMs: number,
+  changed: () => void,
+): () => void {
+  let seen = filesFingerprint(files);
+  return clock.every(intervalMs, () => {
+    const now = filesFingerprint(files);
+    if (now === seen) return;
+    seen = now;
+    changed();
+  });
+}
+
 export interface WatchFiles<T> {
   files: readonly string[];
   read(): T;
@@ -36,11 +52,7 @@ export interface WatchFiles<T> {
 
 /** Watches the files; returns the stop. */
 export function watchFiles<T>(w: WatchFiles<T>): () => void {
-  let seen = filesFingerprint(w.files);
-  return w.clock.every(w.intervalMs, () => {
-    const now = filesFingerprint(w.files);
-    if (now === seen) return;
-    seen = now;
+  return onFilesChange(w.files, w.clock, w.intervalMs, () => {
     try {
       w.apply(w.read());
       w.logger.info(w.reloaded, w.fields);

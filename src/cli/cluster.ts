@@ -16,7 +16,7 @@ import type { Config } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import { serveScrape } from '../metrics';
 import { sendNotFound } from '../error-response';
-import { filesFingerprint } from '../file-watch';
+import { onFilesChange } from '../file-watch';
 import { systemClock } from '../clock';
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -175,13 +175,9 @@ export async function runPrimary(
   };
   process.on('SIGHUP', () => reloadWorkers('SIGHUP'));
   if (config.server.watchConfig && configFile !== undefined) {
-    let seen = filesFingerprint([configFile]);
-    systemClock.every(config.server.watchConfigIntervalMs, () => {
-      const now = filesFingerprint([configFile]);
-      if (now === seen) return;
-      seen = now;
-      reloadWorkers('file changed');
-    });
+    onFilesChange([configFile], systemClock, config.server.watchConfigIntervalMs, () =>
+      reloadWorkers('file changed'),
+    );
   }
   cluster.on('exit', (worker, code, signal) => {
     void metrics.retire(worker);

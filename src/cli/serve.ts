@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfigFile, loadConfigText, resolveConfigPath } from '../config/load';
 import { fileProblems } from '../config/files';
 import type { Config } from '../config/schema';
-import { filesFingerprint } from '../file-watch';
+import { onFilesChange } from '../file-watch';
 import { systemClock } from '../clock';
 import type { Logger } from '../logging/logger';
 import { RELOAD, answerMetricsRequests, runPrimary, sendFinalMetrics } from './cluster';
@@ -189,13 +189,12 @@ function reloadOnSignal(
   // Workers leave watching to the primary, which tells each of them.
   let stopWatch: (() => void) | undefined;
   if (running.config.server.watchConfig && !worker) {
-    let seen = filesFingerprint([file]);
-    stopWatch = systemClock.every(running.config.server.watchConfigIntervalMs, () => {
-      const now = filesFingerprint([file]);
-      if (now === seen) return;
-      seen = now;
-      reload('file changed');
-    });
+    stopWatch = onFilesChange(
+      [file],
+      systemClock,
+      running.config.server.watchConfigIntervalMs,
+      () => reload('file changed'),
+    );
   }
   return () => {
     process.off('SIGHUP', onHup);

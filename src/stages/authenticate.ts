@@ -229,16 +229,27 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
     scope.decision = result;
     metrics?.authDecision(route.name, authMethod, result, reason);
     if (result === 'allow' && !allowsLogged) return;
-    logger.info('auth decision', {
+    writeAudit(scope, route, result, reason, err);
+  }
+
+  /** The one audit line of a decision: what was decided and why, never a credential. */
+  function writeAudit(
+    scope: RequestScope,
+    route: CompiledRoute,
+    decision: NonNullable<RequestScope['decision']>,
+    reason: string,
+    err: AuthgateError | undefined,
+  ): void {
+    logger[decision === 'would_deny' ? 'warn' : 'info']('auth decision', {
       type: 'audit',
       request_id: scope.requestId,
       route: route.name,
       method: scope.method,
       path: scope.path,
-      decision: result,
+      decision,
       reason,
       error_code: err?.code,
-      auth_method: authMethod,
+      auth_method: authMethodOf(scope),
       user_id: scope.principal?.userId,
       issuer: scope.principal?.issuer,
       key_id: scope.principal?.keyId,
@@ -296,24 +307,9 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
         scope.tenantId = undefined;
       }
     }
-    const authMethod = authMethodOf(scope);
     metrics?.shadowDenials.labels(route.name, err.reason).inc();
-    metrics?.authDecision(route.name, authMethod, 'allow', 'shadow');
-    logger.warn('auth decision', {
-      type: 'audit',
-      request_id: scope.requestId,
-      route: route.name,
-      method: scope.method,
-      path: scope.path,
-      decision: 'would_deny',
-      reason: err.reason,
-      error_code: err.code,
-      auth_method: authMethod,
-      user_id: scope.principal?.userId,
-      tenant_id: scope.tenantId,
-      client_ip: scope.clientIp,
-      ...err.details,
-    });
+    metrics?.authDecision(route.name, authMethodOf(scope), 'allow', 'shadow');
+    writeAudit(scope, route, 'would_deny', err.reason, err);
   }
 
   return async function authenticateAndAuthorize(req, scope, route) {

@@ -5,10 +5,12 @@
  * gunicorn, whose access log records the headers the server received.
  */
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { SigningKey } from './jwks';
 import { ROOT } from './process';
 import { freePort } from './servers';
 
@@ -344,4 +346,44 @@ export async function runClient(args: string[], env: NodeJS.ProcessEnv): Promise
     /* the test shows stdout/stderr */
   }
   return { code, stdout, stderr, json };
+}
+
+/**
+ * An identity-assertion key for authgate in front of MLflow's permission app: the PEM file
+ * authgate signs with, and `signingKey()` — the same key under the `kid` authgate's JWKS
+ * publishes — for tests that sign assertions themselves (forged, expired, another audience).
+ */
+export function assertionKeyFile(): {
+  keyFile: string;
+  signingKey(authgateUrl: string): Promise<SigningKey>;
+} {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'authgate-assertion-')), 'assertion.key');
+  writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  return {
+    keyFile,
+    async signingKey(authgateUrl) {
+      const jwks = (await (
+        await fetch(`${authgateUrl}/.well-known/authgate/jwks.json`)
+      ).json()) as { keys: Array<{ kid: string }> };
+      return { kid: jwks.keys[0]!.kid, alg: 'ES256', privateKey, publicKey };
+    },
+  };
+}
+
+/** The MLflow route of the permission tests: the preset for MLflow's app, the assertion, no caller credential. */
+export function permissionsRoute(
+  upstream: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    name: 'mlflow',
+    prefix: '/',
+    upstream,
+    preset: 'mlflow',
+    mlflowPermissions: true,
+    identityAssertion: true,
+    forwardCredentials: false,
+    ...extra,
+  };
 }

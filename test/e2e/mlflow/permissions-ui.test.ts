@@ -5,13 +5,17 @@
  * opens it (READ by default) but the UI's own write calls are refused by MLflow until alice
  * grants him EDIT. Screenshots of each step are written to the temp directory.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { IDP_CLIENT, startIdp, type Idp } from '../../helpers/idp';
-import { startMlflowServer, type MlflowServer } from '../../helpers/mlflow';
+import {
+  assertionKeyFile,
+  permissionsRoute,
+  startMlflowServer,
+  type MlflowServer,
+} from '../../helpers/mlflow';
 import { freePort, startProxy, type TestProxy } from '../../helpers/servers';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -27,15 +31,7 @@ describe('MLflow permissions in the UI (Chromium, signed in through authgate)', 
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
-    const dir = mkdtempSync(join(tmpdir(), 'authgate-mlflow-ui-perm-'));
-    const keyFile = join(dir, 'assertion.key');
-    writeFileSync(
-      keyFile,
-      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
-        format: 'pem',
-        type: 'pkcs8',
-      }),
-    );
+    const { keyFile } = assertionKeyFile();
     const port = await freePort();
     publicUrl = `http://127.0.0.1:${port}`;
     mlflow = await startMlflowServer({
@@ -64,18 +60,7 @@ describe('MLflow permissions in the UI (Chromium, signed in through authgate)', 
             groupScopes: { map: { 'mlflow-users': ['mlflow:read', 'mlflow:edit'] } },
           },
         },
-        routes: [
-          {
-            name: 'mlflow',
-            prefix: '/',
-            upstream: mlflow.url,
-            preset: 'mlflow',
-            mlflowPermissions: true,
-            identityAssertion: true,
-            forwardCredentials: false,
-            login: 'browser',
-          },
-        ],
+        routes: [permissionsRoute(mlflow.url, { login: 'browser' })],
       },
       {},
       {},

@@ -3,12 +3,13 @@
  * (authgate-mlflow): a person's tenants are the workspaces they can use — granted on sight,
  * taken away when the tenant goes — enforced by MLflow itself.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sign, type SigningKey } from '../../helpers/jwks';
-import { startMlflowServer, type MlflowServer } from '../../helpers/mlflow';
+import {
+  assertionKeyFile,
+  permissionsRoute,
+  startMlflowServer,
+  type MlflowServer,
+} from '../../helpers/mlflow';
 import { freePort, startProxy, type TestProxy } from '../../helpers/servers';
 
 const SECRET = 'mlflow-workspace-perm-secret-0123456789ab';
@@ -21,10 +22,7 @@ describe('tenants become MLflow workspace access', () => {
   let key: SigningKey;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'authgate-mlflow-ws-'));
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const keyFile = join(dir, 'assertion.key');
-    writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const assertion = assertionKeyFile();
     const port = await freePort();
     mlflow = await startMlflowServer({
       workspaces: true,
@@ -35,29 +33,15 @@ describe('tenants become MLflow workspace access', () => {
     });
     proxy = await startProxy(
       {
-        identityAssertion: { keyFile },
+        identityAssertion: { keyFile: assertion.keyFile },
         auth: { jwt: { issuers: [{ issuer: 'idp', algorithms: ['HS256'], secret: SECRET }] } },
-        routes: [
-          {
-            name: 'mlflow',
-            prefix: '/',
-            upstream: mlflow.url,
-            preset: 'mlflow',
-            mlflowPermissions: true,
-            identityAssertion: true,
-            forwardCredentials: false,
-            tenantHeader: 'X-MLFLOW-WORKSPACE',
-          },
-        ],
+        routes: [permissionsRoute(mlflow.url, { tenantHeader: 'X-MLFLOW-WORKSPACE' })],
       },
       {},
       {},
       port,
     );
-    const jwks = (await (await fetch(`${proxy.url}/.well-known/authgate/jwks.json`)).json()) as {
-      keys: Array<{ kid: string }>;
-    };
-    key = { kid: jwks.keys[0]!.kid, alg: 'ES256', privateKey, publicKey };
+    key = await assertion.signingKey(proxy.url);
     // An MLflow admin (mlflow:admin, through authgate) makes the two workspaces.
     const admin = sign(SECRET, {
       iss: 'idp',

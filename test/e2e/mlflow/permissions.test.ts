@@ -7,13 +7,13 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { sign, type SigningKey } from '../../helpers/jwks';
 import {
   AUTHGATE_MLFLOW_SRC,
+  assertionKeyFile,
+  permissionsRoute,
   PYTHON,
   runClient,
   startMlflowServer,
@@ -32,10 +32,7 @@ describe('MLflow permissions per experiment, for people signed in through authga
   let assertionKey: SigningKey;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'authgate-mlflow-perm-'));
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const keyFile = join(dir, 'assertion.key');
-    writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const key = assertionKeyFile();
     const port = await freePort();
     mlflow = await startMlflowServer({
       authgatePermissions: {
@@ -45,28 +42,15 @@ describe('MLflow permissions per experiment, for people signed in through authga
     });
     proxy = await startProxy(
       {
-        identityAssertion: { keyFile, issuer: 'authgate' },
+        identityAssertion: { keyFile: key.keyFile, issuer: 'authgate' },
         auth: { jwt: { issuers: [{ issuer: 'idp', algorithms: ['HS256'], secret: SECRET }] } },
-        routes: [
-          {
-            name: 'mlflow',
-            prefix: '/',
-            upstream: mlflow.url,
-            preset: 'mlflow',
-            mlflowPermissions: true,
-            identityAssertion: true,
-            forwardCredentials: false,
-          },
-        ],
+        routes: [permissionsRoute(mlflow.url)],
       },
       {},
       {},
       port,
     );
-    const jwks = (await (await fetch(`${proxy.url}/.well-known/authgate/jwks.json`)).json()) as {
-      keys: Array<{ kid: string }>;
-    };
-    assertionKey = { kid: jwks.keys[0]!.kid, alg: 'ES256', privateKey, publicKey };
+    assertionKey = await key.signingKey(proxy.url);
   });
 
   afterAll(async () => {

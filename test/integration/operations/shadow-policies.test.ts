@@ -77,6 +77,10 @@ describe('enforce: shadow', () => {
         decision: 'would_deny',
         reason: 'missing_scope',
         level: 'warn',
+        // The same audit line as any decision: who, how, how long.
+        user_id: 'alice',
+        auth_method: 'jwt',
+        auth_ms: expect.any(Number),
       }),
     ]);
     const access = proxy.logs.entries().find((e) => e.type === 'access' && e.path === '/shadow/a');
