@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock';
+import { ENTRY_OVERHEAD_BYTES, stringBytes, stringsBytes } from './cache-bytes';
 import { hmacSha256 } from './fast-hmac';
 import { LRUCache } from 'lru-cache';
 import type { ApiKeysConfig } from '../config/schema';
@@ -52,6 +53,18 @@ interface CacheEntry {
   until: number;
 }
 
+/** The estimate a valid verdict counts for against `cacheMaxMb`. */
+export function verdictBytes(verdict: KeyVerdict): number {
+  if (!verdict.valid) return ENTRY_OVERHEAD_BYTES;
+  return (
+    ENTRY_OVERHEAD_BYTES +
+    stringBytes(verdict.userId) +
+    stringBytes(verdict.keyId) +
+    stringsBytes(verdict.scopes) +
+    stringsBytes(verdict.tenantIds)
+  );
+}
+
 export function apiKeyId(hashSecret: Buffer | string, apiKey: string): string {
   return hmacSha256(hashSecret)(apiKey);
 }
@@ -77,6 +90,7 @@ export class ApiKeyAuthenticator implements Authenticator {
   private readonly inflight = new Map<string, Promise<KeyVerdict>>();
   /** Local revocation generations (bumped by revoke() and by pub/sub revocations). */
   private readonly generations: LRUCache<string, number>;
+  private negativeSweptAt = 0;
   private stopSubscribing: (() => void) | undefined;
   private readonly observer: AuthObserver;
   private readonly now: () => number;
@@ -87,12 +101,20 @@ export class ApiKeyAuthenticator implements Authenticator {
   ) {
     this.observer = options.observer ?? NOOP_OBSERVER;
     const max = Math.max(1, config.cacheSize);
-    this.memory = new LRUCache<string, CacheEntry>({ max });
+    this.now = options.now ?? Date.now;
+    this.memory = new LRUCache<string, CacheEntry>({
+      max,
+      maxSize: config.cacheMaxMb * 1024 * 1024,
+      sizeCalculation: (entry) => verdictBytes(entry.verdict),
+    });
+    // Invalid verdicts expire from the cache itself (on authgate's clock): stale ones are never
+    // served and are swept out, so a burst of bad keys does not stay resident.
     this.negative = new LRUCache<string, CacheEntry>({
       max: Math.max(1, config.negativeCacheSize),
+      ttl: config.negativeCacheTtlSec * 1000,
+      perf: { now: this.now },
     });
     this.generations = new LRUCache<string, number>({ max });
-    this.now = options.now ?? Date.now;
     this.service = new ApiKeyService(config, this.observer, options.logger, options.clock);
     this.hashSecret = config.hashSecret ? Buffer.from(config.hashSecret) : randomBytes(32);
     this.idOf = hmacSha256(this.hashSecret);
@@ -200,8 +222,28 @@ export class ApiKeyAuthenticator implements Authenticator {
 
   private remember(id: string, verdict: KeyVerdict): void {
     const ttl = this.ttlMs(verdict);
-    if (ttl > 0)
-      (verdict.valid ? this.memory : this.negative).set(id, { verdict, until: this.now() + ttl });
+    if (ttl <= 0) return;
+    if (verdict.valid) {
+      this.memory.set(id, { verdict, until: this.now() + ttl });
+      return;
+    }
+    // Sweep expired invalid verdicts at most once per TTL (here, not on a timer).
+    const now = this.now();
+    if (now - this.negativeSweptAt >= ttl) {
+      this.negativeSweptAt = now;
+      this.negative.purgeStale();
+    }
+    this.negative.set(id, { verdict, until: now + ttl });
+  }
+
+  /** How many invalid verdicts are held (tests and diagnostics). */
+  get negativeEntries(): number {
+    return this.negative.size;
+  }
+
+  /** Bytes the valid-verdict cache holds, by the estimate that bounds it. */
+  get cachedBytes(): number {
+    return this.memory.calculatedSize;
   }
 
   /** Drops every cached verdict the auth service gave with this `key_id` (api-key revoke KEY_ID). */

@@ -33,6 +33,7 @@ import {
   type AuthenticatorModule,
 } from './authenticator';
 import { systemClock, type Clock } from '../clock';
+import { ENTRY_OVERHEAD_BYTES } from './cache-bytes';
 import { JwksKeySource, keyId } from './jwks';
 import { algorithmsForKey, publicKeyFromPemFile, secretKey } from './keys';
 import { NOOP_OBSERVER, type AuthObserver } from './observer';
@@ -92,6 +93,8 @@ export interface JwtAuthenticatorOptions {
 }
 
 interface CachedToken {
+  /** What the entry counts for against verifiedCacheMaxMb. */
+  bytes: number;
   principal: Principal;
   /** For JWKS keys: the source and identity of the key that verified the token. */
   jwks?: JwksKeySource;
@@ -145,7 +148,11 @@ export class JwtAuthenticator implements Authenticator {
     }
     this.cache =
       config.verifiedCacheSize > 0
-        ? new LRUCache<string, CachedToken>({ max: config.verifiedCacheSize })
+        ? new LRUCache<string, CachedToken>({
+            max: config.verifiedCacheSize,
+            maxSize: config.verifiedCacheMaxMb * 1024 * 1024,
+            sizeCalculation: (entry) => entry.bytes,
+          })
         : undefined;
   }
 
@@ -201,6 +208,8 @@ export class JwtAuthenticator implements Authenticator {
       const verified = await this.verifyWithKey(token);
       if (this.cache) {
         this.cache.set(cacheKey, {
+          // The claims are decoded from the token, so its length bounds what they hold.
+          bytes: ENTRY_OVERHEAD_BYTES + 4 * token.length,
           principal: verified.principal,
           jwks: verified.jwks,
           keyId: verified.jwks ? keyId(verified.key) : undefined,

@@ -172,10 +172,15 @@ const apiKeysSchema = z.strictObject({
   cacheSize: int(1, 10_000_000)
     .default(100_000)
     .describe('In-process cache entries for valid keys (and as many revocation generations).'),
+  cacheMaxMb: int(1, 4096)
+    .default(32)
+    .describe(
+      'The valid-key cache is also bounded by bytes (an estimate of each entry: its user, scopes and tenants); the least recently used go first.',
+    ),
   negativeCacheSize: int(1, 10_000_000)
     .default(10_000)
     .describe(
-      'In-process cache entries for invalid keys, kept apart so a stream of bad keys never pushes valid ones out.',
+      'In-process cache entries for invalid keys (about 0.2 KB each), kept apart so a stream of bad keys never pushes valid ones out; they are dropped once negativeCacheTtlSec has passed.',
     ),
   circuitBreaker: z
     .strictObject({
@@ -358,6 +363,11 @@ export const authSchema = z
         verifiedCacheSize: int(0, 10_000_000)
           .default(10_000)
           .describe('Verified-token cache entries; 0 disables the cache.'),
+        verifiedCacheMaxMb: int(1, 4096)
+          .default(32)
+          .describe(
+            'The verified-token cache is also bounded by bytes (an estimate of each entry from its token and claims); the least recently used go first.',
+          ),
         jwksMinRefetchIntervalSec: int(0, 3600)
           .default(10)
           .describe('At most one JWKS refetch per issuer in this interval (unknown-kid floods).'),

@@ -8,10 +8,17 @@ import {
   startProxy,
   startUpstream,
   waitForRedis,
+  LogCapture,
   type TestProxy,
   type TestUpstream,
 } from '../../helpers/servers';
 import { waitFor } from '../../helpers/wait';
+import { ApiKeyAuthenticator } from '../../../src/auth/api-key';
+import { NOT_RESPONSIBLE } from '../../../src/auth/authenticator';
+import { parseConfig } from '../../../src/config/load';
+import type { AuthgateError } from '../../../src/errors';
+import { createLogger } from '../../../src/logging/logger';
+import type { RequestScope } from '../../../src/request-scope';
 
 const HASH_SECRET = 'shared-hash-secret-for-tests-0123456789';
 let n = 0;
@@ -377,5 +384,78 @@ describe('invalid-key verdicts have their own cache', () => {
     const before = service.calls;
     expect(await status(bad)).toBe(401);
     expect(service.calls).toBe(before + 1);
+  });
+});
+
+describe('the API-key caches are bounded by bytes, and invalid verdicts by time', () => {
+  let service: AuthService;
+  beforeAll(async () => {
+    service = await startAuthService();
+  });
+  afterAll(async () => {
+    await service.close();
+  });
+  const authenticator = (extra: Record<string, unknown>, now: () => number) => {
+    const config = parseConfig(
+      { auth: { apiKeys: apiKeyConfig(service, { probeIntervalSec: 0, ...extra }) } },
+      {},
+      'test',
+      { requireRoutes: false },
+    );
+    return new ApiKeyAuthenticator(config.auth.apiKeys!, {
+      logger: createLogger({ level: 'error', stream: new LogCapture() }),
+      now,
+    });
+  };
+  const verdict = async (a: ApiKeyAuthenticator, apiKey: string): Promise<string> => {
+    try {
+      const result = await a.authenticate(undefined, {
+        credentials: { apiKey },
+      } as unknown as RequestScope);
+      return result === NOT_RESPONSIBLE ? 'not responsible' : result.userId;
+    } catch (err) {
+      return (err as AuthgateError).code;
+    }
+  };
+
+  it('valid keys with large verdicts are evicted by bytes long before the entry bound', async () => {
+    // 120 scopes of 250 characters: ~60 KB a verdict by the estimate; 1 MB holds about 16
+    const scopes = Array.from({ length: 120 }, (_, i) => `s${i}`.padEnd(250, 'x'));
+    const a = authenticator({ cacheSize: 100_000, cacheMaxMb: 1 }, Date.now);
+    const keys = Array.from({ length: 40 }, () => newKey());
+    for (const key of keys) service.keys.set(key, { user_id: 'big', scopes });
+    for (const key of keys) expect(await verdict(a, key)).toBe('big');
+    expect(a.cachedBytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(a.cachedBytes).toBeGreaterThan(512 * 1024);
+    // the most recent key is still cached; the first was pushed out and is asked again
+    const asked = service.calls;
+    expect(await verdict(a, keys[39]!)).toBe('big');
+    expect(service.calls).toBe(asked);
+    expect(await verdict(a, keys[0]!)).toBe('big');
+    expect(service.calls).toBe(asked + 1);
+  });
+
+  it('expired invalid verdicts are swept out of the cache, not kept until pushed out', async () => {
+    let now = 1_000_000;
+    const a = authenticator({ negativeCacheSize: 1000, negativeCacheTtlSec: 30 }, () => now);
+    for (let i = 0; i < 50; i++) expect(await verdict(a, newKey())).toBe('API_KEY_INVALID');
+    expect(a.negativeEntries).toBe(50);
+    now += 31_000; // past the TTL: the next invalid verdict sweeps the stale ones
+    expect(await verdict(a, newKey())).toBe('API_KEY_INVALID');
+    expect(a.negativeEntries).toBe(1);
+  });
+
+  it('an invalid verdict is served from the cache only within its TTL', async () => {
+    let now = 2_000_000;
+    const a = authenticator({ negativeCacheTtlSec: 10 }, () => now);
+    const bad = newKey();
+    expect(await verdict(a, bad)).toBe('API_KEY_INVALID');
+    const asked = service.calls;
+    now += 9_000;
+    expect(await verdict(a, bad)).toBe('API_KEY_INVALID');
+    expect(service.calls).toBe(asked);
+    now += 2_000;
+    expect(await verdict(a, bad)).toBe('API_KEY_INVALID');
+    expect(service.calls).toBe(asked + 1);
   });
 });
