@@ -26,7 +26,9 @@ EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form under tini: SIGTERM reaches node; in-flight requests drain before exit.
-# V8's young generation sized for a proxy, not for the host's memory (docs/performance.md,
-# "Memory"): the same flag as the CLI's own shebang.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=16", "dist/cli.js"]
+# Memory set where the process starts, the same as the CLI's own shebang (docs/design.md#memory):
+# V8's young generation and old-space limit sized for a proxy, not for the host's memory, and
+# glibc's malloc kept to two arenas.
+ENV MALLOC_ARENA_MAX=2
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=16", "--max-old-space-size=1024", "dist/cli.js"]
 CMD ["serve"]

@@ -8,7 +8,8 @@
  * share a hash tag (`{...}`), so every command stays on one slot.
  */
 import { createHash } from 'node:crypto';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type * as IoRedis from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { Config } from './config/schema';
 import type { Logger } from './logging/logger';
 import type { AuthObserver } from './auth/observer';
@@ -50,6 +51,9 @@ export function createRedisClient(
   config: RedisConfig,
   options: RedisOptions & { enableOfflineQueue?: boolean },
 ): RedisClient {
+  // ioredis is loaded only when a Redis is configured (docs/design.md#memory).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Cluster, Redis } = require('ioredis') as typeof IoRedis;
   if (config.cluster) {
     // lazyConnect belongs to the Cluster, never to its node connections: nodes that connect on
     // their own race the cluster's slot refresh, and the client then cycles through close and

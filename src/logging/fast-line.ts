@@ -62,6 +62,8 @@ interface Slot {
 interface Shape {
   readonly keys: readonly string[];
   readonly slots: readonly Slot[];
+  /** No key names a secret (those lines go through the deep masker): decided once per shape. */
+  readonly fast: boolean;
 }
 
 export class FastLineWriter {
@@ -77,6 +79,8 @@ export class FastLineWriter {
     private readonly meta: Readonly<Record<string, string>>,
     /** One write per event-loop turn instead of one per line. */
     private readonly batch: boolean,
+    /** Key names whose lines must take the deep masker instead (a secret-sounding name). */
+    private readonly sensitive: (key: string) => boolean = () => false,
   ) {}
 
   private lastMs = -1;
@@ -116,7 +120,7 @@ export class FastLineWriter {
       const absentId = key === 'request_id' && !keys.includes(key);
       return { kind: absentId ? REQUEST_ID : FIELD, key, prefix: quoted };
     });
-    const shape = { keys, slots };
+    const shape = { keys, slots, fast: !keys.some((key) => this.sensitive(key)) };
     if (this.shapeCount < MAX_SHAPES) {
       this.shapeCount += 1;
       if (known) known.push(shape);
@@ -127,8 +131,17 @@ export class FastLineWriter {
 
   /** One JSON line, as winston with the masking format would have written it. */
   serialize(level: string, message: string, fields: Readonly<Record<string, unknown>>): string {
+    return this.line(this.shape(message, fields), level, message, fields);
+  }
+
+  private line(
+    shape: Shape,
+    level: string,
+    message: string,
+    fields: Readonly<Record<string, unknown>>,
+  ): string {
     let out = '';
-    for (const slot of this.shape(message, fields).slots) {
+    for (const slot of shape.slots) {
       switch (slot.kind) {
         case CONSTANT:
           out += slot.prefix;
@@ -156,8 +169,23 @@ export class FastLineWriter {
     return `{${out.slice(1)}}\n`;
   }
 
+  /**
+   * Writes a flat line whose keys name no secret and returns true; returns false (nothing
+   * written) for a line the deep masker must take.
+   */
+  tryWrite(level: string, message: string, fields: Readonly<Record<string, unknown>>): boolean {
+    if (!isFlat(fields)) return false;
+    const shape = this.shape(message, fields);
+    if (!shape.fast) return false;
+    this.emit(this.line(shape, level, message, fields));
+    return true;
+  }
+
   write(level: string, message: string, fields: Readonly<Record<string, unknown>>): void {
-    const line = this.serialize(level, message, fields);
+    this.emit(this.serialize(level, message, fields));
+  }
+
+  private emit(line: string): void {
     if (!this.batch) {
       this.stream.write(line);
       return;

@@ -4,7 +4,7 @@
  */
 import type { Writable } from 'node:stream';
 import winston from 'winston';
-import { FastLineWriter, isFlat } from './fast-line';
+import { FastLineWriter } from './fast-line';
 import { createMasker, createScrubber, type MaskRules } from './mask';
 import { lineStream, writeLines } from './stdout';
 
@@ -63,6 +63,7 @@ export function createLogger(options: LoggerOptions): Logger {
     createScrubber(options.mask?.apiKeyPrefixes, options.mask?.queryParams),
     { service: 'authgate' },
     options.batchLines ?? options.stream === undefined,
+    (key) => mask.sensitive(key),
   );
   if (!options.stream) process.once('exit', () => fast.flush());
   // Every field of every line goes through the masker before it is formatted.
@@ -76,29 +77,25 @@ export function createLogger(options: LoggerOptions): Logger {
     }
     return info;
   });
-  /** A flat line without a field whose name says it holds a secret takes the fast path. */
-  const fastPath = (fields: LogFields): boolean => {
-    if (!isFlat(fields)) return false;
-    for (const key in fields) if (mask.sensitive(key)) return false;
-    return true;
-  };
   const w = winston.createLogger({
     level: options.level,
     format: winston.format.combine(masking(), winston.format.timestamp(), winston.format.json()),
     defaultMeta: { service: 'authgate' },
     transports: [transport],
   });
-  const log =
-    (level: LogLevel) =>
-    (message: string, fields: LogFields = {}): void => {
-      // winston formats before it filters by level: skip disabled levels here (hot path).
-      if (!w.isLevelEnabled(level)) return;
-      // Flat lines (every request's access and audit lines) skip winston's format pipeline.
-      if (options.fastLines !== false && fastPath(fields))
-        return fast.write(level, message, fields);
+  const fastLines = options.fastLines !== false;
+  const log = (level: LogLevel) => {
+    // winston formats before it filters by level: disabled levels are skipped here, decided once
+    // (the level is fixed for a logger's life).
+    if (!w.isLevelEnabled(level)) return (): void => undefined;
+    return (message: string, fields: LogFields = {}): void => {
+      // A flat line without a field whose name says it holds a secret (every request's access
+      // and audit lines) skips winston's format pipeline.
+      if (fastLines && fast.tryWrite(level, message, fields)) return;
       fast.flush();
       w.log(level, message, { request_id: null, ...fields });
     };
+  };
   return {
     error: log('error'),
     warn: log('warn'),

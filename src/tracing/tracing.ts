@@ -32,16 +32,10 @@ import {
   W3CTraceContextPropagator,
   type ExportResult,
 } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TracerProvider,
-  type ReadableSpan,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace';
+import type * as OtlpExporter from '@opentelemetry/exporter-trace-otlp-proto';
+import type * as Resources from '@opentelemetry/resources';
+import type * as SdkTrace from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Config } from '../config/schema';
 import type { RawHeaders } from '../headers/hop-by-hop';
 import type { LogFields, Logger } from '../logging/logger';
@@ -195,6 +189,15 @@ export class Tracing {
     this.ratio = config.sampleRatio;
     this.random = options.random ?? Math.random;
     const url = options.exporterUrl ?? config.otlpEndpoint ?? '';
+    // The SDK and the OTLP exporter (some 190 modules, ~3 MB resident) are loaded only when
+    // tracing is configured (docs/design.md#memory).
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { OTLPTraceExporter } =
+      require('@opentelemetry/exporter-trace-otlp-proto') as typeof OtlpExporter;
+    const { resourceFromAttributes } = require('@opentelemetry/resources') as typeof Resources;
+    const { AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TracerProvider } =
+      require('@opentelemetry/sdk-trace') as typeof SdkTrace;
+    /* eslint-enable @typescript-eslint/no-require-imports */
     const otlp = new OTLPTraceExporter({ url, timeoutMillis: 5000 });
     const exporter = options.logger ? new ReportingExporter(otlp, options.logger, url) : otlp;
     this.provider = new TracerProvider({
