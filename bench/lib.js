@@ -95,7 +95,22 @@ function cleanup() {
   for (const c of children) c.kill('SIGTERM');
 }
 
+/**
+ * A log reader on CPU 0: `cat > /dev/null` in its own process, whose stdin is given to a proxy
+ * as its stdout — a pipe another process drains, as a container runtime's log pipe is. (A pipe
+ * the bench process itself read would fill while it waits on wrk synchronously, and block the
+ * proxy's synchronous log writes.)
+ */
+function logReader() {
+  const { spawn } = require('node:child_process');
+  const os = require('node:os');
+  const [cmd, args] = os.cpus().length > 1 ? ['taskset', ['-c', '0', 'cat']] : ['cat', []];
+  const reader = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'inherit'] });
+  return reader;
+}
+
 module.exports = {
+  logReader,
   ROOT,
   DURATION,
   CONNECTIONS,

@@ -16,8 +16,15 @@ const { Readable } = require('node:stream');
 const jwt = require('jsonwebtoken');
 const micro = require('./micro');
 const { writeChart } = require('./chart');
+const { logReader } = require('./lib');
 
 const ROOT = path.join(__dirname, '..');
+const AG_WARN = 'authgate, JWT RS256 (cached)';
+const AG_INFO = 'authgate, JWT RS256 (cached), log level info';
+const FLOOR = 'floor: Node http + undici Pool (no auth, no logs)';
+const FASTIFY = '@fastify/http-proxy';
+const FASTIFY_LOGGER = '@fastify/http-proxy, logger at info';
+const NGINX = 'nginx proxy_pass (keepalive, access log)';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
@@ -52,6 +59,13 @@ function start(cpu, cmd, args, opts = {}) {
   const child = spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], ...opts });
   children.push(child);
   return child;
+}
+
+/** A proxy whose log lines go to a reader process (bench/lib.js logReader). */
+function startLogged(cpu, cmd, args) {
+  const reader = logReader();
+  children.push(reader);
+  return start(cpu, cmd, args, { stdio: ['ignore', reader.stdin, 'inherit'] });
 }
 
 async function waitOk(url, headers = {}) {
@@ -120,7 +134,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  access_log ${dir}/access.log;
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
   upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
@@ -237,10 +251,11 @@ async function workersBench(dir, authgateConfig, bearer) {
   // --workers 1, --workers 2 with the cluster's round-robin, --workers 2 with SO_REUSEPORT
   // (server.reusePort): all running at once, measured in interleaved rounds, on kept-alive
   // connections and on a new connection per request (Connection: close).
+  // `--workers auto` is one per CPU: 2 on the 2-core bench machine.
   const variants = [
-    { name: 'workers 1', workers: 1, reusePort: false },
-    { name: 'workers 2, round-robin', workers: 2, reusePort: false },
-    { name: 'workers 2, reusePort', workers: 2, reusePort: true },
+    { name: 'workers 1', workers: '1', reusePort: false },
+    { name: 'workers auto, round-robin', workers: 'auto', reusePort: false },
+    { name: 'workers auto, reusePort', workers: 'auto', reusePort: true },
   ];
   for (const v of variants) {
     const port = await freePort();
@@ -250,7 +265,7 @@ async function workersBench(dir, authgateConfig, bearer) {
     fs.writeFileSync(file, JSON.stringify(config));
     const child = spawn(
       process.execPath,
-      [path.join(ROOT, 'dist/cli.js'), 'serve', '--config', file, '--workers', String(v.workers)],
+      [path.join(ROOT, 'dist/cli.js'), 'serve', '--config', file, '--workers', v.workers],
       { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
     );
     children.push(child);
@@ -264,8 +279,10 @@ async function workersBench(dir, authgateConfig, bearer) {
     { name: 'new connection per request', headers: [...bearer, 'Connection: close'] },
   ];
   const rows = [];
+  const perRound = new Map();
   for (const mode of modes) {
     const rps = new Map(variants.map((v) => [v.name, []]));
+    perRound.set(mode.name, rps);
     for (let r = 0; r < REPEATS; r++) {
       for (const v of variants) {
         const out = execFileSync(
@@ -302,20 +319,86 @@ async function workersBench(dir, authgateConfig, bearer) {
   }
   const rpsOf = (connections, variant) =>
     rows.find((r) => r.connections === connections && r.variant === variant).rps;
+  const roundRatios = (connections, a, b) => {
+    const xs = perRound.get(connections).get(a);
+    const ys = perRound.get(connections).get(b);
+    const rs = xs.map((x, i) => x / ys[i]);
+    return { ratio: round(median(rs)), min: round(Math.min(...rs)), max: round(Math.max(...rs)) };
+  };
   return {
+    auto_reuseport_new_connections: roundRatios(
+      'new connection per request',
+      'workers auto, reusePort',
+      'workers 1',
+    ),
+    auto_reuseport_keep_alive: roundRatios('keep-alive', 'workers auto, reusePort', 'workers 1'),
     method: `wrk -t2 -c${CONNECTIONS * 2} -d${DURATION}s, unpinned, JWT RS256 cached, ${REPEATS} interleaved rounds, median [min-max]`,
     rows,
     ratio_2_to_1: round(
-      rpsOf('keep-alive', 'workers 2, round-robin') / rpsOf('keep-alive', 'workers 1'),
+      rpsOf('keep-alive', 'workers auto, round-robin') / rpsOf('keep-alive', 'workers 1'),
     ),
     ratio_reuseport_to_round_robin: round(
-      rpsOf('keep-alive', 'workers 2, reusePort') / rpsOf('keep-alive', 'workers 2, round-robin'),
+      rpsOf('keep-alive', 'workers auto, reusePort') /
+        rpsOf('keep-alive', 'workers auto, round-robin'),
     ),
     ratio_reuseport_to_round_robin_new_connections: round(
-      rpsOf('new connection per request', 'workers 2, reusePort') /
-        rpsOf('new connection per request', 'workers 2, round-robin'),
+      rpsOf('new connection per request', 'workers auto, reusePort') /
+        rpsOf('new connection per request', 'workers auto, round-robin'),
     ),
   };
+}
+
+/**
+ * The performance goals as ratios, each per round (the rounds interleave the targets, so one
+ * round's figures were measured minutes apart at most): median [min–max] over the rounds.
+ */
+function goalRatios(runs, workers) {
+  const ratio = (name, a, b, goal, field = 'rps') => {
+    const xs = runs.get(a)?.[field];
+    const ys = runs.get(b)?.[field];
+    if (!xs?.length || !ys?.length) return { goal: name, target: goal, missing: true };
+    const rs = xs.map((x, i) => x / ys[i]);
+    const med = round(median(rs));
+    return {
+      goal: name,
+      target: goal,
+      ratio: med,
+      min: round(Math.min(...rs)),
+      max: round(Math.max(...rs)),
+      met: med >= goal,
+    };
+  };
+  const rows = [
+    ratio('info vs @fastify/http-proxy (no logging)', AG_INFO, FASTIFY, 1.0),
+    ratio('info vs @fastify/http-proxy with its logger at info', AG_INFO, FASTIFY_LOGGER, 1.5),
+    ratio('info vs warn (info costs at most 10 %)', AG_INFO, AG_WARN, 0.9),
+    ratio('warn vs @fastify/http-proxy (no logging)', AG_WARN, FASTIFY, 1.2),
+    ratio('warn vs the floor (Node http + undici Pool)', AG_WARN, FLOOR, 0.8),
+    ratio('info vs nginx with its access log (stretch)', AG_INFO, NGINX, 0.45),
+  ];
+  const scaling = workers?.auto_reuseport_new_connections;
+  if (scaling)
+    rows.push({
+      goal: '--workers auto, reusePort, new connections vs 1 worker',
+      target: 1.7,
+      ...scaling,
+      met: scaling.ratio >= 1.7,
+    });
+  return rows;
+}
+
+function printGoals(goals) {
+  process.stderr.write(
+    '\ngoal                                                        target  ratio [min–max]    met\n',
+  );
+  for (const g of goals) {
+    const got = g.missing
+      ? 'not measured'
+      : `${g.ratio.toFixed(2)}x [${g.min.toFixed(2)}–${g.max.toFixed(2)}]`;
+    process.stderr.write(
+      `${g.goal.padEnd(60)}${`${g.target}x`.padEnd(8)}${got.padEnd(19)}${g.missing ? '' : g.met ? 'yes' : 'NO'}\n`,
+    );
+  }
 }
 
 async function main() {
@@ -379,14 +462,13 @@ async function main() {
     const port = await freePort();
     const file = path.join(dir, `authgate-${cacheSize}-${level}-${streamGcEveryMb}.yaml`);
     fs.writeFileSync(file, JSON.stringify(authgateConfig(port, cacheSize, level, streamGcEveryMb)));
-    const child = start('1', process.execPath, [
+    // Its log lines go to a pipe another process reads, as a container runtime reads them.
+    const child = startLogged('1', process.execPath, [
       path.join(ROOT, 'dist/cli.js'),
       'serve',
       '--config',
       file,
     ]);
-    // Its log lines go to a pipe that is read, as a container runtime reads them.
-    child.stdout.resume();
     await waitOk(`http://127.0.0.1:${port}/healthz`);
     return { port, child };
   };
@@ -435,7 +517,8 @@ async function main() {
 
   const simple = async (name, script) => {
     const port = await freePort();
-    const child = start('1', process.execPath, [
+    // Log lines (fastify's logger) go to a pipe another process reads, as authgate's do.
+    const child = startLogged('1', process.execPath, [
       path.join(__dirname, 'targets', script),
       String(port),
       script === 'bare-node-proxy.js' ? String(upstreamPort) : upstreamUrl,
@@ -454,14 +537,14 @@ async function main() {
       pid: ag.child.pid,
     },
     {
-      name: 'authgate, JWT RS256 (cached)',
+      name: AG_WARN,
       base: `http://127.0.0.1:${ag.port}`,
       path: '/jwt/x',
       headers: bearer,
       pid: ag.child.pid,
     },
     {
-      name: 'authgate, JWT RS256 (cached), log level info',
+      name: AG_INFO,
       base: `http://127.0.0.1:${agInfo.port}`,
       path: '/jwt/x',
       headers: bearer,
@@ -482,8 +565,10 @@ async function main() {
       pid: agNoCache.child.pid,
     },
     await simple('bare Node proxy (keep-alive)', 'bare-node-proxy.js'),
+    await simple(FLOOR, 'floor-undici.js'),
     await simple('Express 5 + http-proxy-middleware', 'express-hpm.js'),
-    await simple('@fastify/http-proxy', 'fastify-proxy.js'),
+    await simple(FASTIFY, 'fastify-proxy.js'),
+    await simple(FASTIFY_LOGGER, 'fastify-proxy-logger.js'),
   ];
   if (hasCmd('nginx')) {
     const port = await freePort();
@@ -492,7 +577,7 @@ async function main() {
     start('1', 'nginx', ['-c', nginxConfig(ndir, port, upstreamPort), '-p', ndir]);
     await waitOk(`http://127.0.0.1:${port}/x`);
     targets.push({
-      name: 'nginx proxy_pass (keepalive)',
+      name: NGINX,
       base: `http://127.0.0.1:${port}`,
       path: '/x',
       headers: [],
@@ -548,10 +633,12 @@ async function main() {
     };
   });
 
+  const goals = goalRatios(runs, workers);
+  printGoals(goals);
   if (only === 'throughput') {
     console.log(
       JSON.stringify(
-        { date: new Date().toISOString(), node: process.version, throughput },
+        { date: new Date().toISOString(), node: process.version, throughput, goals },
         null,
         2,
       ),
@@ -597,6 +684,7 @@ async function main() {
         : 'unpinned (no taskset or one core)',
     },
     throughput,
+    goals,
     workers,
     streaming,
     micro_us: await micro.main(),

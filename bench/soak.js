@@ -31,6 +31,13 @@ function listen(handler) {
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
 }
 
+/** CPU time (user + system) a process has used, in µs, from /proc/<pid>/stat. */
+function cpuMicros(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+}
+
 function sample(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const rss = Number(/^VmRSS:\s+(\d+)/m.exec(status)[1]) / 1024;
@@ -44,6 +51,29 @@ function sample(pid) {
     }
   }
   return { rss_mb: Math.round(rss * 10) / 10, fds: fds.length, sockets };
+}
+
+/** Where the end RSS is: V8's heap spaces and external memory (from /metrics), and the kernel's view. */
+async function breakdown(port, pid) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const mb = (re) => {
+    const m = re.exec(text);
+    return m ? Math.round((Number(m[1]) / 1024 / 1024) * 10) / 10 : undefined;
+  };
+  const spaces = {};
+  for (const m of text.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)/gm)) {
+    spaces[m[1]] = Math.round((Number(m[2]) / 1024 / 1024) * 10) / 10;
+  }
+  const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(rollup)?.[1] ?? 0);
+  return {
+    heap_total_mb: mb(/^nodejs_heap_size_total_bytes (\S+)/m),
+    heap_used_mb: mb(/^nodejs_heap_size_used_bytes (\S+)/m),
+    external_mb: mb(/^nodejs_external_memory_bytes (\S+)/m),
+    heap_spaces_total_mb: spaces,
+    anonymous_mb: Math.round(kb('Anonymous') / 102.4) / 10,
+    file_backed_mb: Math.round((kb('Rss') - kb('Anonymous')) / 102.4) / 10,
+  };
 }
 
 function send(port, { method = 'GET', path: p, headers = {}, body, abortAfter }) {
@@ -128,7 +158,12 @@ async function main() {
   );
   // Started as users start it: the `authgate` executable, so its own V8 settings (the shebang's
   // --max-semi-space-size) are what is measured — the defaults.
-  const proxy = spawn(path.join(ROOT, 'dist/cli.js'), ['serve', '--config', config], {
+  // SOAK_NODE_FLAGS="--max-semi-space-size=8 ..." starts it with other V8 flags instead (to compare).
+  const flags = process.env.SOAK_NODE_FLAGS;
+  const [cmd, args] = flags
+    ? [process.execPath, [...flags.split(' '), path.join(ROOT, 'dist/cli.js')]]
+    : [path.join(ROOT, 'dist/cli.js'), []];
+  const proxy = spawn(cmd, [...args, 'serve', '--config', config], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` },
@@ -171,7 +206,11 @@ async function main() {
         abortAfter: 64 * 1024,
       }),
   ];
+  // SOAK_KINDS=0,1,2,3: only these kinds of request (to see what a kind costs in memory).
+  const only = process.env.SOAK_KINDS?.split(',').map(Number);
+  if (only) kinds.splice(0, kinds.length, ...only.map((k) => kinds[k]));
   const start = sample(proxy.pid);
+  const cpuStart = cpuMicros(proxy.pid);
   let peak = { ...start };
   const counts = {};
   const deadline = Date.now() + SECONDS * 1000;
@@ -195,8 +234,10 @@ async function main() {
     }),
   );
   clearInterval(sampler);
+  const cpuUs = cpuMicros(proxy.pid) - cpuStart;
   await new Promise((r) => setTimeout(r, 6000)); // idle keep-alive sockets close after 4 s
   const end = sample(proxy.pid);
+  const memory = await breakdown(port, proxy.pid);
   proxy.kill('SIGTERM');
   upstream.close();
   authService.close();
@@ -204,9 +245,15 @@ async function main() {
     seconds: SECONDS,
     concurrency: CONCURRENCY,
     requests: i,
+    // authgate's own CPU (user + system) per request: what a memory setting costs.
+    cpu_us_per_request: Math.round((cpuUs / i) * 10) / 10,
     start,
     peak,
     end,
+    memory,
+    env: Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => /^(SOAK_|NODE_OPTIONS|MALLOC_)/.test(k)),
+    ),
     outcomes: counts,
   };
   console.log(JSON.stringify(report, null, 2));

@@ -56,6 +56,12 @@ interface Slot {
   readonly kind: number;
   readonly key: string;
   readonly prefix: string;
+  /**
+   * The last string written here and its `,"key":"value"` (scrubbed, capped, quoted): a route,
+   * method, path, user or decision repeats from line to line, and is then not scrubbed again.
+   */
+  lastIn?: string;
+  lastOut?: string;
 }
 
 /** The keys of one field set, in the caller's order (to recognise it) and sorted (to write). */
@@ -72,6 +78,7 @@ export class FastLineWriter {
   /** Shapes by message: the access and audit lines each keep one shape. */
   private readonly shapes = new Map<string, Shape[]>();
   private shapeCount = 0;
+  private readonly fieldSlots = new Map<string, Slot>();
 
   constructor(
     private readonly stream: Pick<Writable, 'write'>,
@@ -100,6 +107,15 @@ export class FastLineWriter {
     return JSON.stringify(capLength(this.scrub(value)));
   }
 
+  /** `,"key":value` for a string, from the slot's last one when it is the same string. */
+  private memo(slot: Slot, value: string, scrub: boolean): string {
+    if (value !== slot.lastIn) {
+      slot.lastIn = value;
+      slot.lastOut = slot.prefix + (scrub ? this.str(value) : JSON.stringify(value));
+    }
+    return slot.lastOut as string;
+  }
+
   /** The sorted slots of a field set: computed once per shape, not per line. */
   private shape(message: string, fields: Readonly<Record<string, unknown>>): Shape {
     const known = this.shapes.get(message);
@@ -117,8 +133,15 @@ export class FastLineWriter {
         return { kind: CONSTANT, key, prefix: quoted + this.str(this.meta[key] as string) };
       }
       // request_id absent → null, as winston's path writes it (present but undefined → left out).
-      const absentId = key === 'request_id' && !keys.includes(key);
-      return { kind: absentId ? REQUEST_ID : FIELD, key, prefix: quoted };
+      if (key === 'request_id' && !keys.includes(key))
+        return { kind: REQUEST_ID, key, prefix: quoted };
+      // One slot per key across shapes: the access and audit lines share their memos.
+      let slot = this.fieldSlots.get(key);
+      if (!slot) {
+        slot = { kind: FIELD, key, prefix: quoted };
+        if (this.fieldSlots.size < MAX_SHAPES * 4) this.fieldSlots.set(key, slot);
+      }
+      return slot;
     });
     const shape = { keys, slots, fast: !keys.some((key) => this.sensitive(key)) };
     if (this.shapeCount < MAX_SHAPES) {
@@ -147,10 +170,10 @@ export class FastLineWriter {
           out += slot.prefix;
           break;
         case LEVEL:
-          out += slot.prefix + JSON.stringify(level);
+          out += this.memo(slot, level, false);
           break;
         case MESSAGE:
-          out += slot.prefix + this.str(message);
+          out += this.memo(slot, message, true);
           break;
         case TIMESTAMP:
           out += `${slot.prefix}"${this.timestamp()}"`;
@@ -161,7 +184,7 @@ export class FastLineWriter {
         default: {
           const v = fields[slot.key];
           if (v === undefined) break;
-          if (typeof v === 'string') out += slot.prefix + this.str(v);
+          if (typeof v === 'string') out += this.memo(slot, v, true);
           else out += slot.prefix + JSON.stringify(v);
         }
       }

@@ -51,6 +51,39 @@ const value = fc.oneof(
 );
 
 describe('fast log lines', () => {
+  it('a sequence of lines from one logger, values repeating and changing, matches winston line by line (property)', async () => {
+    // One logger for the whole sequence: a value repeated from the line before is written from
+    // the slot's memo, a changed one is scrubbed afresh — both must read as winston writes them.
+    const pool = fc.constantFrom(
+      '/a',
+      '/a',
+      JWT,
+      `Bearer ${JWT}`,
+      'hok_live_abcdef0123456789',
+      'ok',
+    );
+    const entry = fc.record({
+      path: pool,
+      user_id: pool,
+      reason: pool,
+      status: fc.constantFrom(200, 401),
+    });
+    const run = async (fast: boolean, entries: Array<Record<string, unknown>>) => {
+      const logs = new LogCapture();
+      const logger = createLogger({ level: 'info', stream: logs, mask: rules, fastLines: fast });
+      for (const fields of entries) logger.info('request', { type: 'access', ...fields });
+      logger.flush();
+      await new Promise((r) => setImmediate(r));
+      return logs.entries().map(({ timestamp: _t, ...rest }) => rest);
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.array(entry, { minLength: 2, maxLength: 12 }), async (entries) => {
+        expect(await run(true, entries)).toEqual(await run(false, entries));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('write exactly what winston with the masking format writes (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
