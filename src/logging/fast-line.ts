@@ -185,7 +185,8 @@ export class FastLineWriter {
           const v = fields[slot.key];
           if (v === undefined) break;
           if (typeof v === 'string') out += this.memo(slot, v, true);
-          else out += slot.prefix + JSON.stringify(v);
+          // A finite number, a boolean or null (isFlat): String() writes what JSON does.
+          else out += slot.prefix + String(v);
         }
       }
     }

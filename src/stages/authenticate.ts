@@ -18,7 +18,7 @@ import { isBrowserNavigation } from '../auth/oidc/browser';
 import type { BrowserSignIn } from '../auth/oidc/sign-in';
 import { AuthgateError, toAuthgateError } from '../errors';
 import { headerValues } from '../headers/hop-by-hop';
-import type { Logger } from '../logging/logger';
+import type { LogFields, Logger } from '../logging/logger';
 import type { Metrics } from '../metrics';
 import type { Principal, RequestScope } from '../request-scope';
 import {
@@ -240,7 +240,7 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
     reason: string,
     err: AuthgateError | undefined,
   ): void {
-    logger[decision === 'would_deny' ? 'warn' : 'info']('auth decision', {
+    const fields: LogFields = {
       type: 'audit',
       request_id: scope.requestId,
       route: route.name,
@@ -256,8 +256,11 @@ export function createAuthStage(options: AuthStageOptions): AuthStage {
       auth_ms: scope.authMs === undefined ? undefined : Math.round(scope.authMs * 1000) / 1000,
       tenant_id: scope.tenantId,
       client_ip: scope.clientIp,
-      ...err?.details,
-    });
+    };
+    // A refusal's details (which check, which claim) follow its fields; an allow has none, and
+    // its object keeps one shape (no spread on the hot path).
+    if (err?.details) Object.assign(fields, err.details);
+    logger[decision === 'would_deny' ? 'warn' : 'info']('auth decision', fields);
   }
 
   /**
