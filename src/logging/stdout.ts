@@ -16,14 +16,37 @@ export const ATOMIC_WRITE_BYTES = 4096;
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
-/** Writes all of `bytes` to `fd`, waiting (1 ms at a time) while a non-blocking pipe is full. */
+/** Descriptors whose reader is gone (EPIPE): their lines are dropped, the process goes on. */
+const closed = new Set<number>();
+
+/**
+ * Writes all of `bytes` to `fd`, waiting (1 ms at a time) while a non-blocking pipe is full.
+ * A pipe whose reader has gone (EPIPE) cannot take lines any more: they are dropped from then
+ * on — one note on stderr — and authgate keeps serving, as a daemon ignoring SIGPIPE does.
+ */
 function writeAll(fd: number, bytes: Buffer): void {
+  if (closed.has(fd)) return;
   let offset = 0;
   while (offset < bytes.length) {
     try {
       offset += writeSync(fd, bytes, offset, bytes.length - offset);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') {
+        closed.add(fd);
+        if (fd !== 2) {
+          try {
+            writeSync(
+              2,
+              `authgate: the reader of fd ${fd} is gone (EPIPE): its log lines are dropped\n`,
+            );
+          } catch {
+            /* stderr gone too: nothing left to tell */
+          }
+        }
+        return;
+      }
+      if (code !== 'EAGAIN') throw err;
       Atomics.wait(pause, 0, 0, 1);
     }
   }
