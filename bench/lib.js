@@ -96,17 +96,28 @@ function cleanup() {
 }
 
 /**
- * A log reader on CPU 0: `cat > /dev/null` in its own process, whose stdin is given to a proxy
- * as its stdout — a pipe another process drains, as a container runtime's log pipe is. (A pipe
- * the bench process itself read would fill while it waits on wrk synchronously, and block the
- * proxy's synchronous log writes.)
+ * A log reader on CPU 0: `cat > /dev/null` in its own process, reading a FIFO whose write end is
+ * given to a proxy as its stdout — a pipe another process drains, as a container runtime's log
+ * FIFO is. (A pipe the bench process itself read would fill while it waits on wrk synchronously;
+ * the socketpair Node's `stdio: 'pipe'` makes is non-blocking, unlike a container's FIFO.)
+ * Returns the write end's fd, for `stdio: ['ignore', fd, 'inherit']`, and the reader process.
  */
 function logReader() {
-  const { spawn } = require('node:child_process');
+  const { execFileSync, spawn } = require('node:child_process');
+  const fs = require('node:fs');
   const os = require('node:os');
-  const [cmd, args] = os.cpus().length > 1 ? ['taskset', ['-c', '0', 'cat']] : ['cat', []];
-  const reader = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'inherit'] });
-  return reader;
+  const path = require('node:path');
+  const fifo = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'authgate-log-')), 'stdout');
+  execFileSync('mkfifo', [fifo]);
+  const cat = `cat < '${fifo}' > /dev/null`;
+  const reader = spawn(
+    os.cpus().length > 1 ? 'taskset' : 'sh',
+    os.cpus().length > 1 ? ['-c', '0', 'sh', '-c', cat] : ['-c', cat],
+    { stdio: 'ignore' },
+  );
+  // Opening the write end waits for the reader to open its end.
+  const fd = fs.openSync(fifo, 'w');
+  return { fd, reader };
 }
 
 module.exports = {

@@ -15,6 +15,13 @@ const { flameGraph } = require('./flame');
 const { logReader } = require('./lib');
 
 const ROOT = path.join(__dirname, '..');
+// The V8 flags of the `authgate` executable's shebang: profiled as users run it.
+const SHEBANG_FLAGS = fs
+  .readFileSync(path.join(ROOT, 'src/cli.ts'), 'utf8')
+  .split('\n')[0]
+  .split(' ')
+  .filter((w) => /^--[\w-]+=/.test(w));
+process.env.MALLOC_ARENA_MAX = '2';
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 8);
 const children = [];
 
@@ -88,14 +95,14 @@ function summarise(profile, cpuUsPerRequest) {
 async function profileRun(name, cmd, args, url, headers, dir) {
   const profDir = fs.mkdtempSync(path.join(dir, 'prof-'));
   // Log lines go to a pipe another process drains, as a container runtime's does.
-  const reader = logReader();
+  const { fd, reader } = logReader();
   children.push(reader);
   const child = spawn(
     'taskset',
     ['-c', '1', cmd, '--cpu-prof', `--cpu-prof-dir=${profDir}`, ...args],
     {
       cwd: ROOT,
-      stdio: ['ignore', reader.stdin, 'inherit'],
+      stdio: ['ignore', fd, 'inherit'],
     },
   );
   children.push(child);
@@ -209,14 +216,7 @@ async function main() {
       await profileRun(
         `authgate-${level}`,
         process.execPath,
-        [
-          '--max-semi-space-size=16',
-          '--max-old-space-size=1024',
-          path.join(ROOT, 'dist/cli.js'),
-          'serve',
-          '--config',
-          file,
-        ],
+        [...SHEBANG_FLAGS, path.join(ROOT, 'dist/cli.js'), 'serve', '--config', file],
         `http://127.0.0.1:${port}/jwt/x`,
         bearer,
         dir,

@@ -19,6 +19,10 @@ const { writeChart } = require('./chart');
 const { logReader } = require('./lib');
 
 const ROOT = path.join(__dirname, '..');
+// authgate is started as users start it, the `authgate` executable (its shebang's V8 and malloc
+// settings included), with this Node first on PATH.
+const AUTHGATE = path.join(ROOT, 'dist/cli.js');
+process.env.PATH = `${path.dirname(process.execPath)}:${process.env.PATH}`;
 const AG_WARN = 'authgate, JWT RS256 (cached)';
 const AG_INFO = 'authgate, JWT RS256 (cached), log level info';
 const FLOOR = 'floor: Node http + undici Pool (no auth, no logs)';
@@ -63,9 +67,9 @@ function start(cpu, cmd, args, opts = {}) {
 
 /** A proxy whose log lines go to a reader process (bench/lib.js logReader). */
 function startLogged(cpu, cmd, args) {
-  const reader = logReader();
+  const { fd, reader } = logReader();
   children.push(reader);
-  return start(cpu, cmd, args, { stdio: ['ignore', reader.stdin, 'inherit'] });
+  return start(cpu, cmd, args, { stdio: ['ignore', fd, 'inherit'] });
 }
 
 async function waitOk(url, headers = {}) {
@@ -263,11 +267,10 @@ async function workersBench(dir, authgateConfig, bearer) {
     const config = authgateConfig(port, 10000);
     config.server.reusePort = v.reusePort;
     fs.writeFileSync(file, JSON.stringify(config));
-    const child = spawn(
-      process.execPath,
-      [path.join(ROOT, 'dist/cli.js'), 'serve', '--config', file, '--workers', v.workers],
-      { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
-    );
+    const child = spawn(AUTHGATE, ['serve', '--config', file, '--workers', v.workers], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     children.push(child);
     v.child = child;
     v.url = `http://127.0.0.1:${port}/jwt/x`;
@@ -466,12 +469,7 @@ async function main() {
     const file = path.join(dir, `authgate-${cacheSize}-${level}-${streamGcEveryMb}.yaml`);
     fs.writeFileSync(file, JSON.stringify(authgateConfig(port, cacheSize, level, streamGcEveryMb)));
     // Its log lines go to a pipe another process reads, as a container runtime reads them.
-    const child = startLogged('1', process.execPath, [
-      path.join(ROOT, 'dist/cli.js'),
-      'serve',
-      '--config',
-      file,
-    ]);
+    const child = startLogged('1', AUTHGATE, ['serve', '--config', file]);
     await waitOk(`http://127.0.0.1:${port}/healthz`);
     return { port, child };
   };
