@@ -15,9 +15,13 @@ const { flameGraph } = require('./flame');
 const { logReader } = require('./lib');
 
 const ROOT = path.join(__dirname, '..');
+// PROFILE_BUILD=/path/to/an/other/checkout profiles that build instead (built, with its own
+// shebang), labelled PROFILE_LABEL: the before of a before/after.
+const BUILD = process.env.PROFILE_BUILD ?? ROOT;
+const LABEL = process.env.PROFILE_LABEL ? `${process.env.PROFILE_LABEL}-` : '';
 // The V8 flags of the `authgate` executable's shebang: profiled as users run it.
 const SHEBANG_FLAGS = fs
-  .readFileSync(path.join(ROOT, 'src/cli.ts'), 'utf8')
+  .readFileSync(path.join(BUILD, 'src/cli.ts'), 'utf8')
   .split('\n')[0]
   .split(' ')
   .filter((w) => /^--[\w-]+=/.test(w));
@@ -137,7 +141,7 @@ async function profileRun(name, cmd, args, url, headers, dir) {
   const profile = JSON.parse(fs.readFileSync(path.join(profDir, file), 'utf8'));
   const cpuUsPerRequest = Math.round((cpu / requests) * 10) / 10;
   const stages = summarise(profile, cpuUsPerRequest);
-  const svg = path.join(ROOT, 'docs', 'images', `flame-${name}.svg`);
+  const svg = path.join(ROOT, 'docs', 'images', `flame-${LABEL}${name}.svg`);
   fs.writeFileSync(
     svg,
     flameGraph(profile, `${name}: ${rps} req/s, ${cpuUsPerRequest} µs CPU/request`, stageOf),
@@ -216,7 +220,7 @@ async function main() {
       await profileRun(
         `authgate-${level}`,
         process.execPath,
-        [...SHEBANG_FLAGS, path.join(ROOT, 'dist/cli.js'), 'serve', '--config', file],
+        [...SHEBANG_FLAGS, path.join(BUILD, 'dist/cli.js'), 'serve', '--config', file],
         `http://127.0.0.1:${port}/jwt/x`,
         bearer,
         dir,
@@ -235,7 +239,7 @@ async function main() {
     ),
   );
   const result = { date: new Date().toISOString(), node: process.version, seconds: SECONDS, runs };
-  const out = path.join(__dirname, 'results', `profile-${result.date.slice(0, 10)}.json`);
+  const out = path.join(__dirname, 'results', `profile-${LABEL}${result.date.slice(0, 10)}.json`);
   fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(JSON.stringify(result, null, 2));
 }
