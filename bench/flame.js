@@ -67,7 +67,8 @@ function flameGraph(profile, title, stageOf, width = 1200) {
     const where = f.url
       ? `${f.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${f.lineNumber + 1}`
       : '';
-    const y = height - (depth + 1) * rowH;
+    // An icicle: the root at the top, callees below, so the wide frames are seen first.
+    const y = 40 + (depth - 1) * rowH;
     const pct = (((total.get(node.id) ?? 0) / busy) * 100).toFixed(1);
     const colour = COLOURS[stageOf(f)] ?? '#dddddd';
     parts.push(
