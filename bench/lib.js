@@ -53,6 +53,34 @@ async function waitOk(url) {
   throw new Error(`${url} did not come up`);
 }
 
+/** Until `url` answers below 500 (with these headers): a proxy and what is behind it are up. */
+async function waitUp(url, headers = {}) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(url, { headers });
+      await res.arrayBuffer();
+      if (res.status < 500) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never answered`);
+}
+
+/** CPU time (user + system) a process has used, in µs, from /proc/<pid>/stat; undefined once gone. */
+function cpuMicros(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after "pid (comm) ";
+    // in clock ticks of 1/100 s.
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `authgate serve` with this config, on CPU 1; resolves once it answers. */
 async function startAuthgate(config, port) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authgate-bench-'));
@@ -122,6 +150,8 @@ function logReader() {
 
 module.exports = {
   logReader,
+  waitUp,
+  cpuMicros,
   ROOT,
   DURATION,
   CONNECTIONS,

@@ -7,12 +7,11 @@
 const { spawn, execFileSync } = require('node:child_process');
 const { generateKeyPairSync } = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const jwt = require('jsonwebtoken');
 const { flameGraph } = require('./flame');
-const { logReader } = require('./lib');
+const { cpuMicros, freePort, logReader, waitUp: waitOk } = require('./lib');
 
 const ROOT = path.join(__dirname, '..');
 // PROFILE_BUILD=/path/to/an/other/checkout profiles that build instead (built, with its own
@@ -28,34 +27,6 @@ const SHEBANG_FLAGS = fs
 process.env.MALLOC_ARENA_MAX = '2';
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 8);
 const children = [];
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function waitOk(url, headers = {}) {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const res = await fetch(url, { headers });
-      await res.arrayBuffer();
-      if (res.status < 500) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} never answered`);
-}
-
-function cpuMicros(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-}
 
 /** The stage a function's self time belongs to, from its file (and a few names). */
 function stageOf(frame) {

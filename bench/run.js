@@ -9,14 +9,13 @@ const { spawn, execFileSync } = require('node:child_process');
 const { generateKeyPairSync } = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { Readable } = require('node:stream');
 const jwt = require('jsonwebtoken');
 const micro = require('./micro');
 const { writeChart } = require('./chart');
-const { logReader } = require('./lib');
+const { cpuMicros, freePort, logReader, waitUp: waitOk } = require('./lib');
 
 const ROOT = path.join(__dirname, '..');
 // authgate is started as users start it, the `authgate` executable (its shebang's V8 and malloc
@@ -50,14 +49,6 @@ const pinned = (cpu, cmd, args) => (TASKSET ? ['taskset', ['-c', cpu, cmd, ...ar
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 function start(cpu, cmd, args, opts = {}) {
   const [c, a] = pinned(cpu, cmd, args);
   const child = spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], ...opts });
@@ -70,20 +61,6 @@ function startLogged(cpu, cmd, args) {
   const { fd, reader } = logReader();
   children.push(reader);
   return start(cpu, cmd, args, { stdio: ['ignore', fd, 'inherit'] });
-}
-
-async function waitOk(url, headers = {}) {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const res = await fetch(url, { headers });
-      await res.arrayBuffer();
-      if (res.status < 500) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} never answered`);
 }
 
 function wrk(url, headers) {
@@ -102,19 +79,6 @@ function wrk(url, headers) {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
     requests: Number(/(\d+) requests in/.exec(out)?.[1]),
   };
-}
-
-/** CPU time (user + system) a process has used, in µs, from /proc/<pid>/stat. */
-const CLK_TCK = 100;
-function cpuMicros(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after "pid (comm) ".
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
 }
 
 function fixedRate(url, headers) {

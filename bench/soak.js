@@ -7,10 +7,10 @@ const { spawn } = require('node:child_process');
 const { createHash, randomBytes } = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const jwt = require('jsonwebtoken');
+const { cpuMicros, freePort } = require('./lib');
 
 const ROOT = path.join(__dirname, '..');
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
@@ -18,24 +18,9 @@ const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 16);
 const SECRET = randomBytes(32).toString('base64url');
 const MB = 1024 * 1024;
 
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 function listen(handler) {
   const server = http.createServer(handler);
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
-}
-
-/** CPU time (user + system) a process has used, in µs, from /proc/<pid>/stat. */
-function cpuMicros(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
 }
 
 function sample(pid) {
