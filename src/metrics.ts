@@ -155,11 +155,14 @@ export class Metrics implements AuthObserver {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
-  readonly apiKeyCacheLookups = new Counter({
+  /** One lookup per API-key request: counted as plain numbers, like the request counts. */
+  private readonly pendingCacheLookups = new PendingCounts<'layer' | 'result'>();
+  readonly apiKeyCacheLookups: Counter<'layer' | 'result'> = new Counter({
     name: 'authgate_api_key_cache_total',
     help: 'API-key cache lookups by layer and result.',
     labelNames: ['layer', 'result'] as const,
     registers: [this.registry],
+    collect: (): void => this.pendingCacheLookups.flushInto(this.apiKeyCacheLookups),
   });
   readonly jwksRefreshes = new Counter({
     name: 'authgate_jwks_refresh_total',
@@ -278,7 +281,7 @@ export class Metrics implements AuthObserver {
     this.tokenValidationDuration.labels(authMethod).observe(seconds);
   }
   apiKeyCache(layer: 'memory' | 'redis', result: 'hit' | 'miss' | 'negative_hit' | 'error'): void {
-    this.apiKeyCacheLookups.labels(layer, result).inc();
+    this.pendingCacheLookups.add(`${layer}\u0000${result}`, () => ({ layer, result }));
   }
   authServiceRequest(result: 'valid' | 'invalid' | 'error' | 'timeout' | 'circuit_open'): void {
     this.authServiceRequests.labels(result).inc();

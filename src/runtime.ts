@@ -129,14 +129,21 @@ export async function buildRuntime(
   };
 }
 
-/** `observer`, silent once `live()` turns false. */
-function muted(observer: AuthObserver, live: () => boolean): AuthObserver {
-  return new Proxy(observer, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) =>
-        live() ? (value as (...a: unknown[]) => unknown).apply(target, args) : undefined;
-    },
-  });
+/**
+ * `observer`, silent once `live()` turns false: a plain object of bound methods, built once
+ * (an API-key lookup reports on every request).
+ */
+export function muted(observer: AuthObserver, live: () => boolean): AuthObserver {
+  return {
+    jwksRefresh: (issuer, result) => live() && observer.jwksRefresh(issuer, result),
+    jwksUp: (issuer, up) => live() && observer.jwksUp(issuer, up),
+    tokenValidation: (method, seconds) => live() && observer.tokenValidation(method, seconds),
+    apiKeyCache: (layer, result) => live() && observer.apiKeyCache(layer, result),
+    authServiceRequest: (result) => live() && observer.authServiceRequest(result),
+    authServiceUp: (up) => live() && observer.authServiceUp(up),
+    redisUp: (up) => live() && observer.redisUp(up),
+    login: (result) => live() && observer.login(result),
+    sessionRefresh: (result) => live() && observer.sessionRefresh(result),
+    sessionsActive: (source) => live() && observer.sessionsActive(source),
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * On the request path the counters are plain numbers (and the in-flight gauge a
+ * On the request path the counters (requests, decisions, API-key cache lookups) are plain numbers (and the in-flight gauge a
  * plain count), handed to prom-client at scrape time. What a scrape shows must not change: every
  * observation counted once, across any number of scrapes, with the labels it was made with.
  */
@@ -46,6 +46,33 @@ describe('metrics on the hot path', () => {
         );
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it('counts every API-key cache lookup once, by layer and result, whatever the scrapes (property)', async () => {
+    const lookup = fc.record({
+      layer: fc.constantFrom('memory' as const, 'redis' as const),
+      result: fc.constantFrom('hit' as const, 'miss' as const, 'negative_hit' as const),
+      scrape: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(lookup, { maxLength: 40 }), async (lookups) => {
+        const m = new Metrics('test');
+        const expected: Record<string, number> = {};
+        for (const l of lookups) {
+          m.apiKeyCache(l.layer, l.result);
+          const key = `authgate_api_key_cache_total{layer="${l.layer}",result="${l.result}"}`;
+          expected[key] = (expected[key] ?? 0) + 1;
+          if (l.scrape) await m.registry.metrics();
+        }
+        expect(series(await m.registry.metrics(), 'authgate_api_key_cache_total')).toEqual(
+          expected,
+        );
+        expect(series(await m.registry.metrics(), 'authgate_api_key_cache_total')).toEqual(
+          expected,
+        );
+      }),
+      { numRuns: 40 },
     );
   });
 
