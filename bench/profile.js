@@ -205,7 +205,8 @@ async function main() {
       process.execPath,
       [path.join(__dirname, 'targets', 'floor-undici.js'), String(floorPort), upstreamUrl],
       `http://127.0.0.1:${floorPort}/x`,
-      [],
+      // The same request as authgate's: the bearer token is forwarded by the floor too.
+      bearer,
       dir,
     ),
   );

@@ -489,16 +489,19 @@ async function main() {
       script === 'bare-node-proxy.js' ? String(upstreamPort) : upstreamUrl,
     ]);
     await waitOk(`http://127.0.0.1:${port}/x`);
-    return { name, base: `http://127.0.0.1:${port}`, path: '/x', headers: [], pid: child.pid };
+    return { name, base: `http://127.0.0.1:${port}`, path: '/x', headers: bearer, pid: child.pid };
   };
 
   const targets = [
-    { name: 'direct', base: upstreamUrl, path: '/x', headers: [] },
+    // Every target gets the same request as authgate's JWT route, its bearer token included
+    // (~700 bytes each proxy parses, validates and forwards): a proxy sent a smaller request does
+    // less work per request (the floor ~10 % less).
+    { name: 'direct', base: upstreamUrl, path: '/x', headers: bearer },
     {
       name: 'authgate, auth none',
       base: `http://127.0.0.1:${ag.port}`,
       path: '/none/x',
-      headers: [],
+      headers: bearer,
       pid: ag.child.pid,
     },
     {
@@ -545,7 +548,7 @@ async function main() {
       name: NGINX,
       base: `http://127.0.0.1:${port}`,
       path: '/x',
-      headers: [],
+      headers: bearer,
     });
   }
   for (const t of targets)
