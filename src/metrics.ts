@@ -5,7 +5,8 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { LocalHistogram, type HistogramSeries } from './local-histogram';
 import type { AuthObserver } from './auth/observer';
 import type { Principal } from './request-scope';
 import { HTTP_METHODS } from './config/schema';
@@ -60,7 +61,7 @@ export class Metrics implements AuthObserver {
     registers: [this.registry],
     collect: (): void => this.pendingRequests.flushInto(this.httpRequests),
   });
-  readonly httpDuration = new Histogram({
+  readonly httpDuration = new LocalHistogram({
     name: 'authgate_http_request_duration_seconds',
     help: 'Time from request to the end of the response.',
     labelNames: ['route', 'method'] as const,
@@ -85,7 +86,7 @@ export class Metrics implements AuthObserver {
     registers: [this.registry],
     collect: (): void => this.pendingDecisions.flushInto(this.authDecisions),
   });
-  readonly tokenValidationDuration = new Histogram({
+  readonly tokenValidationDuration = new LocalHistogram({
     name: 'authgate_token_validation_duration_seconds',
     help: 'Credential validation time outside the in-process cache.',
     labelNames: ['auth_method'] as const,
@@ -227,8 +228,8 @@ export class Metrics implements AuthObserver {
     registers: [this.registry],
   });
 
-  /** Histogram children bound once per (route, method). */
-  private readonly durationChildren = new Map<string, { observe(v: number): void }>();
+  /** Histogram series bound once per (route, method). */
+  private readonly durationChildren = new Map<string, HistogramSeries<'route' | 'method'>>();
 
   requestStarted(): void {
     this.inFlightNow++;
@@ -256,7 +257,7 @@ export class Metrics implements AuthObserver {
     const key = `${route}\u0000${method}`;
     let duration = this.durationChildren.get(key);
     if (!duration) {
-      duration = this.httpDuration.labels(route, method);
+      duration = this.httpDuration.bind({ route, method });
       this.durationChildren.set(key, duration);
     }
     duration.observe(seconds);
@@ -278,7 +279,7 @@ export class Metrics implements AuthObserver {
     this.jwksUpGauge.labels(issuer).set(up ? 1 : 0);
   }
   tokenValidation(authMethod: Principal['authMethod'], seconds: number): void {
-    this.tokenValidationDuration.labels(authMethod).observe(seconds);
+    this.tokenValidationDuration.bind({ auth_method: authMethod }).observe(seconds);
   }
   apiKeyCache(layer: 'memory' | 'redis', result: 'hit' | 'miss' | 'negative_hit' | 'error'): void {
     this.pendingCacheLookups.add(`${layer}\u0000${result}`, () => ({ layer, result }));
