@@ -63,20 +63,38 @@ export interface StripOptions {
  * @example stripHopByHop(['Connection', 'close, X-Foo', 'X-Foo', '1', 'X-Bar', '2']) // ['X-Bar', '2']
  */
 export function stripHopByHop(raw: RawHeaders, options: StripOptions = {}): RawHeaders {
-  const listed = connectionListedNames(raw, options.protect);
+  const { drop, keepUpgrade } = options;
   const out: RawHeaders = [];
+  // One pass, each name lower-cased once; the names a `Connection` header lists (rare beyond
+  // hop-by-hop ones like keep-alive, which go anyway) are removed after, from the whole list.
+  let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const lower = name.toLowerCase();
-    if (options.keepUpgrade && (lower === 'upgrade' || lower === 'connection')) {
+    if (lower === 'connection') {
+      for (const token of (raw[i + 1] as string).split(',')) {
+        const named = token.trim().toLowerCase();
+        if (named === '' || HOP_BY_HOP_HEADERS.has(named)) continue;
+        if ((options.protect ?? CONNECTION_PROTECTED_HEADERS).has(named)) continue;
+        (listed ??= new Set()).add(named);
+      }
+    }
+    if (keepUpgrade && (lower === 'upgrade' || lower === 'connection')) {
       if (lower === 'connection') out.push(name, 'upgrade');
       else out.push(name, raw[i + 1] as string);
       continue;
     }
-    if (HOP_BY_HOP_HEADERS.has(lower) || listed.has(lower) || options.drop?.has(lower)) continue;
+    if (HOP_BY_HOP_HEADERS.has(lower) || drop?.has(lower)) continue;
     out.push(name, raw[i + 1] as string);
   }
-  return out;
+  if (listed === undefined) return out;
+  const kept: RawHeaders = [];
+  for (let i = 0; i < out.length; i += 2) {
+    const name = out[i] as string;
+    if (listed.has(name.toLowerCase())) continue;
+    kept.push(name, out[i + 1] as string);
+  }
+  return kept;
 }
 
 /** All values of header `lowerName` in `raw`, in order. */

@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import {
   CONNECTION_PROTECTED_HEADERS,
+  HOP_BY_HOP_HEADERS,
   connectionListedNames,
   headerValues,
   stripHopByHop,
@@ -120,6 +121,73 @@ describe('stripHopByHop', () => {
           expect(out).toEqual(kept.flatMap((n) => [n, 'v']));
         },
       ),
+    );
+  });
+});
+
+describe('stripHopByHop, the one-pass rule', () => {
+  /** The rule as stated: the names every `Connection` header lists, then one filter. */
+  function reference(raw: string[], options: StripOptions): string[] {
+    const listed = connectionListedNames(raw, options.protect);
+    const out: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      const lower = name.toLowerCase();
+      if (options.keepUpgrade && (lower === 'upgrade' || lower === 'connection')) {
+        out.push(name, lower === 'connection' ? 'upgrade' : raw[i + 1]!);
+        continue;
+      }
+      if (HOP_BY_HOP_HEADERS.has(lower) || listed.has(lower) || options.drop?.has(lower)) continue;
+      out.push(name, raw[i + 1]!);
+    }
+    return out;
+  }
+
+  it('removes exactly what the rule removes, whatever the list and options (property)', () => {
+    const name = fc.constantFrom(
+      'Connection',
+      'connection',
+      'Upgrade',
+      'Keep-Alive',
+      'TE',
+      'X-Foo',
+      'x-foo',
+      'X-Bar',
+      'Authorization',
+      'Host',
+      'X-Forwarded-For',
+    );
+    const token = fc.constantFrom(
+      'close',
+      'keep-alive',
+      'Upgrade',
+      'X-FOO',
+      'x-bar',
+      'host',
+      '',
+      ' ',
+    );
+    const header = fc.oneof(
+      fc.tuple(name, fc.constantFrom('v', 'websocket', '1')),
+      fc.tuple(
+        fc.constantFrom('Connection', 'CONNECTION'),
+        fc.array(token, { maxLength: 4 }).map((t) => t.join(',')),
+      ),
+    );
+    const options = fc.record(
+      {
+        keepUpgrade: fc.boolean(),
+        drop: fc.constant(new Set(['x-forwarded-for'])),
+        protect: fc.constant(new Set(['x-bar'])),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.array(header, { maxLength: 8 }), options, (headers, opts) => {
+        const raw = headers.flat();
+        expect(stripHopByHop(raw, opts)).toEqual(reference(raw, opts));
+      }),
+      { numRuns: 500 },
     );
   });
 });
