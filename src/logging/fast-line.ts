@@ -40,6 +40,30 @@ export function isFlat(fields: Readonly<Record<string, unknown>>): boolean {
   return true;
 }
 
+/**
+ * A finite number as JSON writes it. Durations are rounded to the microsecond (`x.yyy` ms), and
+ * V8's shortest-round-trip formatting of such a double is the costliest part of a line; for a
+ * value that is exactly the double nearest k/1000 the shortest form is k/1000's decimals without
+ * trailing zeros (a decimal of at most 15 significant digits names one double), built here from
+ * integers. Anything else takes String(), which is what JSON writes for a finite number.
+ */
+export function jsonNumber(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  const k = Math.round(v * 1000);
+  if (k / 1000 !== v || k > 1e14 || k < -1e14) return String(v);
+  const abs = k < 0 ? -k : k;
+  const whole = Math.floor(abs / 1000);
+  let frac = abs - whole * 1000;
+  let digits = 3;
+  while (frac % 10 === 0) {
+    frac /= 10;
+    digits -= 1;
+  }
+  // frac is not 0 (v is not an integer); `digits` of them after the point, zeros in front.
+  const decimals = String(frac).padStart(digits, '0');
+  return `${k < 0 ? '-' : ''}${whole}.${decimals}`;
+}
+
 /** Keys every line has (request_id defaults to null, as the winston path writes it). */
 const FIXED = ['request_id', 'level', 'message', 'timestamp'] as const;
 const MAX_SHAPES = 256;
@@ -185,7 +209,8 @@ export class FastLineWriter {
           const v = fields[slot.key];
           if (v === undefined) break;
           if (typeof v === 'string') out += this.memo(slot, v, true);
-          // A finite number, a boolean or null (isFlat): String() writes what JSON does.
+          else if (typeof v === 'number') out += slot.prefix + jsonNumber(v);
+          // A boolean or null (isFlat): String() writes what JSON does.
           else out += slot.prefix + String(v);
         }
       }

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
  */
 import fc from 'fast-check';
 import { createLogger } from '../../../src/logging/logger';
-import { isFlat } from '../../../src/logging/fast-line';
+import { isFlat, jsonNumber } from '../../../src/logging/fast-line';
 import { LogCapture } from '../../helpers/servers';
 
 const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
@@ -49,6 +49,55 @@ const value = fc.oneof(
   fc.constant(null),
   fc.constant(undefined),
 );
+
+describe('jsonNumber', () => {
+  it.each([
+    0,
+    -0,
+    1,
+    -1,
+    0.001,
+    -0.001,
+    0.1,
+    0.01,
+    0.3,
+    1.5,
+    1.005,
+    2.675,
+    12.34,
+    999.999,
+    1e-7,
+    1e21,
+    2 ** 53,
+    123456789.123,
+    1e11 + 0.001,
+    99999999999.999,
+    Number.MAX_VALUE,
+    Number.MIN_VALUE,
+  ])('writes %p exactly as JSON does', (v) => {
+    expect(jsonNumber(v)).toBe(JSON.stringify(v));
+  });
+
+  it('writes any millisecond duration (k/1000) exactly as JSON does (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -(2 ** 47), max: 2 ** 47 }), (k) => {
+        expect(jsonNumber(k / 1000)).toBe(JSON.stringify(k / 1000));
+        const rounded = Math.round((k / 7) * 1000) / 1000;
+        expect(jsonNumber(rounded)).toBe(JSON.stringify(rounded));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('writes any finite double exactly as JSON does (property)', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (v) => {
+        expect(jsonNumber(v)).toBe(JSON.stringify(v));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
 
 describe('fast log lines', () => {
   it('a sequence of lines from one logger, values repeating and changing, matches winston line by line (property)', async () => {
