@@ -28,7 +28,8 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
 # Exec form under tini: SIGTERM reaches node; in-flight requests drain before exit.
 # Memory set where the process starts, the same as the CLI's own shebang (docs/design.md#memory):
 # V8's young generation and old-space limit sized for a proxy, not for the host's memory, and
-# glibc's malloc kept to two arenas.
-ENV MALLOC_ARENA_MAX=2
+# glibc's malloc kept to two arenas, with a fixed mmap threshold (large buffers go back to the
+# system when freed instead of raising the threshold and fragmenting the heap).
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=16", "--max-old-space-size=1024", "dist/cli.js"]
 CMD ["serve"]

@@ -25,6 +25,7 @@ const SHEBANG_FLAGS = fs
   .split(' ')
   .filter((w) => /^--[\w-]+=/.test(w));
 process.env.MALLOC_ARENA_MAX = '2';
+process.env.MALLOC_MMAP_THRESHOLD_ = '131072';
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 8);
 const children = [];
 

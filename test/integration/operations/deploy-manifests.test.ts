@@ -172,9 +172,10 @@ describe('deploy/kubernetes', () => {
       'JWT_SECRET',
       'REDIS_URL',
     ]);
-    // no literal secret: the one literal is the malloc setting (docs/design.md#memory)
+    // no literal secret: the only literals are the malloc settings (docs/design.md#memory)
     expect(container.env.filter((e) => e.valueFrom === undefined).map((e) => e.name)).toEqual([
       'MALLOC_ARENA_MAX',
+      'MALLOC_MMAP_THRESHOLD_',
     ]);
   });
 });
