@@ -155,8 +155,9 @@ export class RateLimiter {
   /**
    * Local theoretical arrival times, least recently used out first when full: a flood of new
    * keys pushes out idle ones, never every key at once (a throttled caller keeps its debt).
+   * Made when a limit is first counted locally (its arrays for all of `max` come at once).
    */
-  private readonly local = new LRUCache<string, number>({ max: MAX_LOCAL_KEYS });
+  private local: LRUCache<string, number> | undefined;
   private readonly clock: Clock;
   private readonly instanceId = randomUUID();
   /** Processes sharing Redis when it was last reachable (this one included). */
@@ -254,13 +255,13 @@ export class RateLimiter {
       : { requestsPerMinute: rule.requestsPerMinute, burst: rule.burst };
     const p = gcraParams(fallback.requestsPerMinute, fallback.burst);
     const nowUs = this.clock.now() * 1000;
-    const step = gcraStep(this.local.get(id), nowUs, p);
+    const step = gcraStep(this.local?.get(id), nowUs, p);
     if (step.allowed) this.remember(id, step.tat);
     return gcraDecision(step, nowUs, p, fallback.burst, true);
   }
 
   private remember(id: string, tat: number): void {
-    this.local.set(id, tat);
+    (this.local ??= new LRUCache<string, number>({ max: MAX_LOCAL_KEYS })).set(id, tat);
   }
 
   /** One log line when limits start and stop being counted per process. */

@@ -66,7 +66,11 @@ export class FailedAuthGuard {
    * Bounded, least recently used out first: a flood of new addresses pushes out the oldest
    * counters, never every counter at once.
    */
-  private readonly counts: LRUCache<string, Window>;
+  /**
+   * Failures per address, made at the first failure: an LRUCache allocates its arrays for all
+   * of `max` up front (~1 MB for 100,000), which a process that never sees one need not hold.
+   */
+  private tracked: LRUCache<string, Window> | undefined;
   private readonly windowMs: number;
   private readonly prefixLength: number;
 
@@ -77,7 +81,6 @@ export class FailedAuthGuard {
   ) {
     this.windowMs = config.windowSec * 1000;
     this.prefixLength = config.ipv6PrefixLength ?? 64;
-    this.counts = new LRUCache<string, Window>({ max: MAX_TRACKED });
   }
 
   get enabled(): boolean {
@@ -97,7 +100,7 @@ export class FailedAuthGuard {
   check(address: string): void {
     if (!this.enabled) return;
     const now = this.now();
-    const entry = this.counts.get(failureKey(address, this.prefixLength));
+    const entry = this.tracked?.get(failureKey(address, this.prefixLength));
     if (entry && entry.window === this.windowOf(now) && entry.count >= this.config.maxFailures) {
       throw new AuthgateError('RATE_LIMITED', {
         message: 'Too many failed authentications from this address; retry later.',
@@ -117,10 +120,11 @@ export class FailedAuthGuard {
     const address = failureKey(clientAddress, this.prefixLength);
     const now = this.now();
     const window = this.windowOf(now);
-    let entry = this.counts.get(address);
+    const counts = (this.tracked ??= new LRUCache<string, Window>({ max: MAX_TRACKED }));
+    let entry = counts.get(address);
     if (!entry || entry.window !== window) {
       entry = { window, count: 0 };
-      this.counts.set(address, entry);
+      counts.set(address, entry);
     }
     const wasBlocked = entry.count >= this.config.maxFailures;
     entry.count++;
