@@ -63,12 +63,10 @@ export function failureKey(address: string, prefixLength: number): string {
 
 export class FailedAuthGuard {
   /**
-   * Bounded, least recently used out first: a flood of new addresses pushes out the oldest
-   * counters, never every counter at once.
-   */
-  /**
-   * Failures per address, made at the first failure: an LRUCache allocates its arrays for all
-   * of `max` up front (~1 MB for 100,000), which a process that never sees one need not hold.
+   * Failures per address. Bounded, least recently used out first: a flood of new addresses
+   * pushes out the oldest counters, never every counter at once. Made at the first failure: an
+   * LRUCache allocates its arrays for all of `max` up front (~1 MB for 100,000), which a process
+   * that never sees one need not hold.
    */
   private tracked: LRUCache<string, Window> | undefined;
   private readonly windowMs: number;

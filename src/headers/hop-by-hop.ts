@@ -32,6 +32,14 @@ export const CONNECTION_PROTECTED_HEADERS: ReadonlySet<string> = new Set([
   'content-length',
 ]);
 
+/** Adds to `into` the lower-cased names one `Connection` value lists, minus the protected ones. */
+function addListedNames(value: string, protect: ReadonlySet<string>, into: Set<string>): void {
+  for (const token of value.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '' && !protect.has(name)) into.add(name);
+  }
+}
+
 /** Lower-cased names listed in all `Connection` headers of `raw`, minus the protected ones. */
 export function connectionListedNames(
   raw: RawHeaders,
@@ -39,11 +47,8 @@ export function connectionListedNames(
 ): Set<string> {
   const listed = new Set<string>();
   for (let i = 0; i < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() !== 'connection') continue;
-    for (const token of (raw[i + 1] as string).split(',')) {
-      const name = token.trim().toLowerCase();
-      if (name !== '' && !protect.has(name)) listed.add(name);
-    }
+    if ((raw[i] as string).toLowerCase() === 'connection')
+      addListedNames(raw[i + 1] as string, protect, listed);
   }
   return listed;
 }
@@ -72,12 +77,8 @@ export function stripHopByHop(raw: RawHeaders, options: StripOptions = {}): RawH
     const name = raw[i] as string;
     const lower = name.toLowerCase();
     if (lower === 'connection') {
-      for (const token of (raw[i + 1] as string).split(',')) {
-        const named = token.trim().toLowerCase();
-        if (named === '' || HOP_BY_HOP_HEADERS.has(named)) continue;
-        if ((options.protect ?? CONNECTION_PROTECTED_HEADERS).has(named)) continue;
-        (listed ??= new Set()).add(named);
-      }
+      listed ??= new Set();
+      addListedNames(raw[i + 1] as string, options.protect ?? CONNECTION_PROTECTED_HEADERS, listed);
     }
     if (keepUpgrade && (lower === 'upgrade' || lower === 'connection')) {
       if (lower === 'connection') out.push(name, 'upgrade');
@@ -88,6 +89,9 @@ export function stripHopByHop(raw: RawHeaders, options: StripOptions = {}): RawH
     out.push(name, raw[i + 1] as string);
   }
   if (listed === undefined) return out;
+  // Hop-by-hop names are gone already (or kept on purpose: an authorised upgrade).
+  for (const name of HOP_BY_HOP_HEADERS) listed.delete(name);
+  if (listed.size === 0) return out;
   const kept: RawHeaders = [];
   for (let i = 0; i < out.length; i += 2) {
     const name = out[i] as string;
